@@ -1,0 +1,96 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { redactUrl } from '../core/redact.js';
+import { DatabaseError, DbErrorCode } from './errors.js';
+import type { DialectName } from './types.js';
+
+/** Pool options with one meaning on all three dialects. Times in milliseconds. */
+export interface PoolOptions {
+  /** Connections kept open even when idle (default 0). */
+  min?: number;
+  /** Upper bound of open connections (default 10; always 1 for SQLite, which has one writer). */
+  max?: number;
+  /** How long a caller waits for a connection before ERR_DB_POOL_EXHAUSTED (default 10 000). */
+  acquireTimeoutMs?: number;
+  /** An idle connection above `min` is closed after this long (default 30 000). */
+  idleTimeoutMs?: number;
+  /** A connection is retired after this age (default 30 min), minus a random jitter so they do not all expire at once. */
+  maxLifetimeMs?: number;
+  /** Up to this much is taken off each connection's lifetime at random (default 10 % of maxLifetimeMs). */
+  lifetimeJitterMs?: number;
+  /** A connection idle longer than this is pinged before it is handed out (default 5 000). */
+  validateAfterIdleMs?: number;
+  /** Server-side limit per statement (PostgreSQL statement_timeout, MariaDB max_statement_time). */
+  statementTimeoutMs?: number;
+  /** Connecting gives up after this long (default 10 000). */
+  connectTimeoutMs?: number;
+}
+
+export interface DatabaseConfig extends PoolOptions {
+  /** `postgres://…`, `mysql://…` (MariaDB too), `sqlite:<path>` or `sqlite::memory:`. Default `sqlite:./opusclip.db`. */
+  url?: string;
+  /**
+   * Named prepared statements (PostgreSQL) and binary-protocol `execute` (MySQL). On by default; turn off
+   * behind PgBouncer in transaction mode, which cannot keep per-connection statements.
+   */
+  preparedStatements?: boolean;
+  /** PostgreSQL only: the schema to use (search_path). */
+  schema?: string;
+  /** SQLite only: busy timeout in ms (default 5 000). */
+  busyTimeoutMs?: number;
+  /** Re-runs of a transaction on serialization failure/deadlock (default 3). */
+  maxTransactionRetries?: number;
+  /** How long close() waits for in-flight work before ending the pools (default 10 000). */
+  closeTimeoutMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export const DEFAULT_DATABASE_URL = 'sqlite:./opusclip.db';
+
+export interface ParsedDatabaseUrl {
+  dialect: DialectName;
+  /** The URL as given (contains the password: never print it; use `redacted`). */
+  url: string;
+  /** The URL with its password hidden. */
+  redacted: string;
+  /** SQLite file path or ':memory:'. */
+  filename?: string;
+  database?: string;
+}
+
+/** Parses and checks a database URL; errors never show the password. */
+export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
+  const redacted = redactUrl(url);
+  const fail = (why: string): never => {
+    throw new DatabaseError(DbErrorCode.Url, `Invalid database URL "${redacted}": ${why}`, {
+      details: { url: redacted },
+    });
+  };
+  if (typeof url !== 'string' || url.trim() === '') fail('it is empty');
+  if (url.startsWith('sqlite:')) {
+    let filename = url.slice('sqlite:'.length);
+    if (filename.startsWith('//')) filename = filename.slice(2);
+    if (filename === '') fail('no file name (use sqlite:./file.db or sqlite::memory:)');
+    return { dialect: 'sqlite', url, redacted, filename };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail('it is not a URL (expected postgres://, mysql:// or sqlite:)');
+  }
+  const scheme = parsed.protocol.replace(/:$/, '');
+  const dialect: DialectName | undefined =
+    scheme === 'postgres' || scheme === 'postgresql'
+      ? 'postgres'
+      : scheme === 'mysql' || scheme === 'mariadb'
+        ? 'mysql'
+        : undefined;
+  if (!dialect) return fail(`unsupported scheme "${scheme}" (expected postgres, mysql, mariadb or sqlite)`);
+  if (!parsed.hostname) fail('no host');
+  if (parsed.port && !/^\d+$/.test(parsed.port)) fail('the port is not a number');
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!database) fail('no database name in the path');
+  return { dialect, url, redacted, database };
+}

@@ -1,0 +1,92 @@
+import { systemClock } from '../core/clock.js';
+import { silentLogger } from '../core/logger.js';
+import { type DatabaseConfig, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './config.js';
+import { ConnectionPool } from './connection-pool.js';
+import { Database } from './database.js';
+import { DatabaseMetrics } from './database-metrics.js';
+import type { DialectDriver, DriverConnection } from './dialect-driver.js';
+import { createMysqlDriver } from './dialects/mysql/mysql-driver.js';
+import { createPostgresDriver } from './dialects/postgres/postgres-driver.js';
+import { createSqliteDriver } from './dialects/sqlite/sqlite-driver.js';
+
+/**
+ * Opens a database from a URL (`postgres://`, `mysql://`, `sqlite:<path>`, `sqlite::memory:`).
+ * One connection is opened and checked before this resolves, so a wrong URL, host or password fails
+ * here with a typed error (password redacted) rather than at the first query.
+ */
+export async function createDatabase<DB>(config: DatabaseConfig | string = {}): Promise<Database<DB>> {
+  const cfg: DatabaseConfig = typeof config === 'string' ? { url: config } : config;
+  const parsed = parseDatabaseUrl(cfg.url ?? DEFAULT_DATABASE_URL);
+  const clock = cfg.clock ?? systemClock;
+  const logger = cfg.logger ?? silentLogger;
+  const connectTimeoutMs = cfg.connectTimeoutMs ?? 10_000;
+  const prepared = cfg.preparedStatements ?? true;
+  let driver: DialectDriver;
+  switch (parsed.dialect) {
+    case 'postgres':
+      driver = createPostgresDriver({
+        url: parsed.url,
+        schema: cfg.schema,
+        statementTimeoutMs: cfg.statementTimeoutMs,
+        connectTimeoutMs,
+        preparedStatements: prepared,
+      });
+      break;
+    case 'mysql':
+      driver = createMysqlDriver({
+        url: parsed.url,
+        statementTimeoutMs: cfg.statementTimeoutMs,
+        connectTimeoutMs,
+        preparedStatements: prepared,
+      });
+      break;
+    case 'sqlite':
+      driver = createSqliteDriver({ filename: parsed.filename!, busyTimeoutMs: cfg.busyTimeoutMs ?? 5000 });
+      break;
+  }
+  const max = Math.min(cfg.max ?? 10, driver.maxConnections ?? Number.POSITIVE_INFINITY);
+  const maxLifetimeMs = cfg.maxLifetimeMs ?? 30 * 60_000;
+  const pool = new ConnectionPool<DriverConnection>(
+    { create: () => driver.connect() },
+    {
+      min: Math.min(cfg.min ?? 0, max),
+      max,
+      acquireTimeoutMs: cfg.acquireTimeoutMs ?? 10_000,
+      idleTimeoutMs: cfg.idleTimeoutMs ?? 30_000,
+      // SQLite's one connection is local and never goes stale; retiring it would only cost a reopen.
+      maxLifetimeMs: parsed.dialect === 'sqlite' ? Number.POSITIVE_INFINITY : maxLifetimeMs,
+      lifetimeJitterMs: cfg.lifetimeJitterMs ?? maxLifetimeMs * 0.1,
+      validateAfterIdleMs: cfg.validateAfterIdleMs ?? 5_000,
+      clock,
+      onBackgroundError: (error) =>
+        logger.warn(
+          { err: driver.mapError(error).message, db: parsed.redacted },
+          'background connection failed',
+        ),
+    },
+  );
+  const db = new Database<DB>({
+    driver,
+    pool,
+    metrics: new DatabaseMetrics(),
+    clock,
+    logger,
+    maxTransactionRetries: cfg.maxTransactionRetries ?? 3,
+    closeTimeoutMs: cfg.closeTimeoutMs ?? 10_000,
+    redactedUrl: parsed.redacted,
+  });
+  try {
+    const slot = await pool.acquire('connect');
+    pool.release(slot);
+    await pool.warmUp();
+  } catch (error) {
+    await pool.destroyAll();
+    const mapped = driver.mapError(error);
+    throw new (mapped.constructor as typeof import('./errors.js').DatabaseError)(
+      mapped.code as import('./errors.js').DbErrorCode,
+      `Cannot connect to ${parsed.redacted}: ${mapped.message}`,
+      { cause: error, dialectCode: mapped.dialectCode },
+    );
+  }
+  return db;
+}

@@ -1,0 +1,52 @@
+import { LatencyRecorder, type LatencySummary } from '../core/latency-recorder.js';
+import type { PoolStats } from './connection-pool.js';
+
+export interface DbMetricsSnapshot {
+  /** The seed's name: queries run (successful or not). */
+  queriesExecuted: number;
+  /** The seed's name: mean query time in milliseconds. */
+  avgExecutionTime: number;
+  latency: LatencySummary;
+  /** Per query name (`store.getVideoById`, `kysely`, `raw`, …). */
+  byName: Record<string, LatencySummary>;
+  errorsByCode: Record<string, number>;
+  transactions: { committed: number; rolledBack: number; retried: number };
+  pool: PoolStats;
+}
+
+/** Counters for one Database; recording is O(1) on the query path. */
+export class DatabaseMetrics {
+  readonly #all = new LatencyRecorder(4096);
+  readonly #byName = new Map<string, LatencyRecorder>();
+  readonly #errors = new Map<string, number>();
+  committed = 0;
+  rolledBack = 0;
+  retried = 0;
+
+  record(name: string, ms: number): void {
+    this.#all.record(ms);
+    let rec = this.#byName.get(name);
+    if (rec === undefined) {
+      rec = new LatencyRecorder(512);
+      this.#byName.set(name, rec);
+    }
+    rec.record(ms);
+  }
+
+  error(code: string): void {
+    this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
+  }
+
+  snapshot(pool: PoolStats): DbMetricsSnapshot {
+    const latency = this.#all.summary();
+    return {
+      queriesExecuted: latency.count,
+      avgExecutionTime: latency.avgMs,
+      latency,
+      byName: Object.fromEntries([...this.#byName].map(([k, v]) => [k, v.summary()])),
+      errorsByCode: Object.fromEntries(this.#errors),
+      transactions: { committed: this.committed, rolledBack: this.rolledBack, retried: this.retried },
+      pool,
+    };
+  }
+}

@@ -1,0 +1,70 @@
+import type { DatabaseIntrospector, DialectAdapter, Kysely, QueryCompiler } from 'kysely';
+import type { PoolableConnection } from './connection-pool.js';
+import type { DatabaseError } from './errors.js';
+import type { BatchInsertSpec, DialectName, ExecResult, IsolationLevel } from './types.js';
+
+/** One open connection of a dialect: runs SQL with the dialect's own placeholders. */
+export interface DriverConnection extends PoolableConnection {
+  exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>>;
+}
+
+/**
+ * Everything dialect-specific lives behind this interface, one folder per dialect with the same files
+ * (`<dialect>-driver.ts`, `<dialect>-map-error.ts`, `<dialect>-batch-insert.ts`), as in Kysely.
+ * Builders produce data (SQL and parameters); drivers do the I/O.
+ */
+export interface DialectDriver<C extends DriverConnection = DriverConnection> {
+  readonly dialect: DialectName;
+  /** A hard cap on connections regardless of configuration (1 for SQLite's single writer). */
+  readonly maxConnections: number | undefined;
+  connect(): Promise<C>;
+  mapError(error: unknown): DatabaseError;
+  beginStatements(isolation: IsolationLevel | undefined): string[];
+  savepointStatement(name: string): string;
+  rollbackToSavepointStatement(name: string): string;
+  releaseSavepointStatement(name: string): string;
+  /** Inserts on an open transaction's connection; returns rows inserted. */
+  batchInsert(conn: C, spec: BatchInsertSpec): Promise<number>;
+  createAdapter(): DialectAdapter;
+  createQueryCompiler(): QueryCompiler;
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's own introspector signature takes Kysely<any>.
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector;
+  /** Ends driver-level resources shared by connections (none today). */
+  destroy?(): Promise<void>;
+}
+
+/** Splits an iterable or async iterable of rows into arrays of at most `size` rows. */
+export async function* chunkRows(
+  rows: Iterable<readonly unknown[]> | AsyncIterable<readonly unknown[]>,
+  size: number,
+): AsyncGenerator<Array<readonly unknown[]>> {
+  if (Array.isArray(rows)) {
+    for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+    return;
+  }
+  let chunk: Array<readonly unknown[]> = [];
+  for await (const row of rows as AsyncIterable<readonly unknown[]>) {
+    chunk.push(row);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** Checks every row has one value per column before anything is written. */
+export function checkRowWidth(row: readonly unknown[], width: number, table: string): void {
+  if (row.length !== width) {
+    throw new RangeError(`batchInsert into ${table}: a row has ${row.length} values for ${width} columns`);
+  }
+}
+
+export function quoteIdent(name: string, quote: '"' | '`'): string {
+  return `${quote}${name.split(quote).join(quote + quote)}${quote}`;
+}
+
+export function toJsonText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}

@@ -1,0 +1,39 @@
+import { checkRowWidth, chunkRows, quoteIdent } from '../../dialect-driver.js';
+import type { BatchInsertSpec } from '../../types.js';
+import type { MysqlConnection } from './mysql-driver.js';
+
+/** MySQL's prepared-statement limit is 65,535 placeholders; stay well under it and under max_allowed_packet. */
+const MAX_PLACEHOLDERS = 60_000;
+const MAX_ROWS = 2000;
+
+/** Multi-row INSERT … VALUES (?…),(?…) per chunk, as prepared statements (one text per chunk size). */
+export async function mysqlBatchInsert(conn: MysqlConnection, spec: BatchInsertSpec): Promise<number> {
+  const cols = spec.columns;
+  const rowsPerChunk = Math.max(1, Math.min(MAX_ROWS, Math.floor(MAX_PLACEHOLDERS / cols.length)));
+  const table = spec.table
+    .split('.')
+    .map((p) => quoteIdent(p, '`'))
+    .join('.');
+  const colList = cols.map((c) => quoteIdent(c.name, '`')).join(', ');
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
+  // ON DUPLICATE KEY UPDATE with a no-op skips only key conflicts; INSERT IGNORE would hide other errors too.
+  const first = cols[0]!.name;
+  const conflict =
+    spec.onConflict === 'ignore'
+      ? ` ON DUPLICATE KEY UPDATE ${quoteIdent(first, '`')} = ${quoteIdent(first, '`')}`
+      : '';
+  let total = 0;
+  for await (const chunk of chunkRows(spec.rows, rowsPerChunk)) {
+    spec.signal?.throwIfAborted();
+    const values: unknown[] = [];
+    for (const row of chunk) {
+      checkRowWidth(row, cols.length, spec.table);
+      for (let j = 0; j < row.length; j++) values.push(row[j]);
+    }
+    const sql = `INSERT INTO ${table} (${colList}) VALUES ${Array(chunk.length).fill(tuple).join(', ')}${conflict}`;
+    const res = await conn.exec(sql, values, 'batchInsert');
+    // A no-op ON DUPLICATE KEY UPDATE reports 0 for skipped rows, 1 per inserted row.
+    total += spec.onConflict === 'ignore' ? res.affectedRows : chunk.length;
+  }
+  return total;
+}

@@ -1,0 +1,144 @@
+import { MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely';
+import mysql from 'mysql2';
+import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
+import type { ExecResult } from '../../types.js';
+import { mysqlBatchInsert } from './mysql-batch-insert.js';
+import { mapMysqlError } from './mysql-map-error.js';
+
+export interface MysqlDriverOptions {
+  url: string;
+  statementTimeoutMs?: number | undefined;
+  connectTimeoutMs: number;
+  preparedStatements: boolean;
+}
+
+interface ResultHeader {
+  affectedRows: number;
+  insertId: number | string;
+}
+
+export class MysqlConnection implements DriverConnection {
+  readonly raw: mysql.Connection;
+  readonly #prepared: boolean;
+  #broken = false;
+
+  constructor(raw: mysql.Connection, prepared: boolean) {
+    this.raw = raw;
+    this.#prepared = prepared;
+    // A fatal error (server gone, KILL) arrives as an 'error' event; unhandled it would crash the process.
+    raw.on('error', () => {
+      this.#broken = true;
+    });
+    raw.on('end', () => {
+      this.#broken = true;
+    });
+  }
+
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
+    const values = normalizeParams(params);
+    return new Promise((resolve, reject) => {
+      const done = (error: unknown, result: unknown): void => {
+        if (error) {
+          if ((error as { fatal?: boolean }).fatal) this.#broken = true;
+          reject(error);
+          return;
+        }
+        if (Array.isArray(result)) resolve({ rows: result as R[], affectedRows: 0 });
+        else {
+          const header = result as ResultHeader;
+          const out: ExecResult<R> = { rows: [], affectedRows: header.affectedRows ?? 0 };
+          if (header.insertId) out.insertId = BigInt(header.insertId);
+          resolve(out);
+        }
+      };
+      // Prepared statements (binary protocol) are cached per connection by mysql2; `query` is the
+      // text protocol, for proxies that cannot keep statements.
+      if (this.#prepared && values.length > 0) this.raw.execute(sql, values as mysql.ExecuteValues, done);
+      else this.raw.query(sql, values as mysql.QueryValues, done);
+    });
+  }
+
+  ping(): Promise<void> {
+    return new Promise((resolve, reject) => this.raw.ping((error) => (error ? reject(error) : resolve())));
+  }
+
+  close(): Promise<void> {
+    this.#broken = true;
+    return new Promise((resolve) => {
+      this.raw.end(() => {
+        this.raw.destroy();
+        resolve();
+      });
+    });
+  }
+}
+
+/** mysql2 refuses `undefined` and cannot bind bigint or plain objects in `execute`. */
+export function normalizeParams(params: readonly unknown[]): unknown[] {
+  const out = new Array<unknown>(params.length);
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i];
+    if (v === undefined) out[i] = null;
+    else if (typeof v === 'bigint') out[i] = v.toString();
+    else if (typeof v === 'boolean') out[i] = v ? 1 : 0;
+    else if (v !== null && typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v))
+      out[i] = JSON.stringify(v);
+    else out[i] = v;
+  }
+  return out;
+}
+
+export function createMysqlDriver(options: MysqlDriverOptions): DialectDriver<MysqlConnection> {
+  return {
+    dialect: 'mysql',
+    maxConnections: undefined,
+    async connect() {
+      const raw = mysql.createConnection({
+        uri: options.url,
+        connectTimeout: options.connectTimeoutMs,
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+        decimalNumbers: true,
+        dateStrings: false,
+        timezone: 'Z',
+        multipleStatements: false,
+        charset: 'utf8mb4_unicode_ci',
+      });
+      const conn = new MysqlConnection(raw, options.preparedStatements);
+      await new Promise<void>((resolve, reject) =>
+        raw.connect((error) => (error ? reject(error) : resolve())),
+      );
+      // Sessions in UTC so CURRENT_TIMESTAMP defaults agree with the dates mysql2 writes (timezone 'Z').
+      await conn.exec("SET time_zone = '+00:00'", [], undefined);
+      if (options.statementTimeoutMs) {
+        const seconds = options.statementTimeoutMs / 1000;
+        try {
+          await conn.exec(`SET SESSION max_statement_time = ${seconds}`, [], undefined); // MariaDB
+        } catch {
+          await conn.exec(
+            `SET SESSION max_execution_time = ${Math.round(options.statementTimeoutMs)}`,
+            [],
+            undefined,
+          ); // MySQL
+        }
+      }
+      return conn;
+    },
+    mapError: mapMysqlError,
+    beginStatements: (isolation) =>
+      isolation
+        ? [`SET TRANSACTION ISOLATION LEVEL ${isolation.toUpperCase()}`, 'START TRANSACTION']
+        : ['START TRANSACTION'],
+    savepointStatement: (name) => `SAVEPOINT ${name}`,
+    rollbackToSavepointStatement: (name) => `ROLLBACK TO SAVEPOINT ${name}`,
+    releaseSavepointStatement: (name) => `RELEASE SAVEPOINT ${name}`,
+    batchInsert: mysqlBatchInsert,
+    createAdapter: () => new MysqlAdapter(),
+    createQueryCompiler: () => new MysqlQueryCompiler(),
+    createIntrospector: (db) => new MysqlIntrospector(db),
+  };
+}

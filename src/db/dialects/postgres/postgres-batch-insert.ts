@@ -1,0 +1,102 @@
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { checkRowWidth, chunkRows, quoteIdent, toJsonText } from '../../dialect-driver.js';
+import type { BatchInsertSpec, ColumnType } from '../../types.js';
+import type { PostgresConnection } from './postgres-driver.js';
+
+/** Below this many rows UNNEST (one statement) wins; above it COPY's streaming is faster. */
+const COPY_THRESHOLD = 2000;
+const CHUNK = 5000;
+
+const ARRAY_TYPE: Record<ColumnType, string> = {
+  text: 'text[]',
+  uuid: 'uuid[]',
+  integer: 'int4[]',
+  bigint: 'int8[]',
+  double: 'float8[]',
+  boolean: 'bool[]',
+  timestamp: 'timestamptz[]',
+  json: 'jsonb[]',
+};
+
+/**
+ * PostgreSQL batch insert: a single `INSERT … SELECT FROM unnest($1::t[], …)` per chunk for small
+ * batches or when conflicts are ignored, and COPY FROM STDIN (text format) for large ones.
+ */
+export async function postgresBatchInsert(conn: PostgresConnection, spec: BatchInsertSpec): Promise<number> {
+  const cols = spec.columns;
+  const table = spec.table
+    .split('.')
+    .map((p) => quoteIdent(p, '"'))
+    .join('.');
+  const colList = cols.map((c) => quoteIdent(c.name, '"')).join(', ');
+  let total = 0;
+  let copyStream: ReturnType<typeof copyFrom> | undefined;
+  let copyDone: Promise<void> | undefined;
+  for await (const chunk of chunkRows(spec.rows, CHUNK)) {
+    spec.signal?.throwIfAborted();
+    for (const row of chunk) checkRowWidth(row, cols.length, spec.table);
+    const useCopy =
+      spec.onConflict !== 'ignore' && (copyStream !== undefined || chunk.length >= COPY_THRESHOLD);
+    if (!useCopy) {
+      const arrays = cols.map((c, j) => chunk.map((row) => toArrayElement(row[j], c.type)));
+      const casts = cols.map((c, j) => `$${j + 1}::${ARRAY_TYPE[c.type]}`).join(', ');
+      const conflict = spec.onConflict === 'ignore' ? ' ON CONFLICT DO NOTHING' : '';
+      const res = await conn.client.query(
+        `INSERT INTO ${table} (${colList}) SELECT * FROM unnest(${casts})${conflict}`,
+        arrays,
+      );
+      total += res.rowCount ?? 0;
+      continue;
+    }
+    if (!copyStream) {
+      copyStream = conn.client.query(copyFrom(`COPY ${table} (${colList}) FROM STDIN`));
+      copyDone = finished(copyStream);
+      // Surface the error through copyDone only; an unhandled 'error' event would crash the process.
+      copyDone.catch(() => {});
+    }
+    const text = chunk.map((row) => copyLine(row, cols)).join('');
+    total += chunk.length;
+    // Wait for the socket to drain so memory holds one chunk, not the whole batch.
+    if (!copyStream.write(text)) await Promise.race([once(copyStream, 'drain'), copyDone]);
+  }
+  if (copyStream && copyDone) {
+    copyStream.end();
+    await copyDone;
+  }
+  return total;
+}
+
+function toArrayElement(value: unknown, type: ColumnType): unknown {
+  if (value === undefined || value === null) return null;
+  if (type === 'json') return toJsonText(value);
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+function copyLine(row: readonly unknown[], cols: BatchInsertSpec['columns']): string {
+  let line = '';
+  for (let j = 0; j < cols.length; j++) {
+    if (j > 0) line += '\t';
+    line += copyValue(row[j], cols[j]!.type);
+  }
+  return `${line}\n`;
+}
+
+function copyValue(value: unknown, type: ColumnType): string {
+  if (value === null || value === undefined) return '\\N';
+  let text: string;
+  if (type === 'json') text = toJsonText(value)!;
+  else if (value instanceof Date) text = value.toISOString();
+  else if (typeof value === 'boolean') text = value ? 't' : 'f';
+  else text = String(value);
+  return escapeCopy(text);
+}
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+
+function escapeCopy(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+}

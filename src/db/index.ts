@@ -1,0 +1,14 @@
+export {
+  type DatabaseConfig,
+  DEFAULT_DATABASE_URL,
+  type ParsedDatabaseUrl,
+  type PoolOptions,
+  parseDatabaseUrl,
+} from './config.js';
+export type { Holder, PoolStats } from './connection-pool.js';
+export { createDatabase } from './create-database.js';
+export { Database, type QueryCacheHooks } from './database.js';
+export type { DbMetricsSnapshot } from './database-metrics.js';
+export { DatabaseError, DbErrorCode } from './errors.js';
+export { translatePlaceholders } from './translate-placeholders.js';
+export type * from './types.js';
