@@ -177,9 +177,15 @@ export class Database<DB> extends QueryableBase<DB> {
     const name = options?.name ?? 'raw';
     const slot = this.#in.pool.tryAcquire(name);
     if (slot !== undefined) return this.#runAndRelease<R>(slot, query, name);
+    this.#inflight++;
     return this.#in.pool.acquire(name, options?.signal).then(
-      (s) => this.#runAndRelease<R>(s, query, name),
+      (s) => {
+        const running = this.#runAndRelease<R>(s, query, name);
+        this.#done();
+        return running;
+      },
       (error: unknown) => {
+        this.#done();
         const mapped = this.#in.driver.mapError(error);
         this.#in.metrics.error(mapped.code);
         throw mapped;
@@ -227,6 +233,21 @@ export class Database<DB> extends QueryableBase<DB> {
     if (this.#closing) throw closedError();
     const maxRetries = options.maxRetries ?? this.#in.maxTransactionRetries;
     const label = `tx:${options.name ?? 'anonymous'}`;
+    // Counted from the call, not from the connection: close() must wait for a transaction still queued.
+    this.#inflight++;
+    try {
+      return await this.#transactionAttempts(fn, options, maxRetries, label);
+    } finally {
+      this.#done();
+    }
+  }
+
+  async #transactionAttempts<T>(
+    fn: (tx: Transaction<DB>) => Promise<T>,
+    options: TransactionOptions,
+    maxRetries: number,
+    label: string,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (options.signal?.aborted) throw abortReason(options.signal);
       let slot: Slot<DriverConnection>;
@@ -237,7 +258,6 @@ export class Database<DB> extends QueryableBase<DB> {
         this.#in.metrics.error(mapped.code);
         throw mapped;
       }
-      this.#inflight++;
       let released = false;
       let discard = false;
       const tx = new DbTransaction<DB>(this, this.#in, this.#kyselyParts, slot.conn, options.name, 0);
@@ -251,7 +271,6 @@ export class Database<DB> extends QueryableBase<DB> {
         this.#in.metrics.committed++;
         this.#in.pool.release(slot);
         released = true;
-        this.#done();
         await runCallbacks(tx.takeAfterCommit(), this.#in.logger);
         return result;
       } catch (error) {
@@ -267,7 +286,6 @@ export class Database<DB> extends QueryableBase<DB> {
         if (!released) {
           this.#in.pool.release(slot, discard);
           released = true;
-          this.#done();
         }
         if (!retry) throw error;
         this.#in.metrics.retried++;
@@ -275,10 +293,7 @@ export class Database<DB> extends QueryableBase<DB> {
         const delay = Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random());
         await this.#in.clock.sleep(delay, options.signal);
       } finally {
-        if (!released) {
-          this.#in.pool.release(slot, discard);
-          this.#done();
-        }
+        if (!released) this.#in.pool.release(slot, discard);
       }
     }
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { type DatabaseConfig, createDatabase, type Database } from '../../src/db/index.js';
+import { createDatabase, type Database, type DatabaseConfig } from '../../src/db/index.js';
 import { TEST_MYSQL_URL, TEST_PG_URL, uniqueName } from './env.js';
 
 export type TargetName = 'postgres' | 'mysql' | 'sqlite-file' | 'sqlite-memory';
@@ -66,7 +66,9 @@ export function mysqlTarget(): TestTarget {
   const ensure = async (): Promise<void> => {
     if (created) return;
     const conn = await mysql.createConnection({ uri: base.toString() });
-    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await conn.query(
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
     await conn.end();
     created = true;
   };

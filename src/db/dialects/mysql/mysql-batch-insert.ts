@@ -1,6 +1,6 @@
 import { checkRowWidth, chunkRows, quoteIdent } from '../../dialect-driver.js';
 import type { BatchInsertSpec } from '../../types.js';
-import type { MysqlConnection } from './mysql-driver.js';
+import type { MysqlConnection, ResultHeader } from './mysql-driver.js';
 
 /** MySQL's prepared-statement limit is 65,535 placeholders; stay well under it and under max_allowed_packet. */
 const MAX_PLACEHOLDERS = 60_000;
@@ -31,9 +31,16 @@ export async function mysqlBatchInsert(conn: MysqlConnection, spec: BatchInsertS
       for (let j = 0; j < row.length; j++) values.push(row[j]);
     }
     const sql = `INSERT INTO ${table} (${colList}) VALUES ${Array(chunk.length).fill(tuple).join(', ')}${conflict}`;
-    const res = await conn.exec(sql, values, 'batchInsert');
-    // A no-op ON DUPLICATE KEY UPDATE reports 0 for skipped rows, 1 per inserted row.
-    total += spec.onConflict === 'ignore' ? res.affectedRows : chunk.length;
+    const res = await conn.run(sql, values);
+    // affectedRows cannot tell a skipped duplicate from an insert (mysql2 sets CLIENT_FOUND_ROWS);
+    // the server's info line can: "Records: N  Duplicates: D".
+    total += spec.onConflict === 'ignore' ? insertedFromInfo(res, chunk.length) : chunk.length;
   }
   return total;
+}
+
+function insertedFromInfo(res: unknown, rows: number): number {
+  const info = Array.isArray(res) ? undefined : (res as ResultHeader).info;
+  const m = info ? /Records:\s*(\d+)\s+Duplicates:\s*(\d+)/.exec(info) : null;
+  return m ? Number(m[1]) - Number(m[2]) : rows;
 }

@@ -12,9 +12,11 @@ export interface MysqlDriverOptions {
   preparedStatements: boolean;
 }
 
-interface ResultHeader {
+export interface ResultHeader {
   affectedRows: number;
   insertId: number | string;
+  /** e.g. "Records: 2  Duplicates: 1  Warnings: 0" for a multi-row INSERT. */
+  info?: string;
 }
 
 export class MysqlConnection implements DriverConnection {
@@ -38,22 +40,23 @@ export class MysqlConnection implements DriverConnection {
     return this.#broken;
   }
 
-  exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
+  async exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
+    const result = await this.run(sql, params);
+    if (Array.isArray(result)) return { rows: result as R[], affectedRows: 0 };
+    const out: ExecResult<R> = { rows: [], affectedRows: result.affectedRows ?? 0 };
+    if (result.insertId) out.insertId = BigInt(result.insertId);
+    return out;
+  }
+
+  /** The driver's own result: rows, or the header of a write (with its `info` text). */
+  run(sql: string, params: readonly unknown[]): Promise<unknown[] | ResultHeader> {
     const values = normalizeParams(params);
     return new Promise((resolve, reject) => {
       const done = (error: unknown, result: unknown): void => {
         if (error) {
           if ((error as { fatal?: boolean }).fatal) this.#broken = true;
           reject(error);
-          return;
-        }
-        if (Array.isArray(result)) resolve({ rows: result as R[], affectedRows: 0 });
-        else {
-          const header = result as ResultHeader;
-          const out: ExecResult<R> = { rows: [], affectedRows: header.affectedRows ?? 0 };
-          if (header.insertId) out.insertId = BigInt(header.insertId);
-          resolve(out);
-        }
+        } else resolve(result as unknown[] | ResultHeader);
       };
       // Prepared statements (binary protocol) are cached per connection by mysql2; `query` is the
       // text protocol, for proxies that cannot keep statements.
