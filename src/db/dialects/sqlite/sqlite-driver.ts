@@ -15,9 +15,11 @@ const STATEMENT_CACHE_LIMIT = 500;
 export class SqliteConnection implements DriverConnection {
   readonly raw: Sqlite.Database;
   readonly #statements = new Map<string, Sqlite.Statement>();
+  readonly #busyTimeoutMs: number;
 
-  constructor(raw: Sqlite.Database) {
+  constructor(raw: Sqlite.Database, busyTimeoutMs: number) {
     this.raw = raw;
+    this.#busyTimeoutMs = busyTimeoutMs;
   }
 
   get broken(): boolean {
@@ -29,7 +31,24 @@ export class SqliteConnection implements DriverConnection {
     try {
       return Promise.resolve(this.execSync<R>(sql, params));
     } catch (error) {
+      if (isBusy(error)) return this.#retryBusy<R>(sql, params);
       return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Another connection holds the write lock. SQLite's own busy timeout would block the event loop while
+   * it waits (and deadlock two connections in one process), so the waiting happens here, asynchronously.
+   */
+  async #retryBusy<R>(sql: string, params: readonly unknown[]): Promise<ExecResult<R>> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+      try {
+        return this.execSync<R>(sql, params);
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw error;
+      }
     }
   }
 
@@ -63,6 +82,11 @@ export class SqliteConnection implements DriverConnection {
   }
 }
 
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
 /** better-sqlite3 binds numbers, strings, bigints, buffers and null only. */
 export function normalizeParams(params: readonly unknown[]): unknown[] {
   let out: unknown[] | undefined;
@@ -82,6 +106,16 @@ export function normalizeParams(params: readonly unknown[]): unknown[] {
   return out ?? (params as unknown[]);
 }
 
+/**
+ * SQLite does run DDL inside transactions; saying so makes Kysely's Migrator wrap a run in one, and our
+ * BEGIN IMMEDIATE then serialises two processes migrating the same file (Kysely's SQLite lock is a no-op).
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 export function createSqliteDriver(options: SqliteDriverOptions): DialectDriver<SqliteConnection> {
   return {
     dialect: 'sqlite',
@@ -89,11 +123,12 @@ export function createSqliteDriver(options: SqliteDriverOptions): DialectDriver<
     // connection would only add lock contention (and `:memory:` would be a different database).
     maxConnections: 1,
     async connect() {
-      const raw = new Sqlite(options.filename, { timeout: options.busyTimeoutMs });
+      // A zero driver timeout: waits for another writer happen asynchronously in exec().
+      const raw = new Sqlite(options.filename, { timeout: 0 });
       if (options.filename !== ':memory:') raw.pragma('journal_mode = WAL');
       raw.pragma('synchronous = NORMAL');
       raw.pragma('foreign_keys = ON');
-      return new SqliteConnection(raw);
+      return new SqliteConnection(raw, options.busyTimeoutMs);
     },
     mapError: mapSqliteError,
     // IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
@@ -102,7 +137,7 @@ export function createSqliteDriver(options: SqliteDriverOptions): DialectDriver<
     rollbackToSavepointStatement: (name) => `ROLLBACK TO SAVEPOINT ${name}`,
     releaseSavepointStatement: (name) => `RELEASE SAVEPOINT ${name}`,
     batchInsert: sqliteBatchInsert,
-    createAdapter: () => new SqliteAdapter(),
+    createAdapter: () => new TransactionalDdlSqliteAdapter(),
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db) => new SqliteIntrospector(db),
   };
