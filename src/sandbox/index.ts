@@ -1,0 +1,10 @@
+export * from './audio.js';
+export * from './config.js';
+export * from './contract-validator.js';
+export * from './errors.js';
+export * from './images.js';
+export { goDuration } from './openai-routes.js';
+export * from './request-log.js';
+export * from './sandbox.js';
+export { fakeFromSchema, type JsonSchema, parseTimedCues, type TimedCue } from './schema-faker.js';
+export * from './youtube-data.js';
