@@ -1,0 +1,264 @@
+import type { Clock, Logger } from '../core/index.js';
+import { redactSecrets } from '../core/index.js';
+import type { CacheCounters } from './cache-metrics.js';
+import type { RedisClient } from './redis-store.js';
+
+/** An invalidation as it travels between processes (short field names: it is sent on every write). */
+export interface BusMessage {
+  /** Publisher instance id. */
+  i: string;
+  /** Publisher sequence number, 1, 2, 3, ... with no holes. */
+  s: number;
+  /** Tags invalidated. */
+  t?: string[];
+  /** Keys invalidated. */
+  k?: string[];
+  /** 1 when the whole cache was cleared. */
+  c?: 1;
+}
+
+export interface Invalidation {
+  tags: readonly string[];
+  keys: readonly string[];
+  all: boolean;
+}
+
+export interface CacheBusOptions {
+  publisher: RedisClient;
+  subscriber: RedisClient;
+  channel: string;
+  instanceId: string;
+  clock: Clock;
+  logger: Logger;
+  counters: CacheCounters;
+  /** How long `publish` waits for the other processes to confirm they dropped their L1 copies. */
+  ackTimeoutMs: number;
+  /** A PUBLISH gives up after this long. */
+  timeoutMs: number;
+  onInvalidation(message: Invalidation): void;
+  /** Bus (re)connected and subscribed: L1 may be trusted again from now on. */
+  onUp(): void;
+  /** Bus lost, or a message was missed: nothing in L1 can be trusted. */
+  onLost(reason: 'disconnect' | 'gap'): void;
+}
+
+interface PendingAck {
+  expected: number;
+  received: number;
+  resolve: () => void;
+}
+
+/**
+ * Redis pub/sub backplane. Each message carries the publisher's id and a sequence number; a hole in a
+ * publisher's sequence means this process missed an invalidation, so L1 is declared stale. A publisher
+ * waits (bounded) for every other subscriber to acknowledge, so that once `invalidate` resolves no other
+ * live process still serves the old L1 copy.
+ */
+export class CacheBus {
+  readonly #o: CacheBusOptions;
+  readonly #ackChannel: string;
+  readonly #lastSeq = new Map<string, number>();
+  readonly #pending = new Map<number, PendingAck>();
+  #seq = 0;
+  #up = false;
+  #closed = false;
+  #firstUp: Promise<void>;
+  #resolveFirstUp!: () => void;
+
+  constructor(options: CacheBusOptions) {
+    this.#o = options;
+    this.#ackChannel = `${options.channel}:ack:${options.instanceId}`;
+    this.#firstUp = new Promise<void>((resolve) => {
+      this.#resolveFirstUp = resolve;
+    });
+    const sub = options.subscriber;
+    sub.on('message', this.#onMessage);
+    sub.on('ready', this.#onReady);
+    sub.on('close', this.#onClose);
+    // ioredis emits 'error' on connection failures; without a listener Node would treat it as fatal.
+    sub.on('error', this.#onError);
+    if (sub.status === 'ready') this.#onReady();
+    // A lazyConnect client (or its duplicate) would otherwise never connect.
+    else if (sub.status === 'wait') sub.connect().catch(this.#onError);
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** Resolves once subscribed (or after `timeoutMs`, whichever first); never rejects. */
+  whenUp(timeoutMs: number): Promise<boolean> {
+    if (this.#up) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const cancel = this.#o.clock.setTimer(timeoutMs, () => resolve(this.#up));
+      void this.#firstUp.then(() => {
+        cancel();
+        resolve(true);
+      });
+    });
+  }
+
+  /** Publishes and waits for acknowledgements; false when the message could not be sent. */
+  async publish(inv: Invalidation): Promise<boolean> {
+    if (this.#closed) return false;
+    const seq = ++this.#seq;
+    const msg: BusMessage = { i: this.#o.instanceId, s: seq };
+    if (inv.tags.length > 0) msg.t = [...inv.tags];
+    if (inv.keys.length > 0) msg.k = [...inv.keys];
+    if (inv.all) msg.c = 1;
+    let resolveAcks!: () => void;
+    const acked = new Promise<void>((resolve) => {
+      resolveAcks = resolve;
+    });
+    const pending: PendingAck = { expected: Number.POSITIVE_INFINITY, received: 0, resolve: resolveAcks };
+    // Registered before PUBLISH: a fast peer's acknowledgement can arrive before PUBLISH's own reply.
+    this.#pending.set(seq, pending);
+    try {
+      const receivers = await this.#withTimeout(
+        this.#o.publisher.publish(this.#o.channel, JSON.stringify(msg)),
+      );
+      if (receivers === undefined) {
+        // The sequence number is spent either way: peers that got it see no gap, peers that did not
+        // will see a gap on the next message and distrust their L1, which is the safe outcome.
+        return false;
+      }
+      this.#o.counters.busMessagesSent++;
+      // Our own subscriber is counted among the receivers when it is subscribed; it does not acknowledge.
+      pending.expected = receivers - (this.#up ? 1 : 0);
+      if (!this.#up || pending.received >= pending.expected) return true;
+      const timedOut = await new Promise<boolean>((resolve) => {
+        const cancel = this.#o.clock.setTimer(this.#o.ackTimeoutMs, () => resolve(true));
+        void acked.then(() => {
+          cancel();
+          resolve(false);
+        });
+      });
+      if (timedOut) {
+        this.#o.counters.busAckTimeouts++;
+        this.#o.logger.warn(
+          { expected: pending.expected, received: pending.received, ackTimeoutMs: this.#o.ackTimeoutMs },
+          'cache: not every process acknowledged an invalidation in time',
+        );
+      }
+      return true;
+    } finally {
+      this.#pending.delete(seq);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#up = false;
+    const sub = this.#o.subscriber;
+    sub.off('message', this.#onMessage);
+    sub.off('ready', this.#onReady);
+    sub.off('close', this.#onClose);
+    for (const p of this.#pending.values()) p.resolve();
+    this.#pending.clear();
+    // The error listener stays: a late connection error after close must not crash the process.
+  }
+
+  /** Marks the bus lost as if the connection dropped (used by tests and by health checks). */
+  simulateLoss(): void {
+    this.#onClose();
+  }
+
+  readonly #onReady = (): void => {
+    if (this.#closed) return;
+    const sub = this.#o.subscriber;
+    sub.subscribe(this.#o.channel, this.#ackChannel).then(
+      () => {
+        if (this.#closed || this.#up) return;
+        // Sequence history from before the outage is meaningless now: every publisher starts afresh.
+        this.#lastSeq.clear();
+        this.#up = true;
+        this.#o.onUp();
+        this.#resolveFirstUp();
+      },
+      (error: unknown) => {
+        this.#o.logger.warn({ err: summary(error) }, 'cache: bus subscription failed');
+      },
+    );
+  };
+
+  readonly #onClose = (): void => {
+    if (!this.#up) return;
+    this.#up = false;
+    this.#o.counters.busDisconnects++;
+    this.#o.onLost('disconnect');
+  };
+
+  readonly #onError = (error: unknown): void => {
+    this.#o.logger.debug({ err: summary(error) }, 'cache: bus connection error');
+  };
+
+  readonly #onMessage = (channel: string, raw: string): void => {
+    if (this.#closed) return;
+    if (channel === this.#ackChannel) {
+      const seq = Number(raw);
+      const pending = this.#pending.get(seq);
+      if (pending) {
+        pending.received++;
+        if (pending.received >= pending.expected) pending.resolve();
+      }
+      return;
+    }
+    if (channel !== this.#o.channel) return;
+    let msg: BusMessage;
+    try {
+      msg = JSON.parse(raw) as BusMessage;
+    } catch {
+      this.#o.logger.warn({ channel }, 'cache: unreadable bus message ignored');
+      return;
+    }
+    if (typeof msg.i !== 'string' || typeof msg.s !== 'number' || msg.i === this.#o.instanceId) return;
+    this.#o.counters.busMessagesReceived++;
+    const last = this.#lastSeq.get(msg.i);
+    this.#lastSeq.set(msg.i, msg.s);
+    if (last !== undefined && msg.s !== last + 1) {
+      this.#o.counters.busGaps++;
+      this.#o.logger.warn(
+        { publisher: msg.i, expected: last + 1, got: msg.s },
+        'cache: bus gap, L1 distrusted',
+      );
+      this.#o.onLost('gap');
+    }
+    this.#o.onInvalidation({ tags: msg.t ?? [], keys: msg.k ?? [], all: msg.c === 1 });
+    // Acknowledge after applying, so the publisher's wait means "dropped", not merely "received".
+    this.#o.publisher.publish(`${this.#o.channel}:ack:${msg.i}`, String(msg.s)).catch(() => {
+      // A lost ack only makes the publisher wait out its (bounded) timeout.
+    });
+  };
+
+  #withTimeout(promise: Promise<number>): Promise<number | undefined> {
+    return new Promise<number | undefined>((resolve) => {
+      let settled = false;
+      const cancel = this.#o.clock.setTimer(this.#o.timeoutMs, () => {
+        if (settled) return;
+        settled = true;
+        this.#o.counters.redisTimeouts++;
+        resolve(undefined);
+      });
+      promise.then(
+        (n) => {
+          if (settled) return;
+          settled = true;
+          cancel();
+          resolve(n);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          cancel();
+          this.#o.counters.redisErrors++;
+          this.#o.logger.debug({ err: summary(error) }, 'cache: bus publish failed');
+          resolve(undefined);
+        },
+      );
+    });
+  }
+}
+
+function summary(error: unknown): string {
+  return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}
