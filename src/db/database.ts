@@ -67,7 +67,7 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
   ): Promise<ExecResult<R>>;
   abstract transaction<T>(fn: (tx: Transaction<DB>) => Promise<T>, options?: TransactionOptions): Promise<T>;
   abstract batchInsert(spec: BatchInsertSpec): Promise<number>;
-  abstract afterCommit(fn: AfterCommit): void;
+  abstract afterCommit(fn: AfterCommit): Promise<void> | undefined;
   protected abstract cacheHooks(): QueryCacheHooks | undefined;
 
   executeQuery<R = Record<string, unknown>>(
@@ -107,10 +107,12 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
       }
       return load();
     }
-    return this.execute(query, execOptions).then((res) => {
+    return this.execute(query, execOptions).then(async (res) => {
       if (cache && options.tags && options.tags.length > 0) {
         const tags = options.tags;
-        this.afterCommit(() => cache.invalidateTags(tags));
+        // Outside a transaction this resolves once the invalidation is done, so the write's promise
+        // never resolves while another reader could still get the old value.
+        await this.afterCommit(() => cache.invalidateTags(tags));
       }
       if (type === 'insert') {
         const first = res.rows[0] as Record<string, unknown> | undefined;
@@ -307,8 +309,9 @@ export class Database<DB> extends QueryableBase<DB> {
     return this.transaction((tx) => tx.batchInsert(spec), options);
   }
 
-  afterCommit(fn: AfterCommit): void {
-    void runCallbacks([fn], this.#in.logger);
+  /** Outside a transaction the work is already durable: runs `fn` now; await the result to wait for it. */
+  afterCommit(fn: AfterCommit): Promise<void> {
+    return runCallbacks([fn], this.#in.logger);
   }
 
   /** Applies pending migrations under the dialect's migration lock (two processes never run them at once). */
@@ -461,9 +464,10 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
     });
   }
 
-  afterCommit(fn: AfterCommit): void {
+  afterCommit(fn: AfterCommit): undefined {
     if (this.#finished) throw finishedError();
     this.#callbacks.push(fn);
+    return undefined;
   }
 
   finish(): void {

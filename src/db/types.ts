@@ -95,10 +95,12 @@ export interface Queryable<DB> {
   /** Inserts many rows in the fewest round trips the dialect allows; returns the number inserted. */
   batchInsert(spec: BatchInsertSpec): Promise<number>;
   /**
-   * Runs `fn` once the current work is durable: at once outside a transaction, after the outermost
-   * COMMIT inside one, never after a rollback (nor after the rollback of the savepoint it was registered in).
+   * Runs `fn` once the current work is durable: at once outside a transaction (the returned promise
+   * settles when `fn` has finished), after the outermost COMMIT inside one (transaction() resolves only
+   * after the callbacks have run), never after a rollback, nor after the rollback of the savepoint it
+   * was registered in. A failing callback is logged, never thrown: the data is committed either way.
    */
-  afterCommit(fn: () => void | Promise<void>): void;
+  afterCommit(fn: () => void | Promise<void>): Promise<void> | undefined;
 }
 
 export interface Transaction<DB> extends Queryable<DB> {
