@@ -1,0 +1,175 @@
+/**
+ * HTTP suite: the whole resilient client against raw undici `Pool.request`, both talking to a tiny
+ * node:http server in another process (so server work does not share this event loop).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { Pool } from 'undici';
+import { type CachedResponse, HttpClient, MemoryResponseCache } from '../src/http/index.js';
+import { Budget, CircuitBreaker } from '../src/resilience/index.js';
+import { type BenchResult, compareLoad, log, median, result, runLoad } from './lib/harness.js';
+import type { SuiteOptions } from './main.js';
+
+const CONCURRENCY = 64;
+
+// ~200 bytes of JSON, like a small API answer.
+const SERVER = `
+const http = require('node:http');
+const body = JSON.stringify({ kind: 'youtube#video', id: 'dQw4w9WgXcQ', etag: 'x'.repeat(40),
+  snippet: { title: 'A video title of ordinary length', channelId: 'UC38IQsAvIsxxjztdMZQtwHA', tags: ['a', 'b'] } }).padEnd(200, ' ');
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+`;
+
+function startServer(): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.once('error', reject);
+    child.stdout!.once('data', (chunk: Buffer) => resolve({ child, port: Number(chunk.toString().trim()) }));
+  });
+}
+
+function installed(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function run(options: SuiteOptions): Promise<BenchResult[]> {
+  const seconds = options.quick ? 1 : 3;
+  const rounds = options.quick ? 3 : 5;
+  const { child, port } = await startServer();
+  const origin = `http://127.0.0.1:${port}`;
+  const others = ['axios', 'got'].filter(installed);
+  log(
+    others.length === 0
+      ? '  axios and got are not installed: not measured'
+      : `  ${others.join(', ')} installed but not wired into this suite`,
+  );
+  const pool = new Pool(origin, { connections: CONCURRENCY });
+  const raw = async (): Promise<unknown> => {
+    const { body } = await pool.request({ path: '/v/videos?id=1', method: 'GET' });
+    return body.json();
+  };
+  const client = new HttpClient({
+    service: 'bench',
+    baseUrl: `${origin}/v`,
+    auth: { type: 'bearer', token: 'bench-token-not-secret' },
+    maxConnections: CONCURRENCY,
+    maxRetries: 3,
+    budget: new Budget({ name: 'bench', windows: [{ name: 'requests', limit: 1e9, windowMs: 60_000 }] }),
+    breaker: new CircuitBreaker({ name: 'bench', failureThreshold: 5 }),
+  });
+  const cached = new HttpClient({
+    service: 'bench-cached',
+    baseUrl: `${origin}/v`,
+    maxConnections: CONCURRENCY,
+    cache: new MemoryResponseCache<CachedResponse>(),
+    enableCaching: true,
+    cacheTtlMs: 3_600_000,
+  });
+  const params = { id: '1' };
+  const results: BenchResult[] = [];
+  try {
+    const full = await compareLoad('full-stack', () => client.get('videos', { params }), raw, {
+      concurrency: CONCURRENCY,
+      seconds,
+      rounds,
+    });
+    results.push(
+      result({
+        case: 'full-stack',
+        target: 'local',
+        subject: 'HttpClient (budget, breaker, retry, metrics; no cache)',
+        baseline: 'undici Pool.request (64 connections) + body.json()',
+        unit: 'ops/s',
+        value: full.subject.opsPerSec,
+        baselineValue: full.baseline.opsPerSec,
+        p99Ms: full.subject.p99Ms,
+        baselineP99Ms: full.baseline.p99Ms,
+        params: { concurrency: CONCURRENCY, seconds, rounds, responseBytes: 200 },
+        extra: { notMeasured: ['axios', 'got'].filter((n) => !others.includes(n)) },
+      }),
+    );
+
+    // Overhead per request as CPU time of this process (user + system) per request, at the same
+    // concurrency: unlike wall-clock latency it barely moves when other processes load the machine.
+    const cpuPerRequest = async (op: () => Promise<unknown>): Promise<number> => {
+      const before = process.cpuUsage();
+      const stats = await runLoad(op, { concurrency: CONCURRENCY, seconds });
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / stats.ops;
+    };
+    await cpuPerRequest(raw);
+    await cpuPerRequest(() => client.get('videos', { params }));
+    const subjectUs: number[] = [];
+    const baselineUs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        baselineUs.push(await cpuPerRequest(raw));
+        subjectUs.push(await cpuPerRequest(() => client.get('videos', { params })));
+      } else {
+        subjectUs.push(await cpuPerRequest(() => client.get('videos', { params })));
+        baselineUs.push(await cpuPerRequest(raw));
+      }
+      log(
+        `  overhead round ${r + 1}/${rounds}: subject ${subjectUs.at(-1)!.toFixed(1)} us, baseline ${baselineUs.at(-1)!.toFixed(1)} us`,
+      );
+    }
+    const sUs = median(subjectUs);
+    const bUs = median(baselineUs);
+    results.push(
+      result({
+        case: 'overhead',
+        target: 'local',
+        subject: 'HttpClient CPU time per request',
+        baseline: 'undici Pool.request CPU time per request',
+        unit: 'us',
+        timeUnit: true,
+        value: sUs,
+        baselineValue: bUs,
+        params: {
+          concurrency: CONCURRENCY,
+          seconds,
+          rounds,
+          measure: 'process.cpuUsage (user+system) / requests',
+        },
+        extra: { overheadUs: Math.round((sUs - bUs) * 10) / 10 },
+      }),
+    );
+
+    await cached.get('videos', { params });
+    const hits = await compareLoad('cached-get', () => cached.get('videos', { params }), raw, {
+      concurrency: CONCURRENCY,
+      seconds,
+      rounds,
+    });
+    results.push(
+      result({
+        case: 'cached-get',
+        target: 'local',
+        subject: 'HttpClient cached GET (MemoryResponseCache hit)',
+        baseline: 'undici Pool.request (64 connections) + body.json()',
+        unit: 'ops/s',
+        value: hits.subject.opsPerSec,
+        baselineValue: hits.baseline.opsPerSec,
+        p99Ms: hits.subject.p99Ms,
+        baselineP99Ms: hits.baseline.p99Ms,
+        params: { concurrency: CONCURRENCY, seconds, rounds },
+      }),
+    );
+  } finally {
+    await client.close();
+    await cached.close();
+    await pool.close();
+    child.kill();
+  }
+  return results;
+}

@@ -1,0 +1,1001 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Dispatcher } from 'undici';
+import { Agent, Pool } from 'undici';
+import {
+  type Clock,
+  ConfigError,
+  fingerprint,
+  InvalidArgumentError,
+  type Logger,
+  OpusError,
+  redactSecrets,
+  silentLogger,
+  systemClock,
+} from '../core/index.js';
+import {
+  type BreakerPermit,
+  Budget,
+  backoffDelay,
+  type CircuitBreaker,
+  CircuitOpenError,
+  type Cost,
+  parseDuration,
+  parseRetryAfter,
+  QuotaExhaustedError,
+  RateLimitedError,
+  type Reservation,
+  RetryBudget,
+} from '../resilience/index.js';
+import { ApiMetricsCollector, httpChannels, type ServiceMetrics } from './api-metrics-collector.js';
+import { authSecret, type HttpAuth } from './auth.js';
+import {
+  errorForStatus,
+  HttpAbortedError,
+  HttpCircuitOpenError,
+  HttpError,
+  HttpErrorCode,
+  type HttpErrorKind,
+  HttpInvalidResponseError,
+  HttpNetworkError,
+  HttpQueueFullError,
+  HttpQuotaExhaustedError,
+  HttpRateLimitedError,
+  HttpTimeoutError,
+} from './errors.js';
+import { type ArrayFormat, encodeParams, type Params } from './params.js';
+import type { ResponseCache } from './response-cache.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+export type ResponseType = 'auto' | 'json' | 'text' | 'bytes';
+type Headers = Record<string, string | string[] | undefined>;
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, text, or a Buffer (a Uint8Array) for audio and images. */
+  data: T;
+  requestId: string | undefined;
+  timing: { totalMs: number; attempts: number };
+  fromCache: boolean;
+  /** Served from an expired cache entry because the service failed (stale-if-error). */
+  stale: boolean;
+}
+
+export interface RequestOptions {
+  params?: Params;
+  /** JSON-able value, string, bytes, or FormData (multipart; the boundary is generated). */
+  data?: unknown;
+  headers?: Record<string, string>;
+  /** Explicit cache key; wins over the computed one. */
+  cacheKey?: string;
+  /** Per-call override of the client's `enableCaching` (GET), or opt-in for POST. */
+  useCache?: boolean;
+  cacheTtlMs?: number;
+  cacheTags?: readonly string[];
+  /** false = never retry this call. */
+  retryOnError?: boolean;
+  maxRetries?: number;
+  /** Sent as `Idempotency-Key`; makes POST/PATCH retryable. */
+  idempotencyKey?: string;
+  /** The caller vouches that repeating this POST/PATCH is harmless. */
+  retrySafe?: boolean;
+  responseType?: ResponseType;
+  signal?: AbortSignal;
+  /** Overrides the client's total deadline for this call. */
+  deadlineMs?: number;
+  /** Metric label and cost lookup (e.g. `search.list`); defaults to the endpoint path. */
+  operation?: string;
+  /** Estimated cost to reserve in the service's budget. */
+  cost?: Cost;
+}
+
+export interface HttpClientOptions {
+  /** Service name: metrics label, error messages, budget and breaker names. */
+  service: string;
+  baseUrl: string;
+  auth?: HttpAuth;
+  headers?: Record<string, string>;
+  userAgent?: string;
+  /** Per-attempt timeout (headers and body inactivity). */
+  timeoutMs?: number;
+  /** Total time for a call: waits, attempts and backoff. */
+  deadlineMs?: number;
+  maxRetries?: number;
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  retryBudget?: RetryBudget;
+  maxConnections?: number;
+  maxConnectionsPerHost?: number;
+  keepAliveTimeoutMs?: number;
+  allowH2?: boolean;
+  /** Calls allowed to wait beyond the connection count; past it a call fails at once (ERR_HTTP_QUEUE_FULL). */
+  maxQueue?: number;
+  budget?: Budget;
+  /** Cost of a call when the caller gave none (default 1 on every window). */
+  costOf?: (method: HttpMethod, operation: string) => Cost;
+  /** Actual cost read from a response (OpenAI usage, ElevenLabs `character-cost`). */
+  actualCost?: (response: HttpResponse) => Cost | undefined;
+  /** When a spent quota comes back (YouTube: next Pacific midnight). */
+  quotaResetAt?: (now: number) => number;
+  breaker?: CircuitBreaker;
+  cache?: ResponseCache<CachedResponse>;
+  enableCaching?: boolean;
+  cacheTtlMs?: number;
+  /** How long past its TTL a cached GET may still be served when the service fails. */
+  staleIfErrorMs?: number;
+  classifyError?: (body: unknown, status: number, headers: Headers) => HttpErrorKind | undefined;
+  arrayFormat?: ArrayFormat;
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the built-in Pool (tests, proxies). */
+  dispatcher?: Dispatcher;
+}
+
+/** The seed's APIConfig. Durations are in seconds, as in the seed. */
+export interface APIConfig {
+  baseUrl: string;
+  apiKey?: string;
+  timeout?: number;
+  maxRetries?: number;
+  retryDelay?: number;
+  rateLimitPerMinute?: number;
+  rateLimitPerHour?: number;
+  enableCaching?: boolean;
+  cacheTtl?: number;
+  maxConnections?: number;
+  maxConnectionsPerHost?: number;
+  userAgent?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CachedResponse {
+  status: number;
+  headers: Headers;
+  data: unknown;
+  requestId: string | undefined;
+  freshUntil: number;
+}
+
+/**
+ * Maps the seed's APIConfig onto client options: auth defaults to a bearer token (pass `auth` in `extra`
+ * for other schemes), rateLimitPerMinute/PerHour become an in-memory sliding-window budget.
+ */
+export function clientOptionsFromApiConfig(
+  service: string,
+  config: APIConfig,
+  extra: Partial<HttpClientOptions> = {},
+): HttpClientOptions {
+  const s = (v: number | undefined): number | undefined => (v === undefined ? undefined : v * 1000);
+  const options: HttpClientOptions = { service, baseUrl: config.baseUrl };
+  if (config.apiKey) options.auth = { type: 'bearer', token: config.apiKey };
+  const timeoutMs = s(config.timeout);
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  if (config.maxRetries !== undefined) options.maxRetries = config.maxRetries;
+  const retryDelayMs = s(config.retryDelay);
+  if (retryDelayMs !== undefined) options.retryDelayMs = retryDelayMs;
+  if (config.enableCaching !== undefined) options.enableCaching = config.enableCaching;
+  const cacheTtlMs = s(config.cacheTtl);
+  if (cacheTtlMs !== undefined) options.cacheTtlMs = cacheTtlMs;
+  if (config.maxConnections !== undefined) options.maxConnections = config.maxConnections;
+  if (config.maxConnectionsPerHost !== undefined)
+    options.maxConnectionsPerHost = config.maxConnectionsPerHost;
+  if (config.userAgent !== undefined) options.userAgent = config.userAgent;
+  if (config.headers !== undefined) options.headers = config.headers;
+  const windows = [];
+  if (config.rateLimitPerMinute)
+    windows.push({ name: 'minute', limit: config.rateLimitPerMinute, windowMs: 60_000 });
+  if (config.rateLimitPerHour)
+    windows.push({ name: 'hour', limit: config.rateLimitPerHour, windowMs: 3_600_000 });
+  if (windows.length > 0) {
+    options.budget = new Budget({ name: service, windows, ...(extra.clock ? { clock: extra.clock } : {}) });
+  }
+  return { ...options, ...extra };
+}
+
+const gunzip = promisify(zlib.gunzip);
+const inflate = promisify(zlib.inflate);
+const brotli = promisify(zlib.brotliDecompress);
+
+const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'x-goog-request-id', 'x-amzn-requestid', 'cf-ray'];
+/** Errors where the request never left this machine, so repeating it cannot duplicate anything. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUTS = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+function firstHeader(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function requestIdOf(headers: Headers): string | undefined {
+  for (const name of REQUEST_ID_HEADERS) {
+    const v = firstHeader(headers, name);
+    if (v) return v.slice(0, 128);
+  }
+  return undefined;
+}
+
+function errorCode(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let i = 0; i < 4 && e instanceof Error; i++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
+interface Prepared {
+  method: HttpMethod;
+  origin: string;
+  path: string;
+  endpoint: string;
+  operation: string;
+  headers: Record<string, string>;
+  body: string | Buffer | undefined;
+  sameOrigin: boolean;
+}
+
+/**
+ * The resilient client every API client builds on: an undici Pool per service origin, then (per call)
+ * cache → queue bound → deadline → [breaker → budget → attempt → classify → retry]. One instance per
+ * service and credential.
+ */
+export class HttpClient {
+  readonly service: string;
+  readonly metrics: ApiMetricsCollector;
+  readonly #o: HttpClientOptions;
+  readonly #base: URL;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #dispatcher: Dispatcher;
+  #otherOrigins: Agent | undefined;
+  readonly #secret: string | undefined;
+  readonly #secrets: string[];
+  readonly #credentialPrint: string;
+  readonly #defaultHeaders: Record<string, string>;
+  readonly #authQuery: string;
+  readonly #retryBudget: RetryBudget;
+  readonly #inflight = new Map<string, Promise<HttpResponse>>();
+  readonly #limit: number;
+  readonly #timeoutMs: number;
+  #pending = 0;
+  #closed = false;
+  readonly #remainingHeaders: Array<{ window: string; remaining: string; reset: string }>;
+
+  constructor(options: HttpClientOptions) {
+    if (!options.service) throw new ConfigError('HttpClient needs a service name');
+    let base: URL;
+    try {
+      base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    } catch (error) {
+      throw new ConfigError(`Invalid baseUrl for ${options.service}`, { cause: error });
+    }
+    this.#o = options;
+    this.service = options.service;
+    this.#base = base;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#secret = authSecret(options.auth);
+    this.#secrets = this.#secret ? [this.#secret] : [];
+    this.#credentialPrint = this.#secret ? fingerprint(this.#secret) : 'anon';
+    this.metrics = new ApiMetricsCollector(options.service);
+    this.#retryBudget = options.retryBudget ?? new RetryBudget({ clock: this.#clock });
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    const connections = Math.max(
+      1,
+      Math.min(options.maxConnections ?? 100, options.maxConnectionsPerHost ?? 100),
+    );
+    this.#limit = connections + (options.maxQueue ?? 1000);
+    this.#dispatcher =
+      options.dispatcher ??
+      new Pool(base.origin, {
+        connections,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,
+        allowH2: options.allowH2 ?? false,
+        // The per-attempt timeout lives on the pool, so a call only passes one when its deadline is nearer.
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+    this.#defaultHeaders = {
+      'user-agent': options.userAgent ?? 'video-opusclip/0.1',
+      'accept-encoding': 'gzip, deflate, br',
+      ...lower(options.headers ?? {}),
+    };
+    const auth = options.auth;
+    if (auth?.type === 'bearer') this.#defaultHeaders.authorization = `Bearer ${auth.token}`;
+    if (auth?.type === 'header') this.#defaultHeaders[auth.name.toLowerCase()] = auth.value;
+    this.#authQuery =
+      auth?.type === 'query'
+        ? `${encodeURIComponent(auth.name ?? 'key')}=${encodeURIComponent(auth.value)}`
+        : '';
+    this.#remainingHeaders = (options.budget?.windows ?? []).map((w) => ({
+      window: w.name,
+      remaining: `x-ratelimit-remaining-${w.name}`,
+      reset: `x-ratelimit-reset-${w.name}`,
+    }));
+    const breaker = options.breaker;
+    if (breaker) {
+      breaker.onStateChange((state) => {
+        this.#logger.info({ service: this.service, state }, 'circuit state changed');
+        if (httpChannels.breaker.hasSubscribers)
+          httpChannels.breaker.publish({ service: this.service, state });
+      });
+    }
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  get(endpoint: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    return this.makeRequest('GET', endpoint, options);
+  }
+  post(endpoint: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    return this.makeRequest('POST', endpoint, options);
+  }
+  put(endpoint: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    return this.makeRequest('PUT', endpoint, options);
+  }
+  patch(endpoint: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    return this.makeRequest('PATCH', endpoint, options);
+  }
+  delete(endpoint: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    return this.makeRequest('DELETE', endpoint, options);
+  }
+
+  /** The seed's makeRequest(method, endpoint, { params, data, headers, cacheKey, useCache, retryOnError, maxRetries }). */
+  makeRequest<T = unknown>(
+    method: HttpMethod,
+    endpoint: string,
+    options: RequestOptions = {},
+  ): Promise<HttpResponse<T>> {
+    if (this.#closed) {
+      return Promise.reject(new OpusError('ERR_CLOSED', `HttpClient ${this.service} is closed`));
+    }
+    let maybe: Prepared | Promise<Prepared>;
+    try {
+      maybe = this.#prepare(method, endpoint, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The uncached path returns #execute's promise directly: no extra async frame per call.
+    if (!(maybe instanceof Promise) && this.#cacheKey(maybe, options) === undefined) {
+      return this.#execute(maybe, options, undefined) as Promise<HttpResponse<T>>;
+    }
+    return this.#viaCache<T>(maybe, options);
+  }
+
+  async #viaCache<T>(maybe: Prepared | Promise<Prepared>, options: RequestOptions): Promise<HttpResponse<T>> {
+    const prepared = await maybe;
+    const cacheKey = this.#cacheKey(prepared, options);
+    if (cacheKey === undefined) return (await this.#execute(prepared, options, undefined)) as HttpResponse<T>;
+
+    const cache = this.#o.cache!;
+    let cached: CachedResponse | undefined;
+    try {
+      cached = await cache.get(cacheKey, options.signal);
+    } catch (error) {
+      this.#logger.warn({ service: this.service, err: this.#safe(error) }, 'response cache read failed');
+    }
+    if (cached && cached.freshUntil > this.#clock.now()) {
+      this.metrics.cache(prepared.operation, true);
+      if (httpChannels.cache.hasSubscribers) httpChannels.cache.publish({ service: this.service, hit: true });
+      return this.#fromCache(cached, false) as HttpResponse<T>;
+    }
+    // Identical calls in flight share one upstream request.
+    let shared = this.#inflight.get(cacheKey);
+    if (!shared) {
+      this.metrics.cache(prepared.operation, false);
+      shared = this.#execute(prepared, options, cached).then(async (response) => {
+        if (!response.stale && response.status >= 200 && response.status < 300) {
+          const ttlMs = options.cacheTtlMs ?? this.#o.cacheTtlMs ?? 300_000;
+          const entry: CachedResponse = {
+            status: response.status,
+            headers: response.headers,
+            data: response.data,
+            requestId: response.requestId,
+            freshUntil: this.#clock.now() + ttlMs,
+          };
+          try {
+            await cache.set(cacheKey, entry, {
+              ttlMs: ttlMs + (this.#o.staleIfErrorMs ?? 0),
+              ...(options.cacheTags ? { tags: options.cacheTags } : {}),
+            });
+          } catch (error) {
+            this.#logger.warn(
+              { service: this.service, err: this.#safe(error) },
+              'response cache write failed',
+            );
+          }
+        }
+        return response;
+      });
+      this.#inflight.set(cacheKey, shared);
+      const clear = (): void => {
+        this.#inflight.delete(cacheKey);
+      };
+      shared.then(clear, clear);
+      return (await shared) as HttpResponse<T>;
+    }
+    this.metrics.cache(prepared.operation, true);
+    return (await raceAbort(shared, options.signal, () =>
+      this.#abortError(prepared, options.signal!),
+    )) as HttpResponse<T>;
+  }
+
+  /** The seed's get_api_metrics(). */
+  async getApiMetrics(): Promise<ServiceMetrics> {
+    const breaker = this.#o.breaker;
+    let quota: ServiceMetrics['quota'] = [];
+    try {
+      quota = (await this.#o.budget?.usage()) ?? [];
+    } catch {
+      // A metrics read must not fail because the budget store is down.
+    }
+    return this.metrics.snapshot({
+      breakerState: breaker?.state ?? 'NONE',
+      breakerTransitions: breaker?.transitions ?? 0,
+      quota: quota.map(({ name, limit, used, remaining }) => ({ name, limit, used, remaining })),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (!this.#o.dispatcher) await this.#dispatcher.close();
+    await this.#otherOrigins?.close();
+  }
+
+  #prepare(method: HttpMethod, endpoint: string, options: RequestOptions): Prepared | Promise<Prepared> {
+    let origin = this.#base.origin;
+    let pathname: string;
+    let search = '';
+    if (/^https?:\/\//i.test(endpoint)) {
+      const url = new URL(endpoint);
+      origin = url.origin;
+      pathname = url.pathname;
+      search = url.search.slice(1);
+    } else {
+      // Relative endpoints extend the base path; a plain concatenation avoids a URL parse per call.
+      const rel = endpoint.charCodeAt(0) === 47 ? endpoint.replace(/^\/+/, '') : endpoint;
+      const q = rel.indexOf('?');
+      pathname = this.#base.pathname + (q < 0 ? rel : rel.slice(0, q));
+      if (q >= 0) search = rel.slice(q + 1);
+    }
+    const sameOrigin = origin === this.#base.origin;
+    const query = options.params ? encodeParams(options.params, this.#o.arrayFormat) : '';
+    if (query) search = search ? `${search}&${query}` : query;
+    // Credentials only ever travel to the configured origin.
+    if (sameOrigin && this.#authQuery) search = search ? `${search}&${this.#authQuery}` : this.#authQuery;
+    const path = search ? `${pathname}?${search}` : pathname;
+    const headers: Record<string, string> = sameOrigin
+      ? { ...this.#defaultHeaders }
+      : {
+          'user-agent': this.#defaultHeaders['user-agent']!,
+          'accept-encoding': this.#defaultHeaders['accept-encoding']!,
+        };
+    if (options.headers) Object.assign(headers, lower(options.headers));
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+    const data = options.data;
+    const prepared: Prepared = {
+      method,
+      origin,
+      path,
+      endpoint: pathname,
+      operation: options.operation ?? pathname,
+      headers,
+      body: undefined,
+      sameOrigin,
+    };
+    if (data === undefined || data === null) return prepared;
+    if (data instanceof FormData) {
+      // Response serializes FormData as multipart with a generated boundary; buffered so retries can resend.
+      const encoded = new Response(data);
+      headers['content-type'] = encoded.headers.get('content-type')!;
+      return encoded.arrayBuffer().then((buffer) => {
+        prepared.body = Buffer.from(buffer);
+        return prepared;
+      });
+    }
+    if (typeof data === 'string') {
+      prepared.body = data;
+    } else if (data instanceof Uint8Array) {
+      prepared.body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      headers['content-type'] ??= 'application/octet-stream';
+    } else {
+      prepared.body = JSON.stringify(data);
+      headers['content-type'] ??= 'application/json';
+    }
+    return prepared;
+  }
+
+  #cacheKey(p: Prepared, options: RequestOptions): string | undefined {
+    if (!this.#o.cache) return undefined;
+    if (p.method === 'GET') {
+      if (!(options.useCache ?? this.#o.enableCaching ?? false)) return undefined;
+    } else if (p.method === 'POST') {
+      if (options.useCache !== true) return undefined;
+    } else {
+      return undefined;
+    }
+    if (options.cacheKey) return options.cacheKey;
+    // Path with sorted params (credential query param excluded) and a fingerprint, never the credential.
+    const [pathname, search = ''] = p.path.split('?');
+    const authName = this.#o.auth?.type === 'query' ? (this.#o.auth.name ?? 'key') : undefined;
+    const params = new URLSearchParams(search);
+    if (authName) params.delete(authName);
+    params.sort();
+    let key = `http:${this.service}:${p.method}:${p.origin}${pathname}?${params.toString()}:${this.#credentialPrint}`;
+    if (p.method === 'POST')
+      key += `:${createHash('sha256')
+        .update(p.body ?? '')
+        .digest('base64url')
+        .slice(0, 22)}`;
+    return key;
+  }
+
+  #fromCache(entry: CachedResponse, stale: boolean): HttpResponse {
+    return {
+      status: entry.status,
+      headers: entry.headers,
+      data: entry.data,
+      requestId: entry.requestId,
+      timing: { totalMs: 0, attempts: 0 },
+      fromCache: true,
+      stale,
+    };
+  }
+
+  async #execute(
+    p: Prepared,
+    options: RequestOptions,
+    stale: CachedResponse | undefined,
+  ): Promise<HttpResponse> {
+    if (this.#pending >= this.#limit) {
+      const error = new HttpQueueFullError(`${this.service}: ${this.#pending} calls already pending`, {
+        service: this.service,
+        method: p.method,
+        endpoint: p.endpoint,
+      });
+      this.metrics.failure(p.operation, error.code, 0);
+      throw error;
+    }
+    this.#pending++;
+    const started = performance.now();
+    this.metrics.request(p.operation);
+    if (httpChannels.request.hasSubscribers) {
+      httpChannels.request.publish({ service: this.service, method: p.method, endpoint: p.endpoint });
+    }
+    // No controller or timer per call: the deadline bounds every wait and each attempt's undici timeouts.
+    const deadlineMs = options.deadlineMs ?? this.#o.deadlineMs ?? 120_000;
+    const deadlineAt = this.#clock.now() + deadlineMs;
+    const signal = options.signal;
+    try {
+      const response = await this.#attempts(p, options, signal, deadlineAt);
+      const ms = performance.now() - started;
+      response.timing.totalMs = ms;
+      this.metrics.success(p.operation, ms);
+      if (httpChannels.response.hasSubscribers) {
+        httpChannels.response.publish({
+          service: this.service,
+          method: p.method,
+          endpoint: p.endpoint,
+          status: response.status,
+          durationMs: ms,
+        });
+      }
+      return response;
+    } catch (caught) {
+      const error = caught instanceof HttpError ? caught : this.#wrap(caught, p, signal);
+      const ms = performance.now() - started;
+      if (stale && STALE_OK.has(error.code)) {
+        this.#logger.warn(
+          { service: this.service, endpoint: p.endpoint, code: error.code },
+          'serving stale response',
+        );
+        this.metrics.success(p.operation, ms);
+        return this.#fromCache(stale, true);
+      }
+      this.metrics.failure(p.operation, error.code, ms);
+      if (httpChannels.error.hasSubscribers) {
+        httpChannels.error.publish({
+          service: this.service,
+          method: p.method,
+          endpoint: p.endpoint,
+          code: error.code,
+          status: error.status,
+        });
+      }
+      this.#logger.debug(
+        {
+          service: this.service,
+          method: p.method,
+          endpoint: p.endpoint,
+          code: error.code,
+          status: error.status,
+        },
+        this.#safe(error),
+      );
+      throw error;
+    } finally {
+      this.#pending--;
+    }
+  }
+
+  async #attempts(
+    p: Prepared,
+    options: RequestOptions,
+    signal: AbortSignal | undefined,
+    deadlineAt: number,
+  ): Promise<HttpResponse> {
+    const maxRetries = options.retryOnError === false ? 0 : (options.maxRetries ?? this.#o.maxRetries ?? 3);
+    const idempotent = p.method !== 'POST' && p.method !== 'PATCH';
+    const replayable = idempotent || options.idempotencyKey !== undefined || options.retrySafe === true;
+    const cost = options.cost ?? this.#o.costOf?.(p.method, p.operation) ?? 1;
+    this.#retryBudget.recordCall();
+    for (let attempt = 0; ; attempt++) {
+      let error: HttpError;
+      let notSent = false;
+      try {
+        return await this.#attempt(p, options, signal, deadlineAt, cost, attempt);
+      } catch (caught) {
+        if (!(caught instanceof HttpError)) throw caught;
+        error = caught;
+        error.attempts = attempt + 1;
+        notSent = error.code === HttpErrorCode.Network && NOT_SENT.has(errorCode(error.cause) ?? '');
+      }
+      if (signal?.aborted) throw this.#abortError(p, signal);
+      const retryable =
+        error.code === HttpErrorCode.Network ||
+        error.code === HttpErrorCode.Timeout ||
+        error.code === HttpErrorCode.RateLimited ||
+        error.code === HttpErrorCode.ServerError;
+      const now = this.#clock.now();
+      const asked = error.status === undefined ? undefined : parseRetryAfter(error.headers as Headers, now);
+      if (asked !== undefined && error.retryAt === undefined) error.retryAt = now + asked;
+      // Budget/breaker refusals and spent quotas are final here; they carry retryAt for a job queue.
+      if (!retryable || error.final || attempt >= maxRetries || !(replayable || notSent)) throw error;
+      const delay = Math.max(
+        backoffDelay(attempt, {
+          initialDelayMs: this.#o.retryDelayMs ?? 500,
+          maxDelayMs: this.#o.maxRetryDelayMs ?? 30_000,
+        }),
+        asked ?? 0,
+      );
+      if (now + delay > deadlineAt) {
+        // Waiting would pass the deadline: fail now and say when, so a job queue can reschedule.
+        error.retryAt = now + delay;
+        throw error;
+      }
+      if (!this.#retryBudget.tryRetry()) throw error;
+      this.metrics.retry(p.operation);
+      if (httpChannels.retry.hasSubscribers) {
+        httpChannels.retry.publish({
+          service: this.service,
+          endpoint: p.endpoint,
+          attempt: attempt + 1,
+          delay,
+          code: error.code,
+        });
+      }
+      this.#logger.info(
+        {
+          service: this.service,
+          method: p.method,
+          endpoint: p.endpoint,
+          code: error.code,
+          attempt: attempt + 1,
+          delayMs: delay,
+        },
+        'retrying',
+      );
+      await this.#clock.sleep(delay, signal);
+    }
+  }
+
+  async #attempt(
+    p: Prepared,
+    options: RequestOptions,
+    signal: AbortSignal | undefined,
+    deadlineAt: number,
+    cost: Cost,
+    attempt: number,
+  ): Promise<HttpResponse> {
+    const breaker = this.#o.breaker;
+    let permit: BreakerPermit | undefined;
+    if (breaker) {
+      try {
+        const acquired = breaker.acquire();
+        permit = acquired instanceof Promise ? await acquired : acquired;
+      } catch (error) {
+        throw this.#localRefusal(error, p);
+      }
+    }
+    let reservation: Reservation | undefined;
+    const budget = this.#o.budget;
+    if (budget) {
+      reservation = budget.tryReserveNow(cost);
+      if (!reservation) {
+        const waitsBefore = budget.waits;
+        try {
+          reservation = await budget.reserve(cost, { signal, deadline: deadlineAt });
+        } catch (error) {
+          permit?.release();
+          throw this.#localRefusal(error, p);
+        }
+        if (budget.waits !== waitsBefore) this.metrics.rateLimitWait(p.operation);
+      }
+    }
+    // The attempt may not outlive the call's deadline.
+    const remaining = deadlineAt - this.#clock.now();
+    const timeout = Math.max(1, Math.min(this.#timeoutMs, remaining));
+    let response: Dispatcher.ResponseData;
+    try {
+      if (remaining <= 0)
+        throw new HttpTimeoutError(`${this.service} ${p.method} ${p.endpoint}: deadline passed`, {
+          service: this.service,
+          method: p.method,
+          endpoint: p.endpoint,
+        });
+      const request: Dispatcher.RequestOptions = {
+        origin: p.origin,
+        path: p.path,
+        method: p.method,
+        headers: p.headers,
+      };
+      if (p.body !== undefined) request.body = p.body;
+      if (signal) request.signal = signal;
+      if (timeout < this.#timeoutMs || this.#o.dispatcher) {
+        request.headersTimeout = timeout;
+        request.bodyTimeout = timeout;
+      }
+      response = await this.#dispatch(p).request(request);
+    } catch (error) {
+      // Nothing reached the provider (or we gave up on it): hand the reserved cost back.
+      void reservation?.refund().catch(() => {});
+      const wrapped = this.#wrap(error, p, signal);
+      if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
+      else permit?.failure(wrapped);
+      throw wrapped;
+    }
+    let buffer: Buffer;
+    try {
+      buffer = Buffer.from(await response.body.arrayBuffer());
+      const encoding = firstHeader(response.headers, 'content-encoding');
+      if (encoding) buffer = await decode(buffer, encoding);
+    } catch (error) {
+      void reservation?.refund().catch(() => {});
+      const wrapped = this.#wrap(error, p, signal);
+      if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
+      else permit?.failure(wrapped);
+      throw wrapped;
+    }
+    const status = response.statusCode;
+    const headers = response.headers;
+    if (status >= 200 && status < 300) {
+      let data: unknown;
+      try {
+        data = parseBody(buffer, headers, options.responseType ?? 'auto');
+      } catch (error) {
+        // The service answered, just not in the promised format: not a reason to open the circuit.
+        permit?.success();
+        void reservation?.commit().catch(() => {});
+        throw new HttpInvalidResponseError(
+          `${this.service} ${p.method} ${p.endpoint} answered ${status} with a body that does not parse`,
+          {
+            service: this.service,
+            method: p.method,
+            endpoint: p.endpoint,
+            status,
+            headers,
+            cause: error,
+            final: true,
+            bodyExcerpt: redactSecrets(buffer.toString('utf8', 0, 300), this.#secrets),
+            ...optional('requestId', requestIdOf(headers)),
+          },
+        );
+      }
+      const result: HttpResponse = {
+        status,
+        headers,
+        data,
+        requestId: requestIdOf(headers),
+        timing: { totalMs: 0, attempts: attempt + 1 },
+        fromCache: false,
+        stale: false,
+      };
+      permit?.success();
+      if (reservation) {
+        let actual: Cost | undefined;
+        try {
+          actual = this.#o.actualCost?.(result);
+        } catch (error) {
+          // A broken cost hook must not fail a successful call; the estimate stands.
+          this.#logger.warn({ service: this.service, err: this.#safe(error) }, 'actualCost hook failed');
+        }
+        void reservation.commit(actual).catch(() => {});
+        if (this.#remainingHeaders.length > 0) this.#adapt(headers);
+      }
+      return result;
+    }
+    // An error answer: the provider saw the call, so its cost stands.
+    void reservation?.commit().catch(() => {});
+    let body: unknown;
+    const text = buffer.toString('utf8');
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    let kind: HttpErrorKind | undefined;
+    try {
+      kind = this.#o.classifyError?.(body, status, headers);
+    } catch (error) {
+      this.#logger.warn({ service: this.service, err: this.#safe(error) }, 'classifyError hook failed');
+    }
+    const now = this.#clock.now();
+    const retryAfter = parseRetryAfter(headers, now);
+    const error = errorForStatus(kind, {
+      service: this.service,
+      method: p.method,
+      endpoint: p.endpoint,
+      status,
+      headers,
+      ...optional('requestId', requestIdOf(headers)),
+      bodyExcerpt: redactSecrets(text.slice(0, 300), this.#secrets),
+      attempts: attempt + 1,
+    });
+    if (status >= 500 || status === 408) permit?.failure(error);
+    else permit?.success();
+    if (error.code === HttpErrorCode.QuotaExhausted) {
+      // Retrying a spent quota only burns calls: stop everyone until it comes back, and say when.
+      const until = this.#o.quotaResetAt?.(now) ?? now + (retryAfter ?? 3_600_000);
+      error.retryAt = until;
+      error.final = true;
+      void budget?.pause(until, 'quota_exhausted').catch(() => {});
+      throw error;
+    }
+    if (error.code === HttpErrorCode.RateLimited && budget) {
+      if (retryAfter !== undefined) void budget.pause(now + retryAfter, 'rate_limited').catch(() => {});
+    }
+    throw error;
+  }
+
+  #adapt(headers: Headers): void {
+    for (const h of this.#remainingHeaders) {
+      const remaining = firstHeader(headers, h.remaining);
+      if (remaining === undefined) continue;
+      const resetMs = parseDuration(firstHeader(headers, h.reset)) ?? 60_000;
+      void this.#o.budget?.correct(h.window, Number(remaining), resetMs).catch(() => {});
+    }
+  }
+
+  #dispatch(p: Prepared): Dispatcher {
+    if (p.sameOrigin || this.#o.dispatcher) return this.#dispatcher;
+    this.#otherOrigins ??= new Agent({
+      connections: this.#o.maxConnectionsPerHost ?? 10,
+      allowH2: this.#o.allowH2 ?? false,
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+    });
+    return this.#otherOrigins;
+  }
+
+  /** Breaker and budget refusals: typed HTTP errors that were decided locally, before sending. */
+  #localRefusal(error: unknown, p: Prepared): HttpError {
+    const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: error, final: true };
+    if (error instanceof CircuitOpenError) {
+      return new HttpCircuitOpenError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+    }
+    if (error instanceof QuotaExhaustedError) {
+      return new HttpQuotaExhaustedError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+    }
+    if (error instanceof RateLimitedError) {
+      return new HttpRateLimitedError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+    }
+    return this.#wrap(error, p, undefined);
+  }
+
+  #abortError(p: Prepared, signal: AbortSignal): HttpError {
+    return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, {
+      service: this.service,
+      method: p.method,
+      endpoint: p.endpoint,
+      cause: signal.reason,
+    });
+  }
+
+  #wrap(error: unknown, p: Prepared, signal: AbortSignal | undefined): HttpError {
+    if (error instanceof HttpError) return error;
+    if (signal?.aborted) return this.#abortError(p, signal);
+    const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: error };
+    const code = errorCode(error);
+    if (code && TIMEOUTS.has(code)) {
+      return new HttpTimeoutError(`${this.service} ${p.method} ${p.endpoint} timed out (${code})`, init);
+    }
+    if (error instanceof OpusError && error.code === 'ERR_ABORTED') {
+      return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, init);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new HttpNetworkError(
+      `${this.service} ${p.method} ${p.endpoint} failed: ${redactSecrets(message, this.#secrets)}${code ? ` (${code})` : ''}`,
+      { ...init, ...(code ? { details: { errno: code } } : {}) },
+    );
+  }
+
+  #safe(error: unknown): string {
+    return redactSecrets(error instanceof Error ? error.message : String(error), this.#secrets);
+  }
+}
+
+/** Failures for which an expired cached answer beats no answer. */
+const STALE_OK = new Set<string>([
+  HttpErrorCode.ServerError,
+  HttpErrorCode.Network,
+  HttpErrorCode.Timeout,
+  HttpErrorCode.CircuitOpen,
+  HttpErrorCode.RateLimited,
+  HttpErrorCode.QuotaExhausted,
+]);
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function lower(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+async function decode(buffer: Buffer, encoding: string): Promise<Buffer> {
+  switch (encoding.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzip(buffer);
+    case 'deflate':
+      return inflate(buffer);
+    case 'br':
+      return brotli(buffer);
+    case 'identity':
+      return buffer;
+    default:
+      throw new InvalidArgumentError(`Unsupported content-encoding ${encoding}`);
+  }
+}
+
+function parseBody(buffer: Buffer, headers: Headers, type: ResponseType): unknown {
+  if (type === 'bytes') return buffer;
+  if (type === 'text') return buffer.toString('utf8');
+  const contentType = firstHeader(headers, 'content-type') ?? '';
+  if (type === 'json' || /[/+]json\b/i.test(contentType)) {
+    return buffer.length === 0 ? undefined : JSON.parse(buffer.toString('utf8'));
+  }
+  if (/^text\/|xml|urlencoded/i.test(contentType)) return buffer.toString('utf8');
+  return buffer;
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, error: () => Error): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(error());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(error());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
