@@ -1,0 +1,127 @@
+import type { z } from 'zod';
+import type { Clock, Logger } from '../core/index.js';
+import type { HttpClient, HttpMethod, HttpResponse, RequestOptions } from '../http/index.js';
+import { ApiResponseShapeError } from './errors.js';
+
+/** Options every client method accepts as its last argument. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Total time for the call, retries and waits included (ms). */
+  timeoutMs?: number;
+  /** Retries after the first attempt; 0 = never retry. */
+  retries?: number;
+  /** Read and fill the response cache (GET; the cache must be configured), optionally with its own TTL. */
+  cache?: boolean | { ttlMs: number };
+}
+
+/** The settings every vendor client shares (the HTTP layer's knobs, minus service-specific ones). */
+export interface VendorHttpOptions {
+  baseUrl?: string;
+  /** Per-attempt timeout (ms). */
+  timeoutMs?: number;
+  /** Total deadline per call (ms). */
+  deadlineMs?: number;
+  maxRetries?: number;
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  maxConnections?: number;
+  userAgent?: string;
+  headers?: Record<string, string>;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** Maps per-call options onto the HTTP layer's request options. */
+export function requestOptions(call: CallOptions | undefined, extra: RequestOptions = {}): RequestOptions {
+  const out: RequestOptions = { ...extra };
+  if (!call) return out;
+  if (call.signal) out.signal = call.signal;
+  if (call.timeoutMs !== undefined) out.deadlineMs = call.timeoutMs;
+  if (call.retries !== undefined) {
+    out.maxRetries = call.retries;
+    if (call.retries === 0) out.retryOnError = false;
+  }
+  if (call.cache !== undefined) {
+    out.useCache = call.cache !== false;
+    if (typeof call.cache === 'object') out.cacheTtlMs = call.cache.ttlMs;
+  }
+  return out;
+}
+
+/** Validates `data` at the boundary: a typed shape error naming the field and the endpoint. */
+export function parseShape<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  service: string,
+  endpoint: string,
+): z.output<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue ? issue.path.map(String).join('.') : '';
+  throw new ApiResponseShapeError(service, endpoint, field, issue?.message ?? 'invalid', {
+    cause: result.error,
+  });
+}
+
+/**
+ * A JSON call whose body is read as text and parsed here, so a truncated or non-JSON 2xx body becomes a
+ * typed ERR_API_RESPONSE_SHAPE instead of a bare SyntaxError. Such a garbled body is a transport fault:
+ * a call that is safe to repeat (GET, or marked retrySafe) is sent again, within its retry count.
+ */
+export async function requestJson<S extends z.ZodType>(
+  http: HttpClient,
+  method: HttpMethod,
+  path: string,
+  schema: S,
+  options: RequestOptions,
+): Promise<{ value: z.output<S>; response: HttpResponse<string> }> {
+  const repeatable = method === 'GET' || options.retrySafe === true || options.idempotencyKey !== undefined;
+  const budget = options.retryOnError === false || !repeatable ? 0 : (options.maxRetries ?? 2);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await requestJsonOnce(http, method, path, schema, options);
+    } catch (error) {
+      if (!(error instanceof ApiResponseShapeError && error.garbled) || attempt >= budget) throw error;
+    }
+  }
+}
+
+async function requestJsonOnce<S extends z.ZodType>(
+  http: HttpClient,
+  method: HttpMethod,
+  path: string,
+  schema: S,
+  options: RequestOptions,
+): Promise<{ value: z.output<S>; response: HttpResponse<string> }> {
+  const response = await http.makeRequest<string>(method, path, { ...options, responseType: 'text' });
+  const endpoint = options.operation ?? path;
+  let parsed: unknown;
+  // A cached entry holds whatever form was stored.
+  if (typeof response.data !== 'string') parsed = response.data;
+  else {
+    try {
+      parsed = response.data.length === 0 ? undefined : JSON.parse(response.data);
+    } catch (error) {
+      throw new ApiResponseShapeError(http.service, endpoint, '', 'body is not valid JSON', {
+        cause: error,
+        garbled: true,
+      });
+    }
+  }
+  return { value: parseShape(schema, parsed, http.service, endpoint), response };
+}
+
+export function headerValue(headers: HttpResponse['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Copies only the defined entries (exactOptionalPropertyTypes forbids explicit undefined). */
+export function defined<T extends Record<string, unknown>>(
+  value: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

@@ -1,0 +1,55 @@
+import type { Dispatcher } from 'undici';
+import {
+  type CachedResponse,
+  HttpClient,
+  type HttpClientOptions,
+  type HttpErrorKind,
+  type ResponseCache,
+} from '../http/index.js';
+import type { Budget, CircuitBreaker, RetryBudget } from '../resilience/index.js';
+import { defined, type VendorHttpOptions } from './shared.js';
+
+/** Shared plumbing a vendor client may be given: a budget or breaker to share, a cache, a transport. */
+export interface VendorPlumbing {
+  budget?: Budget;
+  breaker?: CircuitBreaker;
+  /** Caps retries to a share of calls (default: the HTTP layer's 10 + 20 % per 10 s). */
+  retryBudget?: RetryBudget;
+  cache?: ResponseCache<CachedResponse>;
+  /** Cache GET responses by default (per-call `cache` overrides); default false. */
+  enableCaching?: boolean;
+  cacheTtlMs?: number;
+  /** Replaces the built-in connection pool (proxies, tests recording traffic). */
+  dispatcher?: Dispatcher;
+}
+
+/** Builds the HttpClient of one vendor from the common options and the vendor's own hooks. */
+export function vendorHttpClient(
+  base: VendorHttpOptions & VendorPlumbing,
+  vendor: Pick<HttpClientOptions, 'service' | 'baseUrl' | 'auth'> & Partial<HttpClientOptions>,
+  classifyError?: (body: unknown, status: number) => HttpErrorKind | undefined,
+): HttpClient {
+  return new HttpClient({
+    ...defined({
+      timeoutMs: base.timeoutMs,
+      deadlineMs: base.deadlineMs,
+      maxRetries: base.maxRetries,
+      retryDelayMs: base.retryDelayMs,
+      maxRetryDelayMs: base.maxRetryDelayMs,
+      maxConnections: base.maxConnections,
+      userAgent: base.userAgent,
+      headers: base.headers,
+      logger: base.logger,
+      clock: base.clock,
+      budget: base.budget,
+      breaker: base.breaker,
+      retryBudget: base.retryBudget,
+      cache: base.cache,
+      enableCaching: base.enableCaching,
+      cacheTtlMs: base.cacheTtlMs,
+      dispatcher: base.dispatcher,
+      classifyError,
+    }),
+    ...vendor,
+  });
+}
