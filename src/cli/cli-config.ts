@@ -1,0 +1,112 @@
+import { ConfigError } from '../core/errors.js';
+import { redactUrl } from '../core/redact.js';
+import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
+
+/**
+ * Everything the CLI and the service take from the environment, in one place (only cli/ and server/
+ * read environment variables). Flags win over variables.
+ */
+export interface CliConfig {
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  assetsDir: string;
+  keys: {
+    youtube: string | undefined;
+    openai: string | undefined;
+    stability: string | undefined;
+    elevenlabs: string | undefined;
+  };
+  /** Force the local emulator even when keys are set. */
+  sandbox: boolean;
+  logLevel: string;
+}
+
+export interface ConfigVariable {
+  name: string;
+  flag?: string;
+  default: string;
+  meaning: string;
+}
+
+/** The documented table (README "Configuration" is generated from the same words). */
+export const CONFIG_VARIABLES: ConfigVariable[] = [
+  {
+    name: 'DATABASE_URL',
+    flag: '--database-url',
+    default: DEFAULT_DATABASE_URL,
+    meaning: 'postgres://…, mysql://… (MariaDB too), sqlite:<file> or sqlite::memory:',
+  },
+  {
+    name: 'REDIS_URL',
+    flag: '--redis-url',
+    default: '(none: in-process cache only)',
+    meaning: 'redis://host:port/db',
+  },
+  {
+    name: 'OPUSCLIP_ASSETS_DIR',
+    flag: '--assets-dir',
+    default: './assets',
+    meaning: 'where thumbnails and narration are written',
+  },
+  { name: 'YOUTUBE_API_KEY', default: '(none: sandbox)', meaning: 'YouTube Data API v3 key' },
+  { name: 'OPENAI_API_KEY', default: '(none: sandbox)', meaning: 'OpenAI API key' },
+  { name: 'STABILITY_API_KEY', default: '(none: sandbox)', meaning: 'Stability AI key' },
+  { name: 'ELEVENLABS_API_KEY', default: '(none: sandbox)', meaning: 'ElevenLabs key' },
+  {
+    name: 'OPUSCLIP_SANDBOX',
+    flag: '--sandbox',
+    default: 'false',
+    meaning: 'use the local emulator even when keys are set',
+  },
+  {
+    name: 'LOG_LEVEL',
+    flag: '--log-level',
+    default: 'info',
+    meaning: 'pino level: trace … fatal, or silent',
+  },
+];
+
+export function loadConfig(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): CliConfig {
+  const str = (flag: string, name: string): string | undefined => {
+    const v = flags[flag];
+    if (typeof v === 'string' && v !== '') return v;
+    const e = env[name];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const databaseUrl = str('database-url', 'DATABASE_URL') ?? DEFAULT_DATABASE_URL;
+  // Validates now, so a bad URL is reported before any work starts (with the password hidden).
+  parseDatabaseUrl(databaseUrl);
+  const redisUrl = str('redis-url', 'REDIS_URL');
+  if (redisUrl !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(redisUrl);
+      ok = (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      throw new ConfigError(`Invalid REDIS_URL "${redactUrl(redisUrl)}": expected redis://host:port[/db]`, {
+        details: { redisUrl: redactUrl(redisUrl) },
+      });
+    }
+  }
+  const sandboxFlag =
+    flags.sandbox === true || env.OPUSCLIP_SANDBOX === 'true' || env.OPUSCLIP_SANDBOX === '1';
+  return {
+    databaseUrl,
+    redisUrl,
+    assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',
+    keys: {
+      youtube: env.YOUTUBE_API_KEY || undefined,
+      openai: env.OPENAI_API_KEY || undefined,
+      stability: env.STABILITY_API_KEY || undefined,
+      elevenlabs: env.ELEVENLABS_API_KEY || undefined,
+    },
+    sandbox: sandboxFlag,
+    logLevel: str('log-level', 'LOG_LEVEL') ?? 'info',
+  };
+}
