@@ -74,6 +74,7 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
     maxTransactionRetries: cfg.maxTransactionRetries ?? 3,
     closeTimeoutMs: cfg.closeTimeoutMs ?? 10_000,
     redactedUrl: parsed.redacted,
+    schema: parsed.dialect === 'postgres' ? cfg.schema : undefined,
   });
   try {
     const slot = await pool.acquire('connect');

@@ -54,6 +54,8 @@ export interface DatabaseInternals {
   maxTransactionRetries: number;
   closeTimeoutMs: number;
   redactedUrl: string;
+  /** PostgreSQL schema (search_path) the database was opened on, if any. */
+  schema?: string | undefined;
 }
 
 /** What Database and Transaction share: raw queries, result shaping, batch writes. */
@@ -176,6 +178,7 @@ export class Database<DB> extends QueryableBase<DB> {
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
     if (this.#closing) return Promise.reject(closedError());
+    if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const name = options?.name ?? 'raw';
     const slot = this.#in.pool.tryAcquire(name);
     if (slot !== undefined) return this.#runAndRelease<R>(slot, query, name);
@@ -301,6 +304,7 @@ export class Database<DB> extends QueryableBase<DB> {
   }
 
   batchInsert(spec: BatchInsertSpec): Promise<number> {
+    if (spec.signal?.aborted) return Promise.reject(abortReason(spec.signal));
     // A replayable (array) batch may be re-run on deadlock; a stream can be read only once.
     const maxRetries = Array.isArray(spec.rows) ? undefined : 0;
     const options: TransactionOptions = { name: `batchInsert:${spec.table}` };
@@ -314,11 +318,19 @@ export class Database<DB> extends QueryableBase<DB> {
     return runCallbacks([fn], this.#in.logger);
   }
 
-  /** Applies pending migrations under the dialect's migration lock (two processes never run them at once). */
-  async migrate(migrations: MigrationSet): Promise<MigrationResultSummary> {
+  /**
+   * Applies pending migrations under the dialect's migration lock (two processes never run them at once).
+   * `options.table` names this set's bookkeeping tables, so independent sets (a library's and an
+   * application's) can share one database; on PostgreSQL they live in the configured schema.
+   */
+  async migrate(migrations: MigrationSet, options: { table?: string } = {}): Promise<MigrationResultSummary> {
+    const table = options.table ?? 'kysely_migration';
     const migrator = new Migrator({
       db: this.kysely,
       provider: { getMigrations: async () => migrations },
+      migrationTableName: table,
+      migrationLockTableName: `${table}_lock`,
+      ...(this.#in.schema ? { migrationTableSchema: this.#in.schema } : {}),
     });
     const { error, results = [] } = await migrator.migrateToLatest();
     if (error) {
@@ -409,6 +421,7 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
     if (this.#finished) return Promise.reject(finishedError());
+    if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     return this.#db.runOn<R>(this.#conn, query, options?.name ?? 'tx.query');
   }
 

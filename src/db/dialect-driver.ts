@@ -43,7 +43,19 @@ export async function* chunkRows(
     return;
   }
   let chunk: Array<readonly unknown[]> = [];
-  for await (const row of rows as AsyncIterable<readonly unknown[]>) {
+  if (!(Symbol.asyncIterator in rows)) {
+    // A sync iterable (a generator, a Set) is read synchronously: one await per chunk, not per row.
+    for (const row of rows) {
+      chunk.push(row);
+      if (chunk.length >= size) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+    return;
+  }
+  for await (const row of rows) {
     chunk.push(row);
     if (chunk.length >= size) {
       yield chunk;
