@@ -102,8 +102,8 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
       const load = async (): Promise<unknown[]> => (await this.execute(query, execOptions)).rows;
       // Inside a transaction the cache is bypassed: the transaction may see its own uncommitted writes.
       if (cache && options.cacheKey !== undefined && !this.inTransaction) {
-        const cacheOptions: { ttlMs?: number; tags?: readonly string[] } = {};
-        if (options.cacheTtl !== undefined) cacheOptions.ttlMs = options.cacheTtl * 1000;
+        const cacheOptions: { ttl?: number; tags?: readonly string[] } = {};
+        if (options.cacheTtl !== undefined) cacheOptions.ttl = options.cacheTtl * 1000;
         if (options.tags !== undefined) cacheOptions.tags = options.tags;
         return cache.getOrSet(options.cacheKey, load, cacheOptions);
       }
@@ -114,7 +114,9 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
         const tags = options.tags;
         // Outside a transaction this resolves once the invalidation is done, so the write's promise
         // never resolves while another reader could still get the old value.
-        await this.afterCommit(() => cache.invalidateTags(tags));
+        await this.afterCommit(async () => {
+          await cache.invalidateTags(tags);
+        });
       }
       if (type === 'insert') {
         const first = res.rows[0] as Record<string, unknown> | undefined;
