@@ -1,0 +1,34 @@
+import { type Attributes, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+
+/**
+ * The library's tracer. With no OpenTelemetry SDK registered by the application every span is a no-op,
+ * so tracing costs nothing unless a user opts in (see docs/server.md for registering one).
+ */
+export const tracer: Tracer = trace.getTracer('video-opusclip');
+
+/**
+ * Runs `fn` inside an active span: child spans started by `fn` nest under it, a thrown error is recorded
+ * with its stable `code` and the span ends either way. Attributes must be secret-free.
+ */
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T> | T,
+): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (typeof code === 'string') span.setAttribute('error.type', code);
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

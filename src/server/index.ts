@@ -1,0 +1,5 @@
+export * from './create-server.js';
+export * from './metrics-registry.js';
+export * from './serve.js';
+export * from './server-error.js';
+export * from './server-logger.js';
