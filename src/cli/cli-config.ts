@@ -12,13 +12,21 @@ export interface CliConfig {
   assetsDir: string;
   keys: {
     youtube: string | undefined;
+    /** OAuth access token: lets the transcript stage use captions of videos the account owns. */
+    youtubeOAuthToken: string | undefined;
     openai: string | undefined;
     stability: string | undefined;
     elevenlabs: string | undefined;
   };
   /** Force the local emulator even when keys are set. */
   sandbox: boolean;
+  /** A sandbox already running (shared by several workers); otherwise one is started in-process. */
+  sandboxUrl: string | undefined;
   logLevel: string;
+  /** The service's own API keys (OPUSCLIP_API_KEYS). */
+  serviceApiKeys: string[] | undefined;
+  /** OPUSCLIP_AUTH=off: the service runs without authentication. */
+  serviceAuthOff: boolean;
 }
 
 export interface ConfigVariable {
@@ -49,6 +57,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     meaning: 'where thumbnails and narration are written',
   },
   { name: 'YOUTUBE_API_KEY', default: '(none: sandbox)', meaning: 'YouTube Data API v3 key' },
+  {
+    name: 'YOUTUBE_OAUTH_TOKEN',
+    default: '(none)',
+    meaning: 'OAuth token: captions as transcripts (own videos)',
+  },
   { name: 'OPENAI_API_KEY', default: '(none: sandbox)', meaning: 'OpenAI API key' },
   { name: 'STABILITY_API_KEY', default: '(none: sandbox)', meaning: 'Stability AI key' },
   { name: 'ELEVENLABS_API_KEY', default: '(none: sandbox)', meaning: 'ElevenLabs key' },
@@ -102,11 +115,15 @@ export function loadConfig(
     assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',
     keys: {
       youtube: env.YOUTUBE_API_KEY || undefined,
+      youtubeOAuthToken: env.YOUTUBE_OAUTH_TOKEN || undefined,
       openai: env.OPENAI_API_KEY || undefined,
       stability: env.STABILITY_API_KEY || undefined,
       elevenlabs: env.ELEVENLABS_API_KEY || undefined,
     },
     sandbox: sandboxFlag,
+    sandboxUrl: env.OPUSCLIP_SANDBOX_URL || undefined,
     logLevel: str('log-level', 'LOG_LEVEL') ?? 'info',
+    serviceApiKeys: env.OPUSCLIP_API_KEYS ? env.OPUSCLIP_API_KEYS.split(',').map((k) => k.trim()) : undefined,
+    serviceAuthOff: env.OPUSCLIP_AUTH === 'off',
   };
 }

@@ -2,7 +2,15 @@ import { parseArgs } from 'node:util';
 import { isOpusError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { type CliConfig, CONFIG_VARIABLES, loadConfig } from './cli-config.js';
-import { runDemo } from './commands/demo-command.js';
+import {
+  runDemo,
+  runEnqueue,
+  runJobs,
+  runProcess,
+  runSandbox,
+  runWorker,
+} from './commands/pipeline-commands.js';
+import { runServe } from './commands/serve-command.js';
 import { runSetup, runStats, runVideo, runVideos } from './commands/store-commands.js';
 import { type Output, stdio } from './output.js';
 
@@ -11,23 +19,44 @@ export interface CommandContext {
   args: string[];
   flags: Record<string, string | boolean | undefined>;
   io: Output;
+  /** First Ctrl-C/SIGTERM: stop taking new work, let running work finish. */
+  stopSignal: AbortSignal;
+  /** Second Ctrl-C: abort running work (it stays resumable). */
   signal: AbortSignal;
 }
 
 type Command = (ctx: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
-  setup: {
-    run: runSetup,
-    usage: 'setup                      create or upgrade the tables (migrations, locked)',
-  },
   demo: {
     run: runDemo,
-    usage: 'demo                       the main job on SQLite with the sandbox, no keys needed',
+    usage: 'demo                                  the main job on SQLite with the sandbox; no keys needed',
   },
-  videos: { run: runVideos, usage: 'videos [--status S] [--limit N]   list videos' },
-  video: { run: runVideo, usage: 'video <id>                 one video with its clips' },
-  stats: { run: runStats, usage: 'stats                      counts and status distribution' },
+  process: {
+    run: runProcess,
+    usage: 'process <url...> [--file F] [--concurrency N] [--json] [--no-narration] [--no-thumbnails]',
+  },
+  setup: {
+    run: runSetup,
+    usage: 'setup                                 create or upgrade the tables (migrations, locked)',
+  },
+  videos: { run: runVideos, usage: 'videos [--status S] [--limit N]       list videos' },
+  video: { run: runVideo, usage: 'video <id>                            one video with its clips' },
+  stats: { run: runStats, usage: 'stats                                 counts and status distribution' },
+  enqueue: {
+    run: runEnqueue,
+    usage: 'enqueue <url...> [--file F]           one BullMQ job per video (needs REDIS_URL)',
+  },
+  worker: {
+    run: runWorker,
+    usage: 'worker [--concurrency N]              process queued jobs; SIGTERM drains',
+  },
+  jobs: { run: runJobs, usage: 'jobs                                  the queue: counts and recent jobs' },
+  sandbox: { run: runSandbox, usage: 'sandbox [--port P] [--chaos RATE]     the API emulator on its own' },
+  serve: {
+    run: runServe,
+    usage: 'serve [--port P]                      REST API, /metrics and the dashboard',
+  },
 };
 
 const OPTIONS = {
@@ -38,6 +67,13 @@ const OPTIONS = {
   sandbox: { type: 'boolean' },
   status: { type: 'string' },
   limit: { type: 'string' },
+  file: { type: 'string' },
+  concurrency: { type: 'string' },
+  port: { type: 'string' },
+  chaos: { type: 'string' },
+  'stalled-interval': { type: 'string' },
+  'no-narration': { type: 'boolean' },
+  'no-thumbnails': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -73,14 +109,28 @@ export async function main(
     io.err(`opusclip ${name}: ${(error as Error).message}`);
     return 2;
   }
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    if (stop.signal.aborted) abort.abort();
+    else {
+      stop.abort();
+      io.err('opusclip: stopping after the running work (Ctrl-C again to abort it; it stays resumable)');
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const flags = parsed.values as Record<string, string | boolean | undefined>;
     const config = loadConfig(flags, env);
-    return await command.run({ config, args: parsed.positionals, flags, io, signal: controller.signal });
+    return await command.run({
+      config,
+      args: parsed.positionals,
+      flags,
+      io,
+      stopSignal: stop.signal,
+      signal: abort.signal,
+    });
   } catch (error) {
     const secrets = Object.values(loadKeys(env)).filter((k): k is string => !!k);
     if (isOpusError(error))

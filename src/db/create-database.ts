@@ -17,6 +17,18 @@ import { createSqliteDriver } from './dialects/sqlite/sqlite-driver.js';
 export async function createDatabase<DB>(config: DatabaseConfig | string = {}): Promise<Database<DB>> {
   const cfg: DatabaseConfig = typeof config === 'string' ? { url: config } : config;
   const parsed = parseDatabaseUrl(cfg.url ?? DEFAULT_DATABASE_URL);
+  // `?schema=name` on a PostgreSQL URL selects the schema (search_path), like the `schema` option.
+  let url = parsed.url;
+  let schema = cfg.schema;
+  if (parsed.dialect === 'postgres') {
+    const u = new URL(parsed.url);
+    const fromUrl = u.searchParams.get('schema');
+    if (fromUrl) {
+      schema ??= fromUrl;
+      u.searchParams.delete('schema');
+      url = u.toString();
+    }
+  }
   const clock = cfg.clock ?? systemClock;
   const logger = cfg.logger ?? silentLogger;
   const connectTimeoutMs = cfg.connectTimeoutMs ?? 10_000;
@@ -25,8 +37,8 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
   switch (parsed.dialect) {
     case 'postgres':
       driver = createPostgresDriver({
-        url: parsed.url,
-        schema: cfg.schema,
+        url,
+        schema,
         statementTimeoutMs: cfg.statementTimeoutMs,
         connectTimeoutMs,
         preparedStatements: prepared,
@@ -74,7 +86,7 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
     maxTransactionRetries: cfg.maxTransactionRetries ?? 3,
     closeTimeoutMs: cfg.closeTimeoutMs ?? 10_000,
     redactedUrl: parsed.redacted,
-    schema: parsed.dialect === 'postgres' ? cfg.schema : undefined,
+    schema: parsed.dialect === 'postgres' ? schema : undefined,
   });
   try {
     const slot = await pool.acquire('connect');
