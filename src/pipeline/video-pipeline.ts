@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -98,6 +99,9 @@ export interface RunOptions {
 }
 
 const METADATA_BATCH = 50;
+
+/** `{ stage, durationMs, outcome }` for each stage a video goes through (metrics subscribe to it). */
+export const pipelineStageChannel = diagnostics.channel('opusclip:pipeline:stage');
 const KEEP_OUTCOMES = 1000;
 
 /** Retryable with time rather than by changing the input. */
@@ -259,8 +263,14 @@ export class VideoPipeline {
       clips: 0,
       stagesRun,
     };
+    let stageStarted = performance.now();
     const mark = (stage: StageName): void => {
       stagesRun.push(stage);
+      const now = performance.now();
+      if (pipelineStageChannel.hasSubscribers) {
+        pipelineStageChannel.publish({ stage, durationMs: now - stageStarted, outcome: 'ok' });
+      }
+      stageStarted = now;
       options.onEvent?.({ type: 'stage', youtubeId, stage });
     };
     try {

@@ -5,10 +5,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { CacheMetricsSnapshot } from '../cache/index.js';
 import type { DbMetricsSnapshot } from '../db/index.js';
 import type { ServiceMetrics } from '../http/index.js';
+import { pipelineStageChannel } from '../pipeline/video-pipeline.js';
 
 /** The diagnostics channel the pipeline publishes stage timings on: `{ stage, durationMs, outcome }`. */
-export const PIPELINE_STAGE_CHANNEL = 'opusclip:pipeline:stage';
-export const pipelineStageChannel = diagnostics.channel(PIPELINE_STAGE_CHANNEL);
+export { pipelineStageChannel };
+export const PIPELINE_STAGE_CHANNEL = pipelineStageChannel.name as string;
 
 export interface PipelineStageMessage {
   stage: string;
