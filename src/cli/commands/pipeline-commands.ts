@@ -46,7 +46,7 @@ export async function runDemo(ctx: CommandContext): Promise<number> {
     sandbox: true,
     sandboxUrl: undefined,
   };
-  ctx.io.out(
+  ctx.io.err(
     'opusclip demo: the whole pipeline on the embedded default (SQLite, in-memory cache, sandbox APIs)',
   );
   return processUrls(ctx, config, DEMO_URLS);
