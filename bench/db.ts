@@ -20,6 +20,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { v7 as uuidv7 } from 'uuid';
 import { createDatabase, type Database } from '../src/db/index.js';
 import { type NewVideo, type StoreSchema, setupStore, VideoStore } from '../src/store/index.js';
+import { CLIP_COLUMNS, VIDEO_COLUMNS } from '../src/store/rows.js';
 import { TEST_MYSQL_URL, TEST_PG_URL } from '../test/support/env.js';
 import { type BenchResult, compareLoad, log, median, result, runLoad } from './lib/harness.js';
 import type { SuiteOptions } from './main.js';
@@ -42,41 +43,8 @@ const POINT_CONCURRENCY = 64;
 const TX_CONCURRENCY = 16;
 const SEED_ROWS = 20_000;
 
-const VIDEO_COLS = [
-  'id',
-  'url',
-  'url_normalized',
-  'source',
-  'source_video_id',
-  'title',
-  'description',
-  'channel_id',
-  'channel_title',
-  'published_at',
-  'duration',
-  'view_count',
-  'like_count',
-  'status',
-  'status_reason',
-  'thumbnail_path',
-  'created_at',
-  'updated_at',
-];
-const CLIP_COLS = [
-  'id',
-  'video_id',
-  'start_time',
-  'end_time',
-  'duration',
-  'title',
-  'caption',
-  'score',
-  'effects',
-  'file_path',
-  'thumbnail_path',
-  'narration_path',
-  'created_at',
-];
+const VIDEO_COLS: readonly string[] = VIDEO_COLUMNS;
+const CLIP_COLS: readonly string[] = CLIP_COLUMNS;
 
 function placeholders(target: Target, count: number, from = 1): string[] {
   return Array.from({ length: count }, (_, i) => (target === 'postgres' ? `$${from + i}` : '?'));

@@ -56,6 +56,8 @@ export interface DatabaseInternals {
   redactedUrl: string;
   /** PostgreSQL schema (search_path) the database was opened on, if any. */
   schema?: string | undefined;
+  /** Set by `useCache`; kept here so transactions reach it too (their writes invalidate after COMMIT). */
+  queryCache?: QueryCacheHooks | undefined;
 }
 
 /** What Database and Transaction share: raw queries, result shaping, batch writes. */
@@ -151,7 +153,6 @@ export class Database<DB> extends QueryableBase<DB> {
   readonly inTransaction = false;
   readonly #in: DatabaseInternals;
   readonly #kyselyParts: KyselyParts;
-  #cache: QueryCacheHooks | undefined;
   #inflight = 0;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -171,11 +172,11 @@ export class Database<DB> extends QueryableBase<DB> {
 
   /** Connects the query-result cache (done by the cache layer; see `cache/`). */
   useCache(hooks: QueryCacheHooks | undefined): void {
-    this.#cache = hooks;
+    this.#in.queryCache = hooks;
   }
 
   protected cacheHooks(): QueryCacheHooks | undefined {
-    return this.#cache;
+    return this.#in.queryCache;
   }
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
@@ -417,8 +418,9 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
     return this.#kysely;
   }
 
+  /** Selects inside a transaction bypass the cache (executeQuery checks inTransaction); writes need it. */
   protected cacheHooks(): QueryCacheHooks | undefined {
-    return undefined;
+    return this.#in.queryCache;
   }
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {

@@ -65,6 +65,20 @@ export async function* chunkRows(
   if (chunk.length > 0) yield chunk;
 }
 
+/** The values of a chunk of rows in one flat array (row by row), checking each row's width. */
+export function flattenRows(
+  chunk: ReadonlyArray<readonly unknown[]>,
+  width: number,
+  table: string,
+): unknown[] {
+  const values: unknown[] = [];
+  for (const row of chunk) {
+    checkRowWidth(row, width, table);
+    for (let j = 0; j < row.length; j++) values.push(row[j]);
+  }
+  return values;
+}
+
 /** Checks every row has one value per column before anything is written. */
 export function checkRowWidth(row: readonly unknown[], width: number, table: string): void {
   if (row.length !== width) {

@@ -1,4 +1,4 @@
-import { checkRowWidth, chunkRows, quoteIdent } from '../../dialect-driver.js';
+import { chunkRows, flattenRows, quoteIdent } from '../../dialect-driver.js';
 import type { BatchInsertSpec } from '../../types.js';
 import type { MysqlConnection, ResultHeader } from './mysql-driver.js';
 
@@ -25,11 +25,7 @@ export async function mysqlBatchInsert(conn: MysqlConnection, spec: BatchInsertS
   let total = 0;
   for await (const chunk of chunkRows(spec.rows, rowsPerChunk)) {
     spec.signal?.throwIfAborted();
-    const values: unknown[] = [];
-    for (const row of chunk) {
-      checkRowWidth(row, cols.length, spec.table);
-      for (let j = 0; j < row.length; j++) values.push(row[j]);
-    }
+    const values = flattenRows(chunk, cols.length, spec.table);
     const sql = `INSERT INTO ${table} (${colList}) VALUES ${Array(chunk.length).fill(tuple).join(', ')}${conflict}`;
     const res = await conn.run(sql, values);
     // affectedRows cannot tell a skipped duplicate from an insert (mysql2 sets CLIENT_FOUND_ROWS);

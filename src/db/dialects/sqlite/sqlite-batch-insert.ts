@@ -1,4 +1,4 @@
-import { checkRowWidth, chunkRows, quoteIdent } from '../../dialect-driver.js';
+import { chunkRows, flattenRows, quoteIdent } from '../../dialect-driver.js';
 import type { BatchInsertSpec } from '../../types.js';
 import { normalizeParams, type SqliteConnection } from './sqlite-driver.js';
 
@@ -21,11 +21,7 @@ export async function sqliteBatchInsert(conn: SqliteConnection, spec: BatchInser
   let total = 0;
   for await (const chunk of chunkRows(spec.rows, rowsPerChunk)) {
     spec.signal?.throwIfAborted();
-    const values: unknown[] = [];
-    for (const row of chunk) {
-      checkRowWidth(row, cols.length, spec.table);
-      for (let j = 0; j < row.length; j++) values.push(row[j]);
-    }
+    const values = flattenRows(chunk, cols.length, spec.table);
     const stmt = conn.statement(
       `${verb} INTO ${table} (${colList}) VALUES ${Array(chunk.length).fill(tuple).join(', ')}`,
     );
