@@ -1,12 +1,32 @@
 /**
  * Cache suite. `l1-hit`: an awaited `getOrSet` answered from L1 against a raw lru-cache `get` in a
  * synchronous tight loop. `l2-hit`: `getOrSet` with no L1 (every read decodes an entry from Redis) against
- * a raw ioredis `getBuffer` of the same key, both at concurrency 64.
+ * a raw ioredis `getBuffer` of the same key, both at concurrency 64. `cached-read`: the store's
+ * getVideoById through the cache (L1 hits; and an L2-only variant) against the same store without cache,
+ * on PostgreSQL. `zipf`: a Zipf read workload with 10 % writes on two instances (two Databases, two
+ * Caches), counting its own stale reads, against the same workload without cache.
  */
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { Cache, type CacheOptions, redisClientOptions } from '../src/cache/index.js';
-import { type BenchResult, compareLoad, log, median, result } from './lib/harness.js';
+import pg from 'pg';
+import {
+  Cache,
+  type CacheMetricsSnapshot,
+  type CacheOptions,
+  redisClientOptions,
+} from '../src/cache/index.js';
+import { createDatabase, type Database } from '../src/db/index.js';
+import { type NewVideo, type StoreSchema, setupStore, VideoStore } from '../src/store/index.js';
+import { TEST_PG_URL } from '../test/support/env.js';
+import {
+  type BenchResult,
+  compareLoad,
+  type LoadStats,
+  log,
+  median,
+  result,
+  runLoad,
+} from './lib/harness.js';
 import type { SuiteOptions } from './main.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -171,11 +191,338 @@ async function l2Hit(quick: boolean): Promise<BenchResult> {
   }
 }
 
+// ---- store-level cases on PostgreSQL ---------------------------------------------------------------
+
+const PG_URL = process.env.BENCH_PG_URL ?? TEST_PG_URL;
+const POOL_MAX = 20;
+
+/** A dedicated PostgreSQL schema with the store's tables, dropped by `dispose`. */
+async function pgSchema(label: string): Promise<{ schema: string; dispose: () => Promise<void> }> {
+  const schema = `bench_${label}_${process.pid}_${Date.now().toString(36)}`;
+  const admin = async (sql: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE SCHEMA ${schema}`);
+  return { schema, dispose: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+}
+
+function openDb(schema: string, max = POOL_MAX): Promise<Database<StoreSchema>> {
+  return createDatabase<StoreSchema>({ url: PG_URL, schema, max });
+}
+
+function benchVideo(tag: string, i: number): NewVideo {
+  return {
+    url: `https://cdn.example.com/${tag}/v/${i}.mp4`,
+    title: 'v0',
+    description: 'A description of moderate length that a platform would keep for a video.',
+    channelId: `UC${(i % 997).toString(36).padStart(22, '0')}`,
+    channelTitle: `Channel ${i % 997}`,
+    publishedAt: new Date(Date.UTC(2024, 0, 1) + i * 60_000),
+    duration: 60 + (i % 3600),
+    viewCount: (i * 7919) % 10_000_000,
+    likeCount: (i * 31) % 100_000,
+  };
+}
+
+/** Seeds `count` videos through the store's batch insert, in slices so the input array stays small. */
+async function seedVideos(db: Database<StoreSchema>, tag: string, count: number): Promise<string[]> {
+  await setupStore(db);
+  const store = new VideoStore(db);
+  const ids: string[] = [];
+  const slice = 20_000;
+  for (let from = 0; from < count; from += slice) {
+    const batch = Array.from({ length: Math.min(slice, count - from) }, (_, k) => benchVideo(tag, from + k));
+    ids.push(...(await store.batchInsertVideos(batch)));
+  }
+  return ids;
+}
+
+const CACHE_TIMEOUT_MS = 1_000;
+
+async function cachedRead(quick: boolean): Promise<BenchResult[]> {
+  const rows = 10_000;
+  const place = await pgSchema('cached_read');
+  const ns = `bench_cached_read_${process.pid}`;
+  const db = await openDb(place.schema);
+  // Same timeout reasoning as l2-hit: on a loaded machine, a slow GET must not turn into a database read.
+  const l1 = await benchCache(ns, { l1: { maxEntries: rows * 2 }, timeoutMs: CACHE_TIMEOUT_MS });
+  const l2 = await benchCache(ns, { l1: false, timeoutMs: CACHE_TIMEOUT_MS });
+  try {
+    log(`  cached-read: seeding ${rows} videos`);
+    const ids = await seedVideos(db, 'cached-read', rows);
+    const idAt = (i: number): string => ids[(i * 7919) % ids.length]!;
+    const plain = new VideoStore(db);
+    const viaL1 = new VideoStore(db, { cache: l1.cache, cacheTtlMs: 3_600_000 });
+    const viaL2 = new VideoStore(db, { cache: l2.cache, cacheTtlMs: 3_600_000 });
+    // Warm-up fills L2 and L1 with every row; the measured reads are then all hits.
+    for (let from = 0; from < ids.length; from += 64) {
+      await Promise.all(ids.slice(from, from + 64).map((id) => viaL1.getVideoById(id)));
+    }
+    if ((await viaL2.getVideoById(ids[1]!))?.id !== ids[1]) throw new Error('cached read lost a row');
+    const concurrency = 64;
+    const seconds = quick ? 0.5 : 2;
+    const rounds = 3;
+    const params = { concurrency, poolMax: POOL_MAX, rows, seconds, rounds, ttlMs: 3_600_000 };
+    const out: BenchResult[] = [];
+    const variants: Array<{ label: string; store: VideoStore; cache: Cache }> = [
+      { label: 'L1 hit', store: viaL1, cache: l1.cache },
+      { label: 'L2 hit, no L1', store: viaL2, cache: l2.cache },
+    ];
+    for (const v of variants) {
+      const before = v.cache.metrics();
+      const cmp = await compareLoad(
+        `cached-read ${v.label}`,
+        (i) => v.store.getVideoById(idAt(i)),
+        (i) => plain.getVideoById(idAt(i)),
+        { concurrency, seconds, rounds },
+      );
+      const m = delta(v.cache.metrics(), before);
+      out.push(
+        result({
+          case: 'cached-read',
+          target: 'postgres',
+          subject: `store.getVideoById with cache (${v.label})`,
+          baseline: 'store.getVideoById without cache',
+          unit: 'ops/s',
+          value: cmp.subject.opsPerSec,
+          baselineValue: cmp.baseline.opsPerSec,
+          p99Ms: cmp.subject.p99Ms,
+          baselineP99Ms: cmp.baseline.p99Ms,
+          params,
+          extra: { hitRate: m.hitRate, loaderRuns: m.loaderRuns, redisTimeouts: m.redisTimeouts },
+        }),
+      );
+    }
+    return out;
+  } finally {
+    await l2.close();
+    await l1.close();
+    await db.close();
+    await place.dispose();
+  }
+}
+
+/** Counter differences between two snapshots, with the hit rate of that window. */
+function delta(
+  now: CacheMetricsSnapshot,
+  then: CacheMetricsSnapshot,
+): { hits: number; misses: number; hitRate: number; loaderRuns: number; redisTimeouts: number } {
+  const hits = now.hits - then.hits;
+  const misses = now.misses - then.misses;
+  return {
+    hits,
+    misses,
+    hitRate: hits + misses === 0 ? 0 : Math.round((hits / (hits + misses)) * 10_000) / 10_000,
+    loaderRuns: now.loaderRuns - then.loaderRuns,
+    redisTimeouts: now.redisTimeouts - then.redisTimeouts,
+  };
+}
+
+/** Samples ranks 0..n-1 with P(k) ∝ 1/(k+1)^s, by binary search over the cumulative weights. */
+function zipfSampler(n: number, s: number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    sum += 1 / (k + 1) ** s;
+    cdf[k] = sum;
+  }
+  return () => {
+    const u = Math.random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/**
+ * One side of the zipf case: two stores (as two processes) on one schema. Every video's title carries a
+ * version; `resolved[k]` is the newest version whose updateVideo had resolved, so a read that starts after
+ * it and returns an older one is stale. Writes to one video never overlap (they queue), so the row's
+ * versions only grow and a lower one can only come from a cache.
+ */
+class ZipfWorkload {
+  readonly #ids: string[];
+  readonly stores: [VideoStore, VideoStore];
+  readonly #next: () => number;
+  readonly #writeShare: number;
+  readonly #resolved: Int32Array;
+  readonly #writing = new Map<number, Promise<void>>();
+  #version = 0;
+  reads = 0;
+  writes = 0;
+  staleReads = 0;
+
+  constructor(ids: string[], stores: [VideoStore, VideoStore], next: () => number, writeShare: number) {
+    this.#ids = ids;
+    this.stores = stores;
+    this.#next = next;
+    this.#writeShare = writeShare;
+    this.#resolved = new Int32Array(ids.length);
+  }
+
+  readonly op = async (i: number): Promise<void> => {
+    const k = this.#next();
+    const id = this.#ids[k]!;
+    const store = this.stores[i & 1]!;
+    if (Math.random() < this.#writeShare) {
+      // Queue behind a write to the same video still running: its versions must commit in order.
+      for (let prev = this.#writing.get(k); prev; prev = this.#writing.get(k)) await prev;
+      const version = ++this.#version;
+      const write = store.updateVideo(id, { title: `v${version}` });
+      this.#writing.set(k, write);
+      try {
+        await write;
+      } finally {
+        if (this.#writing.get(k) === write) this.#writing.delete(k);
+      }
+      if (version > this.#resolved[k]!) this.#resolved[k] = version;
+      this.writes++;
+      return;
+    }
+    const floor = this.#resolved[k]!;
+    const video = await store.getVideoById(id);
+    this.reads++;
+    if (Number((video?.title ?? 'v-1').slice(1)) < floor) this.staleReads++;
+  };
+}
+
+async function zipf(quick: boolean): Promise<BenchResult> {
+  const rows = quick ? 20_000 : 100_000;
+  const s = 1.1;
+  const writeShare = 0.1;
+  const concurrency = 64;
+  const seconds = quick ? 1 : 3;
+  const rounds = 3;
+  const poolMax = 10;
+  // Separate schemas: uncached writes would leave the cached side's entries outdated.
+  const cachedPlace = await pgSchema('zipf_cached');
+  const plainPlace = await pgSchema('zipf_plain');
+  const ns = `bench_zipf_${process.pid}`;
+  const dbs = await Promise.all([
+    openDb(cachedPlace.schema, poolMax),
+    openDb(cachedPlace.schema, poolMax),
+    openDb(plainPlace.schema, poolMax),
+    openDb(plainPlace.schema, poolMax),
+  ]);
+  const caches = [
+    await benchCache(ns, { timeoutMs: CACHE_TIMEOUT_MS }),
+    await benchCache(ns, { timeoutMs: CACHE_TIMEOUT_MS }),
+  ];
+  try {
+    log(`  zipf: seeding ${rows} videos twice`);
+    const t0 = performance.now();
+    const cachedIds = await seedVideos(dbs[0]!, 'zipf', rows);
+    const plainIds = await seedVideos(dbs[2]!, 'zipf', rows);
+    log(`  zipf: seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const ttl = 3_600_000;
+    const cached = new ZipfWorkload(
+      cachedIds,
+      [
+        new VideoStore(dbs[0]!, { cache: caches[0]!.cache, cacheTtlMs: ttl }),
+        new VideoStore(dbs[1]!, { cache: caches[1]!.cache, cacheTtlMs: ttl }),
+      ],
+      zipfSampler(rows, s),
+      writeShare,
+    );
+    const plain = new ZipfWorkload(
+      plainIds,
+      [new VideoStore(dbs[2]!), new VideoStore(dbs[3]!)],
+      zipfSampler(rows, s),
+      writeShare,
+    );
+    // A long-running service holds the popular videos already: warm the hottest ranks (L1's size) on
+    // both instances, so the figures are for a steady state rather than a cold start.
+    const warmed = Math.min(rows, 10_000);
+    for (let from = 0; from < warmed; from += 64) {
+      const part = cachedIds.slice(from, Math.min(warmed, from + 64));
+      await Promise.all(part.map((id, k) => cached.stores[k & 1]!.getVideoById(id)));
+    }
+    const opts = { concurrency, seconds };
+    await runLoad(plain.op, { concurrency, seconds: Math.min(1, seconds) });
+    await runLoad(cached.op, { concurrency, seconds: Math.min(1, seconds) });
+    // The hit rate covers the measured rounds only, not the warm-up that filled the caches.
+    const before = caches.map((c) => c.cache.metrics());
+    const sub: LoadStats[] = [];
+    const base: LoadStats[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        base.push(await runLoad(plain.op, opts));
+        sub.push(await runLoad(cached.op, opts));
+      } else {
+        sub.push(await runLoad(cached.op, opts));
+        base.push(await runLoad(plain.op, opts));
+      }
+      log(
+        `  zipf round ${r + 1}/${rounds}: cached ${sub.at(-1)!.opsPerSec.toFixed(0)}/s, uncached ${base.at(-1)!.opsPerSec.toFixed(0)}/s`,
+      );
+    }
+    const d = caches.map((c, i) => delta(c.cache.metrics(), before[i]!));
+    const hits = d[0]!.hits + d[1]!.hits;
+    const misses = d[0]!.misses + d[1]!.misses;
+    const after = caches.map((c) => c.cache.metrics());
+    return result({
+      case: 'zipf',
+      target: 'postgres',
+      subject: 'store reads/updates with cache, 2 instances (2 Databases + 2 Caches)',
+      baseline: 'the same workload without cache',
+      unit: 'ops/s',
+      value: median(sub.map((x) => x.opsPerSec)),
+      baselineValue: median(base.map((x) => x.opsPerSec)),
+      p99Ms: median(sub.map((x) => x.p99Ms)),
+      baselineP99Ms: median(base.map((x) => x.p99Ms)),
+      params: {
+        rows,
+        s,
+        writeShare,
+        concurrency,
+        seconds,
+        rounds,
+        poolMax,
+        instances: 2,
+        ttlMs: ttl,
+        l1MaxEntries: 10_000,
+        warmedKeys: warmed,
+      },
+      extra: {
+        hitRate: hits + misses === 0 ? 0 : Math.round((hits / (hits + misses)) * 10_000) / 10_000,
+        // Counted over warm-up and rounds: every cached read the benchmark made.
+        staleReads: cached.staleReads,
+        reads: cached.reads,
+        writes: cached.writes,
+        writeFraction: Math.round((cached.writes / (cached.reads + cached.writes)) * 1000) / 1000,
+        baselineStaleReads: plain.staleReads,
+        redisTimeouts: after[0]!.redisTimeouts + after[1]!.redisTimeouts,
+        busAckTimeouts: after[0]!.busAckTimeouts + after[1]!.busAckTimeouts,
+      },
+    });
+  } finally {
+    for (const c of caches) await c.close();
+    for (const db of dbs) await db.close();
+    await cachedPlace.dispose();
+    await plainPlace.dispose();
+  }
+}
+
 export async function run(options: SuiteOptions): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   log('cache: l1-hit');
   out.push(await l1Hit(options.quick));
   log('cache: l2-hit');
   out.push(await l2Hit(options.quick));
+  log('cache: cached-read');
+  out.push(...(await cachedRead(options.quick)));
+  log('cache: zipf');
+  out.push(await zipf(options.quick));
   return out;
 }

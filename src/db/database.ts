@@ -40,7 +40,7 @@ export interface QueryCacheHooks {
   getOrSet<T>(
     key: string,
     loader: () => Promise<T>,
-    options: { ttlMs?: number; tags?: readonly string[] },
+    options: { ttl?: number; tags?: readonly string[] },
   ): Promise<T>;
   invalidateTags(tags: readonly string[]): Promise<void>;
 }
