@@ -9,6 +9,7 @@ import {
   systemClock,
   throwIfAborted,
 } from '../core/index.js';
+import { endSpan, startSpan } from '../core/tracing.js';
 import { CacheBus, type Invalidation } from './cache-bus.js';
 import { CacheCounters, type CacheMetricsSnapshot, snapshotCounters } from './cache-metrics.js';
 import { CacheError, CacheErrorCode } from './errors.js';
@@ -535,9 +536,13 @@ export class Cache {
 
       this.#counters.loaderRuns++;
       let value: unknown;
+      // Only misses get a span: an L1 hit is a few hundred nanoseconds and must stay that way.
+      const span = startSpan('cache.load', { 'opusclip.cache.key': safeKey(key) });
       try {
         value = await loader({ key, signal: this.#closing.signal });
+        endSpan(span);
       } catch (error) {
+        endSpan(span, error);
         this.#counters.loaderErrors++;
         if (fallback && fallback.staleUntil > this.#clock.now()) {
           // Fail-safe: the database is down, the old value is better than an error.

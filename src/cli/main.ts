@@ -49,7 +49,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   },
   worker: {
     run: runWorker,
-    usage: 'worker [--concurrency N]              process queued jobs; SIGTERM drains',
+    usage: 'worker [--concurrency N] [--metrics-port P]  process queued jobs; SIGTERM drains',
   },
   jobs: { run: runJobs, usage: 'jobs                                  the queue: counts and recent jobs' },
   sandbox: { run: runSandbox, usage: 'sandbox [--port P] [--chaos RATE]     the API emulator on its own' },
@@ -72,6 +72,7 @@ const OPTIONS = {
   port: { type: 'string' },
   chaos: { type: 'string' },
   'stalled-interval': { type: 'string' },
+  'metrics-port': { type: 'string' },
   'no-narration': { type: 'boolean' },
   'no-thumbnails': { type: 'boolean' },
   json: { type: 'boolean' },

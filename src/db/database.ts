@@ -13,6 +13,7 @@ import { abortReason } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
 import { OpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { endSpan, startSpan } from '../core/tracing.js';
 import type { ConnectionPool, Slot } from './connection-pool.js';
 import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
@@ -222,14 +223,18 @@ export class Database<DB> extends QueryableBase<DB> {
   /** Runs one statement on a given connection, with metrics and error mapping. */
   async runOn<R>(conn: DriverConnection, query: SqlQuery, name: string): Promise<ExecResult<R>> {
     const started = performance.now();
+    // The query's name, never its parameters: spans must stay free of user data and secrets.
+    const span = startSpan('db.query', { 'db.system.name': this.dialect, 'db.operation.name': name });
     try {
       const res = await conn.exec<R>(query.sql, query.parameters, name);
       this.#in.metrics.record(name, performance.now() - started);
+      endSpan(span);
       return res;
     } catch (error) {
       this.#in.metrics.record(name, performance.now() - started);
       const mapped = this.#in.driver.mapError(error);
       this.#in.metrics.error(mapped.code);
+      endSpan(span, mapped);
       throw mapped;
     }
   }

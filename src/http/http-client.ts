@@ -14,6 +14,7 @@ import {
   silentLogger,
   systemClock,
 } from '../core/index.js';
+import { endSpan, startSpan } from '../core/tracing.js';
 import {
   type BreakerPermit,
   Budget,
@@ -568,6 +569,11 @@ export class HttpClient {
     }
     this.#pending++;
     const started = performance.now();
+    const span = startSpan(`http ${this.service} ${p.operation}`, {
+      'http.request.method': p.method,
+      'opusclip.service': this.service,
+      'opusclip.operation': p.operation,
+    });
     this.metrics.request(p.operation);
     if (httpChannels.request.hasSubscribers) {
       httpChannels.request.publish({ service: this.service, method: p.method, endpoint: p.endpoint });
@@ -581,6 +587,8 @@ export class HttpClient {
       const ms = performance.now() - started;
       response.timing.totalMs = ms;
       this.metrics.success(p.operation, ms);
+      span.setAttribute('http.response.status_code', response.status);
+      endSpan(span);
       if (httpChannels.response.hasSubscribers) {
         httpChannels.response.publish({
           service: this.service,
@@ -594,6 +602,7 @@ export class HttpClient {
     } catch (caught) {
       const error = caught instanceof HttpError ? caught : this.#wrap(caught, p, signal);
       const ms = performance.now() - started;
+      endSpan(span, error);
       if (stale && STALE_OK.has(error.code)) {
         this.#logger.warn(
           { service: this.service, endpoint: p.endpoint, code: error.code },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
 import { isOpusError, OpusError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
+import { endSpan, startSpan } from '../core/tracing.js';
 import type { Video } from '../store/schema.js';
 import type { VideoStore } from '../store/video-store.js';
 import { titleAndDescriptionTranscript } from './fallback-transcript.js';
@@ -264,7 +265,13 @@ export class VideoPipeline {
       stagesRun,
     };
     let stageStarted = performance.now();
+    // One span per stage: opened when the previous stage ends, named by the stage that closes it.
+    let stageSpan = startSpan('pipeline.stage', { 'opusclip.youtube_id': youtubeId });
     const mark = (stage: StageName): void => {
+      stageSpan.updateName(`pipeline.${stage}`);
+      stageSpan.setAttribute('opusclip.stage', stage);
+      endSpan(stageSpan);
+      stageSpan = startSpan('pipeline.stage', { 'opusclip.youtube_id': youtubeId });
       stagesRun.push(stage);
       const now = performance.now();
       if (pipelineStageChannel.hasSubscribers) {
@@ -273,10 +280,17 @@ export class VideoPipeline {
       stageStarted = now;
       options.onEvent?.({ type: 'stage', youtubeId, stage });
     };
+    let settled = false;
+    const settle = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      endSpan(stageSpan, error);
+    };
     try {
       const canonical = canonicalUrl(youtubeId);
       let video = await store.findVideoByUrl(canonical, so);
       if (video?.status === 'completed') {
+        settle();
         return { ...outcome, videoId: video.id, status: 'skipped', reason: 'already completed' };
       }
       if (!meta) {
@@ -290,6 +304,7 @@ export class VideoPipeline {
         if (isTransientError(error) && this.#o.onRetryableError === 'throw') throw error;
         const id = video?.id ?? (await store.createVideo({ url: canonical }, so)).id;
         await this.#fail(id, error.message);
+        settle(error);
         return { ...outcome, videoId: id, reason: error.message, code: error.code };
       }
       const m = meta.value;
@@ -392,8 +407,10 @@ export class VideoPipeline {
       }
       await store.updateVideoStatus(id, 'completed', so);
       mark('completed');
+      settle();
       return { ...outcome, status: 'completed', clips: clips.length };
     } catch (error) {
+      settle(error);
       if (signal?.aborted) {
         return { ...outcome, status: 'interrupted', reason: 'interrupted; resumable' };
       }

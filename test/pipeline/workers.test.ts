@@ -136,7 +136,7 @@ describe('distributed pipeline: CLI worker processes', { timeout: 120_000 }, () 
     return clips.length;
   };
 
-  it('three workers finish 30 videos through chaos: each completed or failed with a reason, clips once, quota respected', async () => {
+  it('three workers finish 30 videos through chaos: each completed or failed with a reason, clips once, quota respected', async (t) => {
     const sandbox = await createSandbox({
       config: { chaos: { errorRate: 0.2, modes: ['error', 'reset', 'malformed'], vendors: [], seed: 42 } },
     });
@@ -176,6 +176,7 @@ describe('distributed pipeline: CLI worker processes', { timeout: 120_000 }, () 
       assert.ok(completed >= 20, `${completed} of 30 completed`);
       const chaosHits = sandbox.requests.all().filter((r) => r.chaos !== undefined).length;
       assert.ok(chaosHits > 0, 'the sandbox did inject faults');
+      t.diagnostic(`${completed} of 30 completed; ${chaosHits} requests got a chaos outcome`);
 
       // Limits we budget for were never hit: no 429 from any vendor, no 403 quotaExceeded from YouTube.
       const refused = sandbox.requests.all().filter((r) => r.status === 429 || r.status === 403);
@@ -207,8 +208,8 @@ describe('distributed pipeline: CLI worker processes', { timeout: 120_000 }, () 
   });
 
   it('a job whose worker is SIGKILLed mid-flight completes on another worker, without duplicates', async () => {
-    // Every API call takes 250 ms, so the job spends seconds on thumbnails and narration.
-    const sandbox = await createSandbox({ config: { latency: { fixedMs: 250, jitterMs: 0 } } });
+    // Every API call takes 150 ms, so the job spends seconds on thumbnails and narration.
+    const sandbox = await createSandbox({ config: { latency: { fixedMs: 150, jitterMs: 0 } } });
     const queue = new PipelineQueue({ connection: redisUrl });
     try {
       const [id] = videoIds(1, 'killed');

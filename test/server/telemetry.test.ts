@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -13,9 +16,14 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
+import { createApiClients, sandboxBaseUrls } from '../../src/apis/index.js';
+import { Cache } from '../../src/cache/index.js';
 import { OpusError } from '../../src/core/index.js';
 import { withSpan } from '../../src/core/tracing.js';
+import { createPipelinePorts, readVideoUrls, VideoPipeline } from '../../src/pipeline/index.js';
+import { createSandbox } from '../../src/sandbox/index.js';
 import { createServer, createServerLogger, type OpusServer } from '../../src/server/index.js';
+import { VideoStore } from '../../src/store/index.js';
 import { API_KEY, openService, type ServiceFixture } from './helpers.js';
 
 interface Recorded {
@@ -125,6 +133,63 @@ describe('traces and logs', () => {
     assert.equal(failed?.status?.code, SpanStatusCode.ERROR);
     assert.equal(failed?.attributes['error.type'], 'ERR_TEST_BOOM');
     assert.equal(failed?.exceptions, 1);
+  });
+
+  it('spans the pipeline stages, the queries, the cache loads and the API calls, with no secret in them', async () => {
+    const sandbox = await createSandbox();
+    const cache = new Cache({ namespace: 'telemetry' });
+    const clients = createApiClients({
+      youtube: { apiKey: 'yt-secret-key-123' },
+      openai: { apiKey: 'sk-secret-openai' },
+      stability: { apiKey: 'sk-secret-stability' },
+      cache,
+      baseUrls: sandboxBaseUrls(sandbox.url),
+    });
+    const assets = await mkdtemp(join(tmpdir(), 'opusclip-trace-'));
+    try {
+      const store = new VideoStore(fx.db, { cache });
+      const pipeline = new VideoPipeline({
+        store,
+        ports: createPipelinePorts(clients),
+        assetsDir: assets,
+        narration: false,
+      });
+      const summary = await pipeline.run(readVideoUrls(['https://youtu.be/dQw4w9WgXcQ']));
+      assert.equal(summary.completed, 1);
+      const names = new Set(spans.map((s) => s.name));
+      for (const stage of [
+        'pipeline.transcript',
+        'pipeline.highlights',
+        'pipeline.thumbnails',
+        'pipeline.completed',
+      ]) {
+        assert.ok(names.has(stage), `${stage} in ${[...names].join(', ')}`);
+      }
+      assert.ok(
+        spans.some(
+          (s) => s.name === 'db.query' && s.attributes['db.operation.name'] === 'store.getVideoById',
+        ),
+      );
+      assert.ok(spans.some((s) => s.name === 'cache.load'));
+      assert.ok(
+        spans.some(
+          (s) => s.name.startsWith('http youtube') && s.attributes['http.response.status_code'] === 200,
+        ),
+      );
+      assert.ok(spans.some((s) => s.name.startsWith('http openai')));
+      assert.ok(
+        spans.every((s) => s.ended || s.name === 'pipeline.stage'),
+        'every named span ended',
+      );
+      const dump = JSON.stringify(spans);
+      for (const secret of ['yt-secret-key-123', 'sk-secret-openai', 'sk-secret-stability'])
+        assert.ok(!dump.includes(secret));
+    } finally {
+      await clients.close();
+      await sandbox.close();
+      await cache.close();
+      await rm(assets, { recursive: true, force: true });
+    }
   });
 
   it('wraps every service request in a SERVER span named by its route', async () => {

@@ -4,6 +4,7 @@ import { startPipelineWorker } from '../../pipeline/pipeline-worker.js';
 import { readVideoUrls, urlSources } from '../../pipeline/read-video-urls.js';
 import type { PipelineEvent, RunSummary } from '../../pipeline/video-pipeline.js';
 import { createSandbox } from '../../sandbox/index.js';
+import { createMetricsRegistry, serveMetrics } from '../../server/metrics-registry.js';
 import type { CliConfig } from '../cli-config.js';
 import type { CommandContext } from '../main.js';
 import { formatTable } from '../output.js';
@@ -247,6 +248,25 @@ export async function runWorker(ctx: CommandContext): Promise<number> {
       : {}),
   });
   ctx.io.err(`opusclip worker ${worker.id}: waiting for jobs (SIGTERM drains)`);
+  // Every worker can expose the same Prometheus series as the service (database, cache, HTTP, stages).
+  let metricsServer: { url: string; close(): Promise<void> } | undefined;
+  let metrics: { close(): void } | undefined;
+  if (ctx.flags['metrics-port'] !== undefined) {
+    const port = Number(ctx.flags['metrics-port']);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new InvalidArgumentError('--metrics-port must be 0..65535');
+    const { clients } = runtime;
+    const registry = createMetricsRegistry({
+      db: runtime.db,
+      cache: runtime.cache,
+      httpMetrics: [clients.youtube, clients.openai, clients.stability, clients.elevenlabs].filter(
+        (c) => c !== undefined,
+      ),
+    });
+    metrics = registry;
+    metricsServer = await serveMetrics(registry, { port, host: '0.0.0.0' });
+    ctx.io.err(`opusclip worker ${worker.id}: metrics on ${metricsServer.url}`);
+  }
   try {
     await new Promise<void>((resolve) => {
       if (ctx.stopSignal.aborted) resolve();
@@ -256,6 +276,8 @@ export async function runWorker(ctx: CommandContext): Promise<number> {
     await worker.close();
     return 0;
   } finally {
+    await metricsServer?.close();
+    metrics?.close();
     await runtime.close();
   }
 }
