@@ -474,7 +474,7 @@ async function truncate(place: Place): Promise<void> {
   if (place.target === 'postgres') {
     const c = new pg.Client(pgConfig(place, 1));
     await c.connect();
-    await c.query('TRUNCATE videos, clips, processing_jobs');
+    await c.query('TRUNCATE videos, clips, processing_jobs, video_stages');
     await c.end();
   } else if (place.target === 'mysql') {
     const conn = await mysqlConnection(place);
@@ -482,6 +482,7 @@ async function truncate(place: Place): Promise<void> {
       'SET FOREIGN_KEY_CHECKS = 0',
       'TRUNCATE TABLE clips',
       'TRUNCATE TABLE processing_jobs',
+      'TRUNCATE TABLE video_stages',
       'TRUNCATE TABLE videos',
       'SET FOREIGN_KEY_CHECKS = 1',
     ]) {
@@ -491,7 +492,7 @@ async function truncate(place: Place): Promise<void> {
   } else {
     const raw = new BetterSqlite3(place.file!);
     raw.pragma('busy_timeout = 5000');
-    raw.exec('DELETE FROM clips; DELETE FROM processing_jobs; DELETE FROM videos;');
+    raw.exec('DELETE FROM clips; DELETE FROM processing_jobs; DELETE FROM video_stages; DELETE FROM videos;');
     raw.close();
   }
 }
