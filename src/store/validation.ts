@@ -151,8 +151,39 @@ export type ParsedVideo = z.output<typeof newVideoSchema>;
 export type ParsedClip = z.output<typeof newClipSchema>;
 export type ParsedClipFor = z.output<typeof newClipForSchema>;
 
+const VIDEO_KEYS: ReadonlySet<string> = new Set(['url', 'status', ...Object.keys(videoFields)]);
+
+function okText(v: unknown, max: number): boolean {
+  return v === undefined || v === null || (typeof v === 'string' && v.length <= max && !v.includes('\0'));
+}
+
+function okCount(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
+}
+
+/**
+ * The same rules as newVideoSchema, checked by hand: a batch of 100,000 videos spent more time in zod
+ * than in the database. Only a video that fails here goes through zod, for its precise error message.
+ */
+function isValidVideo(v: unknown): v is ParsedVideo {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  for (const key in v) if (!VIDEO_KEYS.has(key)) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o.url !== 'string' || o.url.length > 8192) return false;
+  if (!okText(o.title, 1000) || !okText(o.description, 100_000) || !okText(o.channelId, 128)) return false;
+  if (!okText(o.channelTitle, 1000) || !okText(o.thumbnailPath, 4096)) return false;
+  const published = o.publishedAt;
+  if (published !== undefined && published !== null) {
+    if (!(published instanceof Date) || Number.isNaN(published.getTime())) return false;
+  }
+  const d = o.duration;
+  if (d !== undefined && d !== null && !(typeof d === 'number' && Number.isFinite(d) && d >= 0)) return false;
+  if (!okCount(o.viewCount) || !okCount(o.likeCount)) return false;
+  return o.status === undefined || (VIDEO_STATUSES as readonly unknown[]).includes(o.status);
+}
+
 export const validate = {
-  video: (v: unknown): ParsedVideo => parse(newVideoSchema, v, 'video'),
+  video: (v: unknown): ParsedVideo => (isValidVideo(v) ? v : parse(newVideoSchema, v, 'video')),
   videoPatch: (v: unknown): z.output<typeof videoPatchSchema> => parse(videoPatchSchema, v, 'video update'),
   clip: (v: unknown, what = 'clip'): ParsedClip => parse(newClipSchema, v, what),
   clipFor: (v: unknown, what = 'clip'): ParsedClipFor => parse(newClipForSchema, v, what),

@@ -22,7 +22,12 @@ import { OpusError } from '../../src/core/index.js';
 import { withSpan } from '../../src/core/tracing.js';
 import { createPipelinePorts, readVideoUrls, VideoPipeline } from '../../src/pipeline/index.js';
 import { createSandbox } from '../../src/sandbox/index.js';
-import { createServer, createServerLogger, type OpusServer } from '../../src/server/index.js';
+import {
+  createMetricsRegistry,
+  createServer,
+  createServerLogger,
+  type OpusServer,
+} from '../../src/server/index.js';
 import { VideoStore } from '../../src/store/index.js';
 import { API_KEY, openService, type ServiceFixture } from './helpers.js';
 
@@ -148,6 +153,11 @@ describe('traces and logs', () => {
     const assets = await mkdtemp(join(tmpdir(), 'opusclip-trace-'));
     try {
       const store = new VideoStore(fx.db, { cache });
+      const registry = createMetricsRegistry({
+        db: fx.db,
+        cache,
+        httpMetrics: [clients.youtube!, clients.openai!],
+      });
       const pipeline = new VideoPipeline({
         store,
         ports: createPipelinePorts(clients),
@@ -156,6 +166,17 @@ describe('traces and logs', () => {
       });
       const summary = await pipeline.run(readVideoUrls(['https://youtu.be/dQw4w9WgXcQ']));
       assert.equal(summary.completed, 1);
+      // The same run, seen by /metrics: stage durations from the pipeline, queries, cache and API calls.
+      const text = await registry.metrics();
+      registry.close();
+      for (const stage of ['transcript', 'highlights', 'thumbnails']) {
+        assert.match(
+          text,
+          new RegExp(`opusclip_pipeline_stage_duration_seconds_count\\{[^}]*stage="${stage}"[^}]*\\} 1`),
+        );
+      }
+      assert.match(text, /opusclip_db_queries_total\{name="store\.getVideoById"\} \d+/);
+      assert.match(text, /opusclip_http_client_requests_total\{[^}]*service="openai"/);
       const names = new Set(spans.map((s) => s.name));
       for (const stage of [
         'pipeline.transcript',
