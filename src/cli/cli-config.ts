@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import { redactUrl } from '../core/redact.js';
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
@@ -79,10 +80,46 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
 ];
 
+/**
+ * The optional config file (`--config FILE` or OPUSCLIP_CONFIG): a JSON object whose keys are the
+ * variable names of the table above. Environment variables win over the file, flags over both.
+ */
+export function readConfigFile(path: string): Record<string, string> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`Cannot read the config file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`The config file ${path} must hold a JSON object of variable names to values`);
+  }
+  const known = new Set(CONFIG_VARIABLES.map((v) => v.name));
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!known.has(key)) {
+      throw new ConfigError(`Unknown setting "${key}" in ${path}; known: ${[...known].join(', ')}`, {
+        details: { key },
+      });
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ConfigError(`Setting "${key}" in ${path} must be a string, number or boolean`, {
+        details: { key },
+      });
+    }
+    out[key] = String(value);
+  }
+  return out;
+}
+
 export function loadConfig(
   flags: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv,
+  processEnv: NodeJS.ProcessEnv,
 ): CliConfig {
+  const file = typeof flags.config === 'string' ? flags.config : processEnv.OPUSCLIP_CONFIG || undefined;
+  const env: NodeJS.ProcessEnv = file ? { ...readConfigFile(file), ...processEnv } : processEnv;
   const str = (flag: string, name: string): string | undefined => {
     const v = flags[flag];
     if (typeof v === 'string' && v !== '') return v;

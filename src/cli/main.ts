@@ -73,6 +73,7 @@ const OPTIONS = {
   chaos: { type: 'string' },
   'stalled-interval': { type: 'string' },
   'metrics-port': { type: 'string' },
+  config: { type: 'string' },
   'no-narration': { type: 'boolean' },
   'no-thumbnails': { type: 'boolean' },
   json: { type: 'boolean' },

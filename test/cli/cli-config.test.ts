@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/cli/cli-config.js';
+import { main } from '../../src/cli/main.js';
+
+describe('CLI configuration', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'opusclip-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a config file; variables win over it and flags over both', async () => {
+    const file = join(dir, 'ok.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        DATABASE_URL: 'sqlite:/tmp/from-file.db',
+        OPUSCLIP_ASSETS_DIR: '/srv/assets',
+        LOG_LEVEL: 'debug',
+      }),
+    );
+    const fromFile = loadConfig({ config: file }, {});
+    assert.equal(fromFile.databaseUrl, 'sqlite:/tmp/from-file.db');
+    assert.equal(fromFile.assetsDir, '/srv/assets');
+    const envWins = loadConfig({}, { OPUSCLIP_CONFIG: file, DATABASE_URL: 'sqlite::memory:' });
+    assert.equal(envWins.databaseUrl, 'sqlite::memory:');
+    assert.equal(envWins.logLevel, 'debug');
+    const flagWins = loadConfig(
+      { config: file, 'database-url': 'sqlite:/tmp/flag.db' },
+      { DATABASE_URL: 'sqlite::memory:' },
+    );
+    assert.equal(flagWins.databaseUrl, 'sqlite:/tmp/flag.db');
+  });
+
+  it('refuses unknown settings, bad files and bad URLs with typed errors that hide passwords', async () => {
+    const unknown = join(dir, 'unknown.json');
+    await writeFile(unknown, JSON.stringify({ DATABSE_URL: 'sqlite::memory:' }));
+    assert.throws(() => loadConfig({ config: unknown }, {}), {
+      code: 'ERR_CONFIG',
+      message: /Unknown setting "DATABSE_URL"/,
+    });
+    assert.throws(() => loadConfig({ config: join(dir, 'missing.json') }, {}), { code: 'ERR_CONFIG' });
+    assert.throws(
+      () => loadConfig({}, { REDIS_URL: 'http://u:s3cretpw@host' }),
+      (error: Error & { code: string }) => {
+        assert.equal(error.code, 'ERR_CONFIG');
+        assert.ok(!error.message.includes('s3cretpw'));
+        return true;
+      },
+    );
+    const err: string[] = [];
+    const code = await main(
+      ['stats'],
+      { out: () => {}, err: (t) => void err.push(t) },
+      { DATABASE_URL: 'mysql://root:s3cretpw@/x' },
+    );
+    assert.equal(code, 1);
+    assert.match(err.join(''), /ERR_DB_URL/);
+    assert.ok(!err.join('').includes('s3cretpw'));
+  });
+
+  it('a key missing for a stage that is switched on is reported before any work', async () => {
+    const err: string[] = [];
+    const code = await main(
+      ['process', 'https://youtu.be/dQw4w9WgXcQ', '--database-url', `sqlite:${join(dir, 'k.db')}`],
+      { out: () => {}, err: (t) => void err.push(t) },
+      { YOUTUBE_API_KEY: 'AIza-only-youtube' },
+    );
+    assert.equal(code, 1);
+    assert.match(err.join('\n'), /OPENAI_API_KEY/);
+    assert.match(err.join('\n'), /STABILITY_API_KEY/);
+    assert.ok(!err.join('\n').includes('AIza-only-youtube'));
+  });
+});
