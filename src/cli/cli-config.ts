@@ -73,6 +73,23 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     meaning: 'use the local emulator even when keys are set',
   },
   {
+    name: 'OPUSCLIP_SANDBOX_URL',
+    default: '(none: started in-process)',
+    meaning: 'a running `opusclip sandbox` to use instead of starting one',
+  },
+  {
+    name: 'OPUSCLIP_API_KEYS',
+    default: '(required by serve)',
+    meaning: "the service's own API keys, comma-separated",
+  },
+  { name: 'OPUSCLIP_AUTH', default: 'on', meaning: '`off` runs `serve` without authentication' },
+  {
+    name: 'OPUSCLIP_CONFIG',
+    flag: '--config',
+    default: '(none)',
+    meaning: 'a JSON file of these settings (variables and flags win over it)',
+  },
+  {
     name: 'LOG_LEVEL',
     flag: '--log-level',
     default: 'info',
