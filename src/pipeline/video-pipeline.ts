@@ -207,6 +207,8 @@ export class VideoPipeline {
       }
       for (const [i, t] of todo.entries()) {
         while (inflight.size >= concurrency) await Promise.race(inflight);
+        // Stopped: the videos already running finish; the rest of the batch is left for a re-run.
+        if (stopped()) break;
         const meta = metas[i] ?? {
           ok: false as const,
           error: new PipelineError(PipelineErrorCode.VideoNotFound, `No metadata for ${t.item.videoId}`),

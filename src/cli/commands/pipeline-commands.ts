@@ -76,6 +76,8 @@ async function processUrls(
     const extra = await runStats(runtime);
     if (ctx.flags.json) ctx.io.out(JSON.stringify({ ...summary, ...extra }));
     else printSummary(ctx, summary, extra);
+    // 130 (as for a shell interrupted by SIGINT): stopped early, the rest of the input was not read.
+    if (ctx.stopSignal.aborted) return 130;
     return summary.failed > 0 || summary.badInputs.length > 0 || summary.interrupted > 0 ? 1 : 0;
   } finally {
     await runtime.close();
