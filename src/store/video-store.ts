@@ -1004,40 +1004,42 @@ export class VideoStore {
     const now = this.#st.map.ts(new Date(this.#clock.now()));
     const ts = this.#st.map.ts;
     const unique = firstIndex.size;
-    // An array, not a generator: the db layer iterates a non-array with `for await`, one promise per row,
-    // which cost more than the insert itself at 100k rows. Rows share the input's strings.
-    const rows: unknown[][] = [];
-    for (const i of firstIndex.values()) {
-      const v = videos[i]!;
-      const u = urls[i]!;
-      rows.push([
-        ids[i],
-        v.url.trim(),
-        u.url,
-        u.source,
-        u.sourceVideoId,
-        v.title ?? null,
-        v.description ?? null,
-        v.channelId ?? null,
-        v.channelTitle ?? null,
-        v.publishedAt ? ts(v.publishedAt) : null,
-        v.duration ?? null,
-        v.viewCount ?? null,
-        v.likeCount ?? null,
-        v.status ?? 'pending',
-        null,
-        v.thumbnailPath ?? null,
-        now,
-        now,
-      ]);
-    }
+    // Rows are built chunk by chunk as the db layer reads them (a sync generator is read without a promise
+    // per row): 100,000 row arrays held at once would outlive the young generation and cost more in
+    // garbage collection than the insert itself. Rows share the input's strings.
+    const videoRows = function* (): Generator<unknown[]> {
+      for (const i of firstIndex.values()) {
+        const v = videos[i]!;
+        const u = urls[i]!;
+        yield [
+          ids[i],
+          v.url.trim(),
+          u.url,
+          u.source,
+          u.sourceVideoId,
+          v.title ?? null,
+          v.description ?? null,
+          v.channelId ?? null,
+          v.channelTitle ?? null,
+          v.publishedAt ? ts(v.publishedAt) : null,
+          v.duration ?? null,
+          v.viewCount ?? null,
+          v.likeCount ?? null,
+          v.status ?? 'pending',
+          null,
+          v.thumbnailPath ?? null,
+          now,
+          now,
+        ];
+      }
+    };
     return this.#q.transaction(
       async (tx) => {
         const s = this.with(tx);
         const inserted = await tx.batchInsert({
           table: 'videos',
           columns: batchColumns(d, VIDEO_BATCH_COLUMNS),
-          rows,
+          rows: videoRows(),
           onConflict: mode === 'existing' ? 'ignore' : 'error',
           ...(options.signal ? { signal: options.signal } : {}),
         });
