@@ -2,7 +2,7 @@ import { type Attributes, type Span, SpanStatusCode, type Tracer, trace } from '
 
 /**
  * The library's tracer. With no OpenTelemetry SDK registered by the application every span is a no-op,
- * so tracing costs nothing unless a user opts in (see docs/server.md for registering one).
+ * so tracing costs nothing unless a user opts in (README, "Traces", shows how to register one).
  */
 export const tracer: Tracer = trace.getTracer('video-opusclip');
 
