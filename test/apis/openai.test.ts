@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   ApiErrorCode,
@@ -11,32 +11,19 @@ import {
 import { FakeClock } from '../../src/core/index.js';
 import { HttpErrorCode } from '../../src/http/index.js';
 import { type Sandbox, sandboxTranscript } from '../../src/sandbox/index.js';
-import { caught, FAST_RETRIES, KEYS, startSandbox } from './support.js';
+import { caught, FAST_RETRIES, KEYS, startSandbox, useSandboxClients } from './support.js';
 
 describe('OpenAIClient against the sandbox', () => {
   let sandbox: Sandbox;
-  const clients: OpenAIClient[] = [];
-  const client = (extra: Partial<OpenAIClientOptions> = {}): OpenAIClient => {
-    const c = new OpenAIClient({
-      apiKey: KEYS.openai,
-      baseUrl: sandbox.baseUrls.openai,
-      ...FAST_RETRIES,
-      ...extra,
-    });
-    clients.push(c);
-    return c;
-  };
+  const client = useSandboxClients<OpenAIClient, OpenAIClientOptions>(
+    (sb, extra) =>
+      new OpenAIClient({ apiKey: KEYS.openai, baseUrl: sb.baseUrls.openai, ...FAST_RETRIES, ...extra }),
+    (sb) => {
+      sandbox = sb;
+    },
+  );
   const lastBody = (): Record<string, unknown> =>
     sandbox.requests.last({ vendor: 'openai', path: '/chat/completions' })!.body as Record<string, unknown>;
-
-  before(async () => {
-    sandbox = await startSandbox();
-  });
-  beforeEach(() => sandbox.reset());
-  after(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await sandbox.close();
-  });
 
   it('generateText returns text and usage, sends max_completion_tokens, commits actual tokens', async () => {
     const ai = client();

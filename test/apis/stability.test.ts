@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ApiErrorCode,
   CreditLedger,
@@ -8,32 +8,24 @@ import {
 } from '../../src/apis/index.js';
 import { HttpErrorCode } from '../../src/http/index.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { caught, FAST_RETRIES, KEYS, startSandbox } from './support.js';
+import { caught, FAST_RETRIES, KEYS, useSandboxClients } from './support.js';
 
 const PNG_MAGIC = '89504e470d0a1a0a';
 
 describe('StabilityClient against the sandbox', () => {
   let sandbox: Sandbox;
-  const clients: StabilityClient[] = [];
-  const client = (extra: Partial<StabilityClientOptions> = {}): StabilityClient => {
-    const c = new StabilityClient({
-      apiKey: KEYS.stability,
-      baseUrl: sandbox.baseUrls.stability,
-      ...FAST_RETRIES,
-      ...extra,
-    });
-    clients.push(c);
-    return c;
-  };
-
-  before(async () => {
-    sandbox = await startSandbox();
-  });
-  beforeEach(() => sandbox.reset());
-  after(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await sandbox.close();
-  });
+  const client = useSandboxClients<StabilityClient, StabilityClientOptions>(
+    (sb, extra) =>
+      new StabilityClient({
+        apiKey: KEYS.stability,
+        baseUrl: sb.baseUrls.stability,
+        ...FAST_RETRIES,
+        ...extra,
+      }),
+    (sb) => {
+      sandbox = sb;
+    },
+  );
 
   it('generateImage (core) posts multipart with accept image/* and returns bytes, seed and finish reason', async () => {
     const st = client();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
+import { after, before, beforeEach } from 'node:test';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../../src/core/index.js';
 import {
@@ -179,3 +180,30 @@ export async function caught(promise: Promise<unknown>): Promise<Error & { code?
 }
 
 export const FAST_RETRIES = { retryDelayMs: 5, maxRetryDelayMs: 40, timeoutMs: 2_000 } as const;
+
+/**
+ * One sandbox per describe block (reset before each test) and a factory for clients, all closed after
+ * the block. Call it inside describe(); `ready` receives the sandbox once it listens.
+ */
+export function useSandboxClients<C extends { close(): Promise<void> }, O>(
+  make: (sandbox: Sandbox, extra: Partial<O>) => C,
+  ready: (sandbox: Sandbox) => void,
+  options: SandboxOptions = {},
+): (extra?: Partial<O>) => C {
+  let sandbox: Sandbox | undefined;
+  const clients: C[] = [];
+  before(async () => {
+    sandbox = await startSandbox(options);
+    ready(sandbox);
+  });
+  beforeEach(() => sandbox!.reset());
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await sandbox?.close();
+  });
+  return (extra = {}) => {
+    const c = make(sandbox!, extra);
+    clients.push(c);
+    return c;
+  };
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { z } from 'zod';
 import {
   ApiErrorCode,
@@ -21,7 +21,7 @@ import {
   dumpError,
   FAST_RETRIES,
   KEYS,
-  startSandbox,
+  useSandboxClients,
 } from './support.js';
 
 const ids = (n: number, prefix = 'vid'): string[] =>
@@ -29,26 +29,13 @@ const ids = (n: number, prefix = 'vid'): string[] =>
 
 describe('YouTubeClient against the sandbox', () => {
   let sandbox: Sandbox;
-  const clients: YouTubeClient[] = [];
-  const client = (extra: Partial<YouTubeClientOptions> = {}): YouTubeClient => {
-    const c = new YouTubeClient({
-      apiKey: KEYS.youtube,
-      baseUrl: sandbox.baseUrls.youtube,
-      ...FAST_RETRIES,
-      ...extra,
-    });
-    clients.push(c);
-    return c;
-  };
-
-  before(async () => {
-    sandbox = await startSandbox();
-  });
-  beforeEach(() => sandbox.reset());
-  after(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await sandbox.close();
-  });
+  const client = useSandboxClients<YouTubeClient, YouTubeClientOptions>(
+    (sb, extra) =>
+      new YouTubeClient({ apiKey: KEYS.youtube, baseUrl: sb.baseUrls.youtube, ...FAST_RETRIES, ...extra }),
+    (sb) => {
+      sandbox = sb;
+    },
+  );
 
   it('getVideoInfo returns a typed video: numbers, seconds, thumbnails', async () => {
     const yt = client();
