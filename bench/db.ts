@@ -23,6 +23,7 @@ import { type NewVideo, type StoreSchema, setupStore, VideoStore } from '../src/
 import { CLIP_COLUMNS, VIDEO_COLUMNS } from '../src/store/rows.js';
 import { TEST_MYSQL_URL, TEST_PG_URL } from '../test/support/env.js';
 import { type BenchResult, compareLoad, log, median, result, runLoad } from './lib/harness.js';
+import { sampleVideo } from './lib/sample-video.js';
 import type { SuiteOptions } from './main.js';
 
 type Target = 'postgres' | 'mysql' | 'sqlite';
@@ -150,20 +151,6 @@ function mysqlCall(conn: mysql.Connection, kind: 'execute' | 'query', sql: strin
   });
 }
 
-function newVideo(tag: string, i: number): NewVideo {
-  return {
-    url: `https://cdn.example.com/${tag}/v/${i}.mp4`,
-    title: `Video ${i}: a title of a typical length`,
-    description: 'A description of moderate length that a platform would keep for a video.',
-    channelId: `UC${(i % 997).toString(36).padStart(22, '0')}`,
-    channelTitle: `Channel ${i % 997}`,
-    publishedAt: new Date(Date.UTC(2024, 0, 1) + i * 60_000),
-    duration: 60 + (i % 3600),
-    viewCount: (i * 7919) % 10_000_000,
-    likeCount: (i * 31) % 100_000,
-  };
-}
-
 // ---- point-select ------------------------------------------------------------------------------------
 
 async function pointSelect(
@@ -177,7 +164,7 @@ async function pointSelect(
   await setupStore(seedDb);
   log(`  ${t}: seeding ${SEED_ROWS} videos`);
   const ids = await new VideoStore(seedDb).batchInsertVideos(
-    Array.from({ length: SEED_ROWS }, (_, i) => newVideo('seed', i)),
+    Array.from({ length: SEED_ROWS }, (_, i) => sampleVideo('seed', i)),
   );
   await seedDb.close();
   const idAt = (i: number): string => ids[(i * 7919) % ids.length]!;
@@ -576,7 +563,7 @@ async function batchInsert(place: Place, quick: boolean): Promise<BenchResult[]>
 
 /** Runs in a fresh process: builds the same input either way, then inserts it and reports. */
 async function childMain(spec: ChildSpec): Promise<void> {
-  const input = Array.from({ length: spec.rows }, (_, i) => newVideo(spec.tag, i));
+  const input = Array.from({ length: spec.rows }, (_, i) => sampleVideo(spec.tag, i));
   const inputRssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
   let seconds: number;
   if (spec.mode === 'subject') {

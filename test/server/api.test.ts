@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createServer, type OpusServer, serve } from '../../src/server/index.js';
 import { postgresTarget } from '../support/databases.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
-import { API_KEY, openService, type ServiceFixture, youtubeUrl } from './helpers.js';
+import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
 
 const auth = { 'x-api-key': API_KEY };
 
@@ -13,15 +13,7 @@ describe('REST service', () => {
 
   before(async () => {
     fx = await openService();
-    server = await createServer({
-      db: fx.db,
-      store: fx.store,
-      redis: fx.redis,
-      queue: fx.queue,
-      auth: { apiKeys: [API_KEY] },
-      assetsDir: fx.assetsDir,
-      logger: fx.logger,
-    });
+    server = await serviceServer(fx);
   });
 
   after(async () => {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { generateAudio, generateImage, imageSize, parseOutputFormat } from '../../src/sandbox/index.js';
-import { createServer, type OpusServer } from '../../src/server/index.js';
-import { API_KEY, openService, type ServiceFixture, youtubeUrl } from './helpers.js';
+import type { OpusServer } from '../../src/server/index.js';
+import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
 
 describe('dashboard in headless Chromium', () => {
   let fx: ServiceFixture;
@@ -17,15 +17,7 @@ describe('dashboard in headless Chromium', () => {
 
   before(async () => {
     fx = await openService();
-    server = await createServer({
-      db: fx.db,
-      store: fx.store,
-      redis: fx.redis,
-      queue: fx.queue,
-      auth: { apiKeys: [API_KEY] },
-      assetsDir: fx.assetsDir,
-      logger: { level: 'silent' },
-    });
+    server = await serviceServer(fx, { logger: { level: 'silent' } });
     base = await server.listen();
     userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-'));
     // A fresh profile per run: Playwright passes it as --user-data-dir.

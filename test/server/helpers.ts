@@ -5,7 +5,12 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { Database } from '../../src/db/index.js';
 import { PipelineQueue } from '../../src/pipeline/pipeline-queue.js';
-import { createServerLogger } from '../../src/server/index.js';
+import {
+  createServer,
+  createServerLogger,
+  type OpusServer,
+  type ServerOptions,
+} from '../../src/server/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
 import { postgresTarget, type TestTarget } from '../support/databases.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
@@ -74,4 +79,21 @@ export function youtubeUrl(): string {
     .padEnd(11, 'x')
     .slice(0, 11);
   return `https://www.youtube.com/watch?v=${id}`;
+}
+
+/** The service over a fixture's database, store, Redis, queue and assets, with the test API key. */
+export function serviceServer(
+  fx: ServiceFixture,
+  overrides: Partial<ServerOptions> = {},
+): Promise<OpusServer> {
+  return createServer({
+    db: fx.db,
+    store: fx.store,
+    redis: fx.redis,
+    queue: fx.queue,
+    auth: { apiKeys: [API_KEY] },
+    assetsDir: fx.assetsDir,
+    logger: fx.logger,
+    ...overrides,
+  });
 }
