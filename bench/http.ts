@@ -3,7 +3,9 @@
  * node:http server in another process (so server work does not share this event loop).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import http from 'node:http';
+import axios from 'axios';
+import got from 'got';
 import { Pool } from 'undici';
 import { type CachedResponse, HttpClient, MemoryResponseCache } from '../src/http/index.js';
 import { Budget, CircuitBreaker } from '../src/resilience/index.js';
@@ -33,31 +35,22 @@ function startServer(): Promise<{ child: ChildProcess; port: number }> {
   });
 }
 
-function installed(name: string): boolean {
-  try {
-    createRequire(import.meta.url).resolve(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function run(options: SuiteOptions): Promise<BenchResult[]> {
   const seconds = options.quick ? 1 : 3;
   const rounds = options.quick ? 3 : 5;
   const { child, port } = await startServer();
   const origin = `http://127.0.0.1:${port}`;
-  const others = ['axios', 'got'].filter(installed);
-  log(
-    others.length === 0
-      ? '  axios and got are not installed: not measured'
-      : `  ${others.join(', ')} installed but not wired into this suite`,
-  );
   const pool = new Pool(origin, { connections: CONCURRENCY });
   const raw = async (): Promise<unknown> => {
     const { body } = await pool.request({ path: '/v/videos?id=1', method: 'GET' });
     return body.json();
   };
+  // The popular clients, each on a keep-alive agent with as many sockets as the pool has connections.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const axiosClient = axios.create({ baseURL: origin, httpAgent: agent });
+  const viaAxios = async (): Promise<unknown> => (await axiosClient.get('/v/videos?id=1')).data;
+  const gotClient = got.extend({ prefixUrl: origin, agent: { http: agent }, retry: { limit: 0 } });
+  const viaGot = (): Promise<unknown> => gotClient.get('v/videos?id=1').json();
   const client = new HttpClient({
     service: 'bench',
     baseUrl: `${origin}/v`,
@@ -95,9 +88,28 @@ export async function run(options: SuiteOptions): Promise<BenchResult[]> {
         p99Ms: full.subject.p99Ms,
         baselineP99Ms: full.baseline.p99Ms,
         params: { concurrency: CONCURRENCY, seconds, rounds, responseBytes: 200 },
-        extra: { notMeasured: ['axios', 'got'].filter((n) => !others.includes(n)) },
       }),
     );
+    for (const [name, op, subject] of [
+      ['axios', viaAxios, 'axios 1.x GET + JSON (keep-alive agent, 64 sockets)'],
+      ['got', viaGot, 'got 14 GET + .json() (keep-alive agent, 64 sockets, no retry)'],
+    ] as const) {
+      const other = await compareLoad(name, op, raw, { concurrency: CONCURRENCY, seconds, rounds });
+      results.push(
+        result({
+          case: name,
+          target: 'local',
+          subject,
+          baseline: 'undici Pool.request (64 connections) + body.json()',
+          unit: 'ops/s',
+          value: other.subject.opsPerSec,
+          baselineValue: other.baseline.opsPerSec,
+          p99Ms: other.subject.p99Ms,
+          baselineP99Ms: other.baseline.p99Ms,
+          params: { concurrency: CONCURRENCY, seconds, rounds, responseBytes: 200 },
+        }),
+      );
+    }
 
     // Overhead per request as CPU time of this process (user + system) per request, at the same
     // concurrency: unlike wall-clock latency it barely moves when other processes load the machine.
@@ -169,6 +181,7 @@ export async function run(options: SuiteOptions): Promise<BenchResult[]> {
     await client.close();
     await cached.close();
     await pool.close();
+    agent.destroy();
     child.kill();
   }
   return results;

@@ -1,4 +1,12 @@
-import { type Attributes, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
+  type Span,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 
 /**
  * The library's tracer. With no OpenTelemetry SDK registered by the application every span is a no-op,
@@ -38,7 +46,22 @@ export async function withSpan<T>(
  * under it). End it with `endSpan`.
  */
 export function startSpan(name: string, attributes: Attributes): Span {
+  if (!tracingActive()) return NOOP_SPAN;
   return tracer.startSpan(name, { attributes });
+}
+
+/** The API's own no-op provider: what a ProxyTracerProvider delegates to until an SDK registers. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * False while no SDK is registered. The API's no-op tracer still reads the active context and allocates a
+ * span per call, which showed in the HTTP and query hot paths; this check is a few property reads. A
+ * provider registered later is seen on the next call.
+ */
+function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
 }
 
 /** Ends a span from `startSpan`, recording the error's stable code when there is one. */

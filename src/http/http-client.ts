@@ -252,7 +252,9 @@ export class HttpClient {
   readonly service: string;
   readonly metrics: ApiMetricsCollector;
   readonly #o: HttpClientOptions;
-  readonly #base: URL;
+  /** `URL#origin` is a computed getter; read it once. */
+  readonly #origin: string;
+  readonly #basePath: string;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #dispatcher: Dispatcher;
@@ -280,7 +282,8 @@ export class HttpClient {
     }
     this.#o = options;
     this.service = options.service;
-    this.#base = base;
+    this.#origin = base.origin;
+    this.#basePath = base.pathname;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
     this.#secret = authSecret(options.auth);
@@ -454,10 +457,10 @@ export class HttpClient {
   }
 
   #prepare(method: HttpMethod, endpoint: string, options: RequestOptions): Prepared | Promise<Prepared> {
-    let origin = this.#base.origin;
+    let origin = this.#origin;
     let pathname: string;
     let search = '';
-    if (/^https?:\/\//i.test(endpoint)) {
+    if (isAbsolute(endpoint)) {
       const url = new URL(endpoint);
       origin = url.origin;
       pathname = url.pathname;
@@ -466,24 +469,28 @@ export class HttpClient {
       // Relative endpoints extend the base path; a plain concatenation avoids a URL parse per call.
       const rel = endpoint.charCodeAt(0) === 47 ? endpoint.replace(/^\/+/, '') : endpoint;
       const q = rel.indexOf('?');
-      pathname = this.#base.pathname + (q < 0 ? rel : rel.slice(0, q));
+      pathname = this.#basePath + (q < 0 ? rel : rel.slice(0, q));
       if (q >= 0) search = rel.slice(q + 1);
     }
-    const sameOrigin = origin === this.#base.origin;
+    const sameOrigin = origin === this.#origin;
     const query = options.params ? encodeParams(options.params, this.#o.arrayFormat) : '';
     if (query) search = search ? `${search}&${query}` : query;
     // Credentials only ever travel to the configured origin.
     if (sameOrigin && this.#authQuery) search = search ? `${search}&${this.#authQuery}` : this.#authQuery;
     const path = search ? `${pathname}?${search}` : pathname;
-    const headers: Record<string, string> = sameOrigin
-      ? { ...this.#defaultHeaders }
-      : {
-          'user-agent': this.#defaultHeaders['user-agent']!,
-          'accept-encoding': this.#defaultHeaders['accept-encoding']!,
-        };
+    const data = options.data;
+    // undici only reads the headers object, so a plain same-origin call shares the defaults (no copy per call).
+    const shared = sameOrigin && !options.headers && !options.idempotencyKey && data == null;
+    const headers: Record<string, string> = shared
+      ? this.#defaultHeaders
+      : sameOrigin
+        ? { ...this.#defaultHeaders }
+        : {
+            'user-agent': this.#defaultHeaders['user-agent']!,
+            'accept-encoding': this.#defaultHeaders['accept-encoding']!,
+          };
     if (options.headers) Object.assign(headers, lower(options.headers));
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
-    const data = options.data;
     const prepared: Prepared = {
       method,
       origin,
@@ -583,7 +590,22 @@ export class HttpClient {
     const deadlineAt = this.#clock.now() + deadlineMs;
     const signal = options.signal;
     try {
-      const response = await this.#attempts(p, options, signal, deadlineAt);
+      // The retry loop lives here rather than in its own async method: one async frame less per call.
+      const maxRetries = options.retryOnError === false ? 0 : (options.maxRetries ?? this.#o.maxRetries ?? 3);
+      const cost = options.cost ?? this.#o.costOf?.(p.method, p.operation) ?? 1;
+      this.#retryBudget.recordCall();
+      let response: HttpResponse;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          response = await this.#attempt(p, options, signal, deadlineAt, cost, attempt);
+          break;
+        } catch (caught) {
+          await this.#clock.sleep(
+            this.#retryDelay(caught, p, options, attempt, maxRetries, deadlineAt),
+            signal,
+          );
+        }
+      }
       const ms = performance.now() - started;
       response.timing.totalMs = ms;
       this.metrics.success(p.operation, ms);
@@ -637,75 +659,70 @@ export class HttpClient {
     }
   }
 
-  async #attempts(
+  /** After a failed attempt: the wait before the next one, or throws the error when there is none. */
+  #retryDelay(
+    caught: unknown,
     p: Prepared,
     options: RequestOptions,
-    signal: AbortSignal | undefined,
+    attempt: number,
+    maxRetries: number,
     deadlineAt: number,
-  ): Promise<HttpResponse> {
-    const maxRetries = options.retryOnError === false ? 0 : (options.maxRetries ?? this.#o.maxRetries ?? 3);
-    const idempotent = p.method !== 'POST' && p.method !== 'PATCH';
-    const replayable = idempotent || options.idempotencyKey !== undefined || options.retrySafe === true;
-    const cost = options.cost ?? this.#o.costOf?.(p.method, p.operation) ?? 1;
-    this.#retryBudget.recordCall();
-    for (let attempt = 0; ; attempt++) {
-      let error: HttpError;
-      let notSent = false;
-      try {
-        return await this.#attempt(p, options, signal, deadlineAt, cost, attempt);
-      } catch (caught) {
-        if (!(caught instanceof HttpError)) throw caught;
-        error = caught;
-        error.attempts = attempt + 1;
-        notSent = error.code === HttpErrorCode.Network && NOT_SENT.has(errorCode(error.cause) ?? '');
-      }
-      if (signal?.aborted) throw this.#abortError(p, signal);
-      const retryable =
-        error.code === HttpErrorCode.Network ||
-        error.code === HttpErrorCode.Timeout ||
-        error.code === HttpErrorCode.RateLimited ||
-        error.code === HttpErrorCode.ServerError;
-      const now = this.#clock.now();
-      const asked = error.status === undefined ? undefined : parseRetryAfter(error.headers as Headers, now);
-      if (asked !== undefined && error.retryAt === undefined) error.retryAt = now + asked;
-      // Budget/breaker refusals and spent quotas are final here; they carry retryAt for a job queue.
-      if (!retryable || error.final || attempt >= maxRetries || !(replayable || notSent)) throw error;
-      const delay = Math.max(
-        backoffDelay(attempt, {
-          initialDelayMs: this.#o.retryDelayMs ?? 500,
-          maxDelayMs: this.#o.maxRetryDelayMs ?? 30_000,
-        }),
-        asked ?? 0,
-      );
-      if (now + delay > deadlineAt) {
-        // Waiting would pass the deadline: fail now and say when, so a job queue can reschedule.
-        error.retryAt = now + delay;
-        throw error;
-      }
-      if (!this.#retryBudget.tryRetry()) throw error;
-      this.metrics.retry(p.operation);
-      if (httpChannels.retry.hasSubscribers) {
-        httpChannels.retry.publish({
-          service: this.service,
-          endpoint: p.endpoint,
-          attempt: attempt + 1,
-          delay,
-          code: error.code,
-        });
-      }
-      this.#logger.info(
-        {
-          service: this.service,
-          method: p.method,
-          endpoint: p.endpoint,
-          code: error.code,
-          attempt: attempt + 1,
-          delayMs: delay,
-        },
-        'retrying',
-      );
-      await this.#clock.sleep(delay, signal);
+  ): number {
+    if (!(caught instanceof HttpError)) throw caught;
+    const error = caught;
+    const signal = options.signal;
+    error.attempts = attempt + 1;
+    const notSent = error.code === HttpErrorCode.Network && NOT_SENT.has(errorCode(error.cause) ?? '');
+    if (signal?.aborted) throw this.#abortError(p, signal);
+    const retryable =
+      error.code === HttpErrorCode.Network ||
+      error.code === HttpErrorCode.Timeout ||
+      error.code === HttpErrorCode.RateLimited ||
+      error.code === HttpErrorCode.ServerError;
+    const replayable =
+      (p.method !== 'POST' && p.method !== 'PATCH') ||
+      options.idempotencyKey !== undefined ||
+      options.retrySafe === true;
+    const now = this.#clock.now();
+    const asked = error.status === undefined ? undefined : parseRetryAfter(error.headers as Headers, now);
+    if (asked !== undefined && error.retryAt === undefined) error.retryAt = now + asked;
+    // Budget/breaker refusals and spent quotas are final here; they carry retryAt for a job queue.
+    if (!retryable || error.final || attempt >= maxRetries || !(replayable || notSent)) throw error;
+    const delay = Math.max(
+      backoffDelay(attempt, {
+        initialDelayMs: this.#o.retryDelayMs ?? 500,
+        maxDelayMs: this.#o.maxRetryDelayMs ?? 30_000,
+      }),
+      asked ?? 0,
+    );
+    if (now + delay > deadlineAt) {
+      // Waiting would pass the deadline: fail now and say when, so a job queue can reschedule.
+      error.retryAt = now + delay;
+      throw error;
     }
+    if (!this.#retryBudget.tryRetry()) throw error;
+    this.metrics.retry(p.operation);
+    if (httpChannels.retry.hasSubscribers) {
+      httpChannels.retry.publish({
+        service: this.service,
+        endpoint: p.endpoint,
+        attempt: attempt + 1,
+        delay,
+        code: error.code,
+      });
+    }
+    this.#logger.info(
+      {
+        service: this.service,
+        method: p.method,
+        endpoint: p.endpoint,
+        code: error.code,
+        attempt: attempt + 1,
+        delayMs: delay,
+      },
+      'retrying',
+    );
+    return delay;
   }
 
   async #attempt(
@@ -773,11 +790,21 @@ export class HttpClient {
       else permit?.failure(wrapped);
       throw wrapped;
     }
-    let buffer: Buffer;
+    const status = response.statusCode;
+    const headers = response.headers;
+    const ok = status >= 200 && status < 300;
+    const mode = ok ? bodyMode(headers, options.responseType ?? 'auto') : 'text';
+    let body: Body;
     try {
-      buffer = Buffer.from(await response.body.arrayBuffer());
-      const encoding = firstHeader(response.headers, 'content-encoding');
-      if (encoding) buffer = await decode(buffer, encoding);
+      const encoding = firstHeader(headers, 'content-encoding');
+      if (mode !== 'bytes' && !encoding) {
+        // undici decodes a single-chunk body straight to a string: no concatenation, no Buffer copy.
+        body = { text: await response.body.text(), buffer: undefined };
+      } else {
+        let buffer: Buffer = Buffer.from(await response.body.arrayBuffer());
+        if (encoding) buffer = await decode(buffer, encoding);
+        body = mode === 'bytes' ? { text: undefined, buffer } : { text: buffer.toString('utf8'), buffer };
+      }
     } catch (error) {
       void reservation?.refund().catch(() => {});
       const wrapped = this.#wrap(error, p, signal);
@@ -785,12 +812,10 @@ export class HttpClient {
       else permit?.failure(wrapped);
       throw wrapped;
     }
-    const status = response.statusCode;
-    const headers = response.headers;
-    if (status >= 200 && status < 300) {
+    if (ok) {
       let data: unknown;
       try {
-        data = parseBody(buffer, headers, options.responseType ?? 'auto');
+        data = parseBody(body, mode);
       } catch (error) {
         // The service answered, just not in the promised format: not a reason to open the circuit.
         permit?.success();
@@ -805,7 +830,7 @@ export class HttpClient {
             headers,
             cause: error,
             final: true,
-            bodyExcerpt: redactSecrets(buffer.toString('utf8', 0, 300), this.#secrets),
+            bodyExcerpt: redactSecrets((body.text ?? '').slice(0, 300), this.#secrets),
             ...optional('requestId', requestIdOf(headers)),
           },
         );
@@ -835,16 +860,16 @@ export class HttpClient {
     }
     // An error answer: the provider saw the call, so its cost stands.
     void reservation?.commit().catch(() => {});
-    let body: unknown;
-    const text = buffer.toString('utf8');
+    const text = body.text ?? '';
+    let parsed: unknown;
     try {
-      body = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
-      body = text;
+      parsed = text;
     }
     let kind: HttpErrorKind | undefined;
     try {
-      kind = this.#o.classifyError?.(body, status, headers);
+      kind = this.#o.classifyError?.(parsed, status, headers);
     } catch (error) {
       this.#logger.warn({ service: this.service, err: this.#safe(error) }, 'classifyError hook failed');
     }
@@ -957,6 +982,13 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+/** `http://` or `https://`, any case, without a regular expression per call. */
+function isAbsolute(endpoint: string): boolean {
+  const c = endpoint.charCodeAt(0);
+  if (c !== 104 && c !== 72) return false;
+  return /^https?:\/\//i.test(endpoint);
+}
+
 function lower(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
@@ -979,15 +1011,23 @@ async function decode(buffer: Buffer, encoding: string): Promise<Buffer> {
   }
 }
 
-function parseBody(buffer: Buffer, headers: Headers, type: ResponseType): unknown {
-  if (type === 'bytes') return buffer;
-  if (type === 'text') return buffer.toString('utf8');
+type BodyMode = 'json' | 'text' | 'bytes';
+/** A response body as read: text for JSON and text modes, the bytes for binary ones. */
+type Body = { text: string; buffer: Buffer | undefined } | { text: undefined; buffer: Buffer };
+
+/** How a 2xx body is read, decided from its headers before the body arrives. */
+function bodyMode(headers: Headers, type: ResponseType): BodyMode {
+  if (type !== 'auto') return type;
   const contentType = firstHeader(headers, 'content-type') ?? '';
-  if (type === 'json' || /[/+]json\b/i.test(contentType)) {
-    return buffer.length === 0 ? undefined : JSON.parse(buffer.toString('utf8'));
-  }
-  if (/^text\/|xml|urlencoded/i.test(contentType)) return buffer.toString('utf8');
-  return buffer;
+  if (/[/+]json\b/i.test(contentType)) return 'json';
+  if (/^text\/|xml|urlencoded/i.test(contentType)) return 'text';
+  return 'bytes';
+}
+
+function parseBody(body: Body, mode: BodyMode): unknown {
+  if (body.text === undefined) return body.buffer;
+  if (mode === 'json') return body.text.length === 0 ? undefined : JSON.parse(body.text);
+  return body.text;
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, error: () => Error): Promise<T> {

@@ -9,7 +9,13 @@ export type WindowSpec =
   | { name: string; kind: 'concurrent'; limit: number; leaseMs?: number };
 
 export type TryResult =
-  | { ok: true; id: string; at: number }
+  | {
+      ok: true;
+      id: string;
+      at: number;
+      /** What the backend needs back to settle this grant (the memory backend's slots); passed to commit/refund. */
+      handle?: unknown;
+    }
   | {
       ok: false;
       /** How long until the cost could fit, -1 when only a release can make room. */
@@ -39,8 +45,9 @@ export interface BudgetBackend {
     reserved: readonly number[],
     actual: readonly number[],
     now: number,
+    handle?: unknown,
   ): void | Promise<void>;
-  refund(id: string, reserved: readonly number[]): void | Promise<void>;
+  refund(id: string, reserved: readonly number[], handle?: unknown): void | Promise<void>;
   /** Stops every reservation until `untilMs` (a 429 Retry-After, a spent quota). */
   pause(untilMs: number, reason: string, now: number): void | Promise<void>;
   /** Counts usage that happened elsewhere (the provider's own remaining count), expiring at `expiresAt`. */
@@ -150,14 +157,20 @@ class WindowState {
   }
 }
 
-/** What a reservation holds per window: a grant's sequence number, or a concurrency slot's cost. */
-type Held = number[];
+/**
+ * What a reservation holds per window: a grant's sequence number, or a concurrency slot's cost. It travels
+ * with the Reservation as its handle (no id-keyed map: hashing a fresh id string per call showed in profiles);
+ * `settled` makes a second commit or refund a no-op.
+ */
+interface Held {
+  slots: number[];
+  settled: boolean;
+}
 
 /** One process, no I/O: every call is synchronous. */
 export class MemoryBudgetBackend implements BudgetBackend {
   readonly sync = true;
   #windows: WindowState[];
-  #held = new Map<string, Held>();
   #pausedUntil = 0;
   #pauseReason = '';
 
@@ -185,27 +198,34 @@ export class MemoryBudgetBackend implements BudgetBackend {
       if (w.used + cost > w.spec.limit)
         return { ok: false, waitMs: w.waitFor(cost, now), window: i, never: false };
     }
-    const held: Held = new Array(windows.length);
+    const slots: number[] = new Array(windows.length);
     for (let i = 0; i < windows.length; i++) {
       const cost = costs[i] ?? 0;
       const w = windows[i]!;
-      if (cost <= 0) held[i] = -1;
+      if (cost <= 0) slots[i] = -1;
       else if (w.spec.kind === 'concurrent') {
         w.used += cost;
-        held[i] = cost;
-      } else held[i] = w.push(w.expiry(now), cost);
+        slots[i] = cost;
+      } else slots[i] = w.push(w.expiry(now), cost);
     }
-    this.#held.set(id, held);
-    return { ok: true, id, at: now };
+    const handle: Held = { slots, settled: false };
+    return { ok: true, id, at: now, handle };
   }
 
-  commit(id: string, reserved: readonly number[], actual: readonly number[], now: number): void {
-    const held = this.#held.get(id);
-    if (!held) return;
-    this.#held.delete(id);
-    for (let i = 0; i < held.length; i++) {
+  commit(
+    _id: string,
+    reserved: readonly number[],
+    actual: readonly number[],
+    now: number,
+    handle?: unknown,
+  ): void {
+    const held = handle as Held | undefined;
+    if (!held || held.settled) return;
+    held.settled = true;
+    const slots = held.slots;
+    for (let i = 0; i < slots.length; i++) {
       const w = this.#windows[i]!;
-      const h = held[i]!;
+      const h = slots[i]!;
       if (w.spec.kind === 'concurrent') {
         if (h > 0) w.used -= h;
         continue;
@@ -218,13 +238,14 @@ export class MemoryBudgetBackend implements BudgetBackend {
     }
   }
 
-  refund(id: string): void {
-    const held = this.#held.get(id);
-    if (!held) return;
-    this.#held.delete(id);
-    for (let i = 0; i < held.length; i++) {
+  refund(_id: string, _reserved: readonly number[], handle?: unknown): void {
+    const held = handle as Held | undefined;
+    if (!held || held.settled) return;
+    held.settled = true;
+    const slots = held.slots;
+    for (let i = 0; i < slots.length; i++) {
       const w = this.#windows[i]!;
-      const h = held[i]!;
+      const h = slots[i]!;
       if (w.spec.kind === 'concurrent') {
         if (h > 0) w.used -= h;
       } else if (h >= 0) w.setCost(h, 0);

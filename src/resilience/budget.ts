@@ -27,7 +27,7 @@ export interface BudgetOptions {
 }
 
 interface Waiter {
-  costs: number[];
+  costs: readonly number[];
   deadline: number;
   signal: AbortSignal | undefined;
   resolve: (r: Reservation) => void;
@@ -51,6 +51,8 @@ export class Reservation {
     readonly costs: readonly number[],
     readonly grantedAt: number,
     private readonly budget: Budget,
+    /** @internal the backend's own record of the grant, handed back when settling. */
+    readonly handle?: unknown,
   ) {}
 
   get settled(): boolean {
@@ -83,6 +85,8 @@ export class Budget {
   readonly #index: Map<string, number>;
   readonly #queue: Waiter[] = [];
   #pumping = false;
+  #lastCost = Number.NaN;
+  #lastVector: readonly number[] = [];
   #wake: AbortController | undefined;
   /** Reservations that had to wait, and the total time they waited (metrics). */
   waits = 0;
@@ -96,8 +100,15 @@ export class Budget {
     this.#index = new Map(options.windows.map((w, i) => [w.name, i]));
   }
 
-  costVector(cost: Cost): number[] {
-    if (typeof cost === 'number') return this.windows.map(() => cost);
+  costVector(cost: Cost): readonly number[] {
+    if (typeof cost === 'number') {
+      // Nearly every call costs the same number: reuse its vector (nobody mutates one).
+      if (cost !== this.#lastCost) {
+        this.#lastCost = cost;
+        this.#lastVector = Object.freeze(this.windows.map(() => cost));
+      }
+      return this.#lastVector;
+    }
     const out = this.windows.map(() => 0);
     for (const [name, value] of Object.entries(cost)) {
       const i = this.#index.get(name);
@@ -116,7 +127,7 @@ export class Budget {
       const id = `${INSTANCE}.${(sequence++).toString(36)}`;
       const now = this.#clock.now();
       const r = this.#backend.tryReserve(id, costs, now) as ReturnType<MemoryBudgetBackend['tryReserve']>;
-      if (r.ok) return Promise.resolve(new Reservation(id, costs, r.at, this));
+      if (r.ok) return Promise.resolve(new Reservation(id, costs, r.at, this, r.handle));
       const refusal = this.#refusal(r, now, deadline);
       if (refusal) return Promise.reject(refusal);
     }
@@ -148,7 +159,7 @@ export class Budget {
     const r = this.#backend.tryReserve(id, costs, this.#clock.now()) as ReturnType<
       MemoryBudgetBackend['tryReserve']
     >;
-    return r.ok ? new Reservation(id, costs, r.at, this) : undefined;
+    return r.ok ? new Reservation(id, costs, r.at, this, r.handle) : undefined;
   }
 
   /** Stops every reservation until `untilMs` (shared with other processes on a Redis backend). */
@@ -183,8 +194,15 @@ export class Budget {
   /** @internal called by Reservation; synchronous for in-memory backends (hot path). */
   settle(reservation: Reservation, actual: readonly number[] | undefined): Promise<void> {
     if (this.#backend.sync) {
-      if (actual === undefined) this.#backend.refund(reservation.id, reservation.costs);
-      else this.#backend.commit(reservation.id, reservation.costs, actual, this.#clock.now());
+      if (actual === undefined) this.#backend.refund(reservation.id, reservation.costs, reservation.handle);
+      else
+        this.#backend.commit(
+          reservation.id,
+          reservation.costs,
+          actual,
+          this.#clock.now(),
+          reservation.handle,
+        );
       if (this.#queue.length > 0) this.#wakeUp();
       return RESOLVED;
     }
@@ -192,8 +210,16 @@ export class Budget {
   }
 
   async #settleAsync(reservation: Reservation, actual: readonly number[] | undefined): Promise<void> {
-    if (actual === undefined) await this.#backend.refund(reservation.id, reservation.costs);
-    else await this.#backend.commit(reservation.id, reservation.costs, actual, this.#clock.now());
+    if (actual === undefined)
+      await this.#backend.refund(reservation.id, reservation.costs, reservation.handle);
+    else
+      await this.#backend.commit(
+        reservation.id,
+        reservation.costs,
+        actual,
+        this.#clock.now(),
+        reservation.handle,
+      );
     if (this.#queue.length > 0) this.#wakeUp();
   }
 
@@ -246,11 +272,11 @@ export class Budget {
         }
         if (this.#queue[0] !== head) {
           // The head gave up while we asked; hand back anything granted to it.
-          if (r.ok) await this.#backend.refund(id, head.costs);
+          if (r.ok) await this.#backend.refund(id, head.costs, r.handle);
           continue;
         }
         if (r.ok) {
-          this.#dequeue(head)?.resolve(new Reservation(id, head.costs, r.at, this));
+          this.#dequeue(head)?.resolve(new Reservation(id, head.costs, r.at, this, r.handle));
           continue;
         }
         const refusal = this.#refusal(r, now, head.deadline);
