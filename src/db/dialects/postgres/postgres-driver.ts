@@ -54,18 +54,19 @@ export class PostgresConnection implements DriverConnection {
     return this.#broken;
   }
 
-  async exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>> {
+  exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>> {
     const config: pg.QueryConfig =
       name !== undefined && this.#prepared
         ? { name: this.#statementName(sql), text: sql, values: params as unknown[] }
         : { text: sql, values: params as unknown[] };
-    try {
-      const res = await this.client.query(config);
-      return { rows: res.rows as R[], affectedRows: res.rowCount ?? 0 };
-    } catch (error) {
-      if (isConnectionError(error)) this.#broken = true;
-      throw error;
-    }
+    // A `then` rather than an async method: one promise frame less on every query.
+    return this.client.query(config).then(
+      (res) => ({ rows: res.rows as R[], affectedRows: res.rowCount ?? 0 }),
+      (error: unknown) => {
+        if (isConnectionError(error)) this.#broken = true;
+        throw error;
+      },
+    );
   }
 
   async ping(): Promise<void> {
