@@ -9,6 +9,9 @@ export class CacheCounters {
   loaderRuns = 0;
   loaderErrors = 0;
   backgroundRefreshes = 0;
+  writeThroughRefreshes = 0;
+  writeThroughErrors = 0;
+  writeThroughWaits = 0;
   coalesced = 0;
   leaseAcquired = 0;
   leaseWaits = 0;
@@ -32,15 +35,28 @@ export interface CacheMetricsSnapshot {
   l2Misses: number;
   /** Reads answered from L1 or L2 (fresh, or stale inside grace). */
   hits: number;
-  /** Reads that had to run the loader (or wait for one). */
+  /**
+   * Reads that had to run the loader, got their value from another process's load (lease), or waited
+   * for a write-through refresh. Waiters on a read's load (`coalesced`) are counted as neither.
+   */
   misses: number;
   /** hits / (hits + misses): the seed's name. 0 before any read. */
   cacheHitRate: number;
   staleServed: number;
   failSafeServed: number;
+  /** Loads run for reads (misses and grace refreshes); write-through refreshes are not counted here. */
   loaderRuns: number;
   loaderErrors: number;
   backgroundRefreshes: number;
+  /**
+   * Loads run by `refresh()` (the store's write-through after a committed write). Not reads, so neither
+   * hits nor misses: each is one database read spent so that the next reader hits.
+   */
+  writeThroughRefreshes: number;
+  /** Write-through refreshes whose loader failed (logged; the write itself had already succeeded). */
+  writeThroughErrors: number;
+  /** Reads that found a write-through refresh of their key running and waited for it (also in `coalesced`; counted as misses). */
+  writeThroughWaits: number;
   coalesced: number;
   leaseAcquired: number;
   leaseWaits: number;
@@ -61,7 +77,7 @@ export interface CacheMetricsSnapshot {
 
 export function snapshotCounters(c: CacheCounters, l1Entries: number, l1Bytes: number): CacheMetricsSnapshot {
   const hits = c.l1Hits + c.l2Hits + c.staleServed - c.failSafeServed;
-  const misses = c.loaderRuns + c.leaseWaitHits;
+  const misses = c.loaderRuns + c.leaseWaitHits + c.writeThroughWaits;
   const total = hits + misses;
   return { ...c, hits, misses, cacheHitRate: total === 0 ? 0 : hits / total, l1Entries, l1Bytes };
 }

@@ -89,6 +89,22 @@ export interface CacheResult<T> {
   source: CacheSource;
 }
 
+/** A write-through refresh to start once an invalidation has moved the generations (see `refresh`). */
+export interface RefreshRequest<T = unknown> {
+  key: string;
+  loader: Loader<T>;
+  options?: EntryOptions;
+}
+
+export interface InvalidateOptions {
+  /**
+   * Write-through: `refresh(key, loader, options)` once the invalidation has bumped the generations in
+   * Redis, while the other processes' acknowledgements are awaited. The invalidation resolves when both
+   * are done; the refresh's failure is logged and counted, never thrown.
+   */
+  refresh?: RefreshRequest;
+}
+
 export interface WarmItem<T = unknown> {
   key: string;
   loader: Loader<T>;
@@ -119,6 +135,16 @@ interface Watch {
   seq: number;
 }
 
+/**
+ * A load in progress, joined by concurrent misses of its key. `tags` lets an invalidation detach it;
+ * `refresh` marks a write-through refresh (its waiters are counted apart, see `writeThroughWaits`).
+ */
+interface Inflight {
+  promise: Promise<CacheResult<unknown>>;
+  tags: readonly string[];
+  refresh: boolean;
+}
+
 /** Invalidations remembered for that check; a load that outlives this many is never stored in L1. */
 const INVALIDATION_LOG = 1024;
 
@@ -144,7 +170,9 @@ export class Cache {
   readonly #defaultTtl: number;
   readonly #defaultGrace: number;
   readonly #lease: Required<LeaseOptions> | undefined;
-  readonly #inflight = new Map<string, Promise<CacheResult<unknown>>>();
+  readonly #inflight = new Map<string, Inflight>();
+  /** Write-through refreshes running, awaited by `drainRefreshes()` and `close()`. */
+  readonly #refreshing = new Set<Promise<boolean>>();
   readonly #invalidationLog: Array<Invalidation | undefined> = new Array(INVALIDATION_LOG);
   #invalidationSeq = 0;
   /** Loads finished so far: a miss read before one finished may be outdated (see #l2First). */
@@ -210,6 +238,9 @@ export class Cache {
       },
       onLost: (reason) => {
         this.#epoch++;
+        // An invalidation may have been missed: a load already running may hold its old value, so later
+        // readers must not join it.
+        this.#inflight.clear();
         if (reason === 'disconnect') this.#l1Trusted = false;
       },
     });
@@ -311,8 +342,8 @@ export class Cache {
   }
 
   /** Removes every entry carrying any of `tags`: one Redis script, one bus message. */
-  invalidateTags(tags: readonly string[]): Promise<void> {
-    return this.invalidate({ keys: NO_TAGS, tags, all: false });
+  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+    return this.invalidate({ keys: NO_TAGS, tags, all: false }, options);
   }
 
   /** Empties both levels in every process sharing the namespace. */
@@ -325,11 +356,14 @@ export class Cache {
    * entries and the other processes have acknowledged (or `ackTimeoutMs` passed). When Redis is
    * unreachable it resolves anyway (the cache never fails a write) and retries once Redis is back.
    */
-  async invalidate(inv: {
-    keys?: readonly string[];
-    tags?: readonly string[];
-    all?: boolean;
-  }): Promise<void> {
+  async invalidate(
+    inv: {
+      keys?: readonly string[];
+      tags?: readonly string[];
+      all?: boolean;
+    },
+    options?: InvalidateOptions,
+  ): Promise<void> {
     this.#ensureOpen();
     const full: Invalidation = {
       keys: inv.keys ?? NO_TAGS,
@@ -337,13 +371,24 @@ export class Cache {
       all: inv.all ?? false,
     };
     this.#applyInvalidation(full);
-    if (!this.#l2) return;
-    const ok = await this.#l2.invalidate(full.keys, full.tags, full.all);
-    if (!ok) {
-      this.#markPending(full);
+    const r = options?.refresh;
+    if (!this.#l2) {
+      if (r) await this.refresh(r.key, r.loader, r.options);
       return;
     }
-    await this.#publish(full);
+    const ok = await this.#l2.invalidate(full.keys, full.tags, full.all);
+    // The generations have moved (or Redis is unreachable and the refresh stores in L1 only): a load
+    // that starts now reads newer data than the write and is rejected by any later one, so it need
+    // not wait for the acknowledgements, and the caller waits for the two side by side. Other
+    // processes may still serve their old L1 copy until they acknowledge, as they may before any
+    // invalidation resolves; the refreshed L2 entry is there when they drop it.
+    const refreshed = r ? this.refresh(r.key, r.loader, r.options) : undefined;
+    if (!ok) {
+      this.#markPending(full);
+      await refreshed;
+      return;
+    }
+    await Promise.all([this.#publish(full), refreshed]);
   }
 
   /** Loads each item (through `getOrSet`, so present entries are kept), `concurrency` at a time. */
@@ -371,6 +416,54 @@ export class Cache {
     return loaded;
   }
 
+  /**
+   * Write-through refresh: loads `key` with `loader` now and stores the result, as a miss would, without
+   * reading L1 or L2 first. Meant for right after a committed write whose invalidation has moved the
+   * generations (`invalidateTags(tags, { refresh })` starts it at that point), so that the next reader
+   * hits instead of missing. It is exactly as safe as a miss: the generations are
+   * read before the loader runs and the result is stored only if none moved, so a newer write that
+   * invalidates meanwhile rejects it (or deletes it, if it lands first). Readers of `key` in this process
+   * that arrive meanwhile wait for it instead of loading again.
+   *
+   * Never rejects. Resolves true when the value was stored (in L2, or in L1 without Redis), false when
+   * it was not: rejected by a newer invalidation, a failed loader (logged, counted in
+   * `writeThroughErrors`), or a closed cache. Counted in `writeThroughRefreshes`, not in `loaderRuns`.
+   */
+  refresh<T>(key: string, loader: Loader<T>, options: EntryOptions = {}): Promise<boolean> {
+    if (this.#closed || (!this.#l1 && !this.#l2)) return Promise.resolve(false);
+    const outcome = { stored: false };
+    const load = this.#startLoad(key, loader, options, undefined, undefined, outcome);
+    const done = load.then(
+      () => outcome.stored,
+      (error: unknown) => {
+        this.#counters.writeThroughErrors++;
+        const log = this.#closed ? this.#logger.debug : this.#logger.warn;
+        log.call(
+          this.#logger,
+          { key: safeKey(key), err: summary(error) },
+          'cache: write-through refresh failed',
+        );
+        return false;
+      },
+    );
+    this.#refreshing.add(done);
+    void done.then(() => this.#refreshing.delete(done));
+    return done;
+  }
+
+  /** Resolves once every write-through refresh started so far has finished (for tests and shutdown). */
+  async drainRefreshes(): Promise<void> {
+    while (this.#refreshing.size > 0) await Promise.all([...this.#refreshing]);
+  }
+
+  /**
+   * Whether `key` has an entry in this process's L1 (fresh or not), without touching its recency. A cheap
+   * hint that `key` is being read here: the store refreshes only such keys after a write.
+   */
+  inL1(key: string): boolean {
+    return this.#l1?.peek(key) !== undefined;
+  }
+
   metrics(): CacheMetricsSnapshot {
     return snapshotCounters(this.#counters, this.#l1?.size ?? 0, this.#l1?.bytes ?? 0);
   }
@@ -391,6 +484,9 @@ export class Cache {
     this.#closed = true;
     this.#retryTimer?.();
     this.#closing.abort(new CacheError(CacheErrorCode.Closed, 'The cache was closed'));
+    // Aborted first so a loader that honours its signal stops; the rest still get to store their value
+    // before the connections go. A refresh is bounded by its loader and the Redis timeout.
+    await this.drainRefreshes();
     await this.#bus?.close();
     this.#l2?.dispose();
     const quit = async (c: RedisClient | undefined): Promise<void> => {
@@ -429,10 +525,7 @@ export class Cache {
     }
     if (this.#l1) this.#counters.l1Misses++;
     const running = this.#inflight.get(key);
-    if (running) {
-      this.#counters.coalesced++;
-      return raceSignal(running, signal);
-    }
+    if (running) return raceSignal(this.#join(running), signal);
     return raceSignal(this.#startLoad(key, loader, options, l1), signal);
   }
 
@@ -451,10 +544,7 @@ export class Cache {
         return hit.entry.value;
       }
       const running = this.#inflight.get(key);
-      if (running) {
-        this.#counters.coalesced++;
-        return running.then(resultValue);
-      }
+      if (running) return this.#join(running).then(resultValue);
       // A load that finished while our GET was out may have stored the value: let #load read L2 again,
       // or two callers could both run the loader.
       const prefetched = this.#loadsDone === loadsBefore ? hit : undefined;
@@ -462,15 +552,27 @@ export class Cache {
     });
   }
 
+  /** A miss that waits for the load already running for its key. */
+  #join(running: Inflight): Promise<CacheResult<unknown>> {
+    this.#counters.coalesced++;
+    if (running.refresh) this.#counters.writeThroughWaits++;
+    return running.promise;
+  }
+
+  /** `refresh` given: a write-through refresh (see `refresh()`), which records whether it stored. */
   #startLoad(
     key: string,
     loader: Loader<unknown>,
     options: EntryOptions | undefined,
     l1: L1Entry | undefined,
     prefetched?: L2Hit | null | typeof FAILED,
+    refresh?: { stored: boolean },
   ): Promise<CacheResult<unknown>> {
-    const p = this.#load(key, loader, options ?? {}, l1, prefetched);
-    this.#inflight.set(key, p);
+    const o = options ?? {};
+    const p = this.#load(key, loader, o, l1, prefetched, refresh);
+    // A refresh replaces a load already registered: that one may have started before the write's
+    // invalidation reached Redis, so its result would be rejected; readers from now on wait for ours.
+    this.#inflight.set(key, { promise: p, tags: o.tags ?? NO_TAGS, refresh: refresh !== undefined });
     p.then(
       () => this.#settled(key, p),
       () => this.#settled(key, p),
@@ -480,7 +582,7 @@ export class Cache {
 
   #settled(key: string, p: Promise<CacheResult<unknown>>): void {
     this.#loadsDone++;
-    if (this.#inflight.get(key) === p) this.#inflight.delete(key);
+    if (this.#inflight.get(key)?.promise === p) this.#inflight.delete(key);
   }
 
   async #load(
@@ -489,6 +591,7 @@ export class Cache {
     options: EntryOptions,
     l1: L1Entry | undefined,
     prefetched: L2Hit | null | typeof FAILED | undefined,
+    refresh: { stored: boolean } | undefined,
   ): Promise<CacheResult<unknown>> {
     const tags = options.tags ?? NO_TAGS;
     // Taken before anything is read: an invalidation from here on keeps this load out of L1.
@@ -501,7 +604,12 @@ export class Cache {
           : undefined;
       let snapshot: GenerationSnapshot | undefined;
       const l2 = this.#l2;
-      if (l2) {
+      if (l2 && refresh) {
+        // A refresh reads no entry (the write just deleted it) and takes no lease: it is not a reader
+        // others should wait on across processes, and it must store whatever a lease holder does.
+        const snap = await l2.snapshot(key, tags);
+        if (snap !== FAILED) snapshot = snap;
+      } else if (l2) {
         const hit = prefetched !== undefined ? prefetched : await l2.get(key);
         if (hit !== FAILED && hit !== null) {
           const now = this.#clock.now();
@@ -534,16 +642,19 @@ export class Cache {
         }
       }
 
-      this.#counters.loaderRuns++;
+      if (refresh) this.#counters.writeThroughRefreshes++;
+      else this.#counters.loaderRuns++;
       let value: unknown;
       // Only misses get a span: an L1 hit is a few hundred nanoseconds and must stay that way.
-      const span = startSpan('cache.load', { 'opusclip.cache.key': safeKey(key) });
+      const span = startSpan(refresh ? 'cache.refresh' : 'cache.load', {
+        'opusclip.cache.key': safeKey(key),
+      });
       try {
         value = await loader({ key, signal: this.#closing.signal });
         endSpan(span);
       } catch (error) {
         endSpan(span, error);
-        this.#counters.loaderErrors++;
+        if (!refresh) this.#counters.loaderErrors++;
         if (fallback && fallback.staleUntil > this.#clock.now()) {
           // Fail-safe: the database is down, the old value is better than an error.
           this.#counters.staleServed++;
@@ -569,6 +680,7 @@ export class Cache {
         }
       }
       let storable = !this.#invalidatedSince(watch, key, tags);
+      let inL2 = false;
       if (l2 && snapshot && bytes && storable) {
         const stored = await l2.setIfUnchanged(
           key,
@@ -578,11 +690,15 @@ export class Cache {
           snapshot,
         );
         if (stored === false) storable = false;
+        inL2 = stored === true;
       }
       if (storable && !this.#invalidatedSince(watch, key, tags)) {
         this.#storeL1(key, entry, bytes?.length ?? 0, this.#trustedEpochFor(watch));
+        if (refresh) refresh.stored = inL2 || !l2;
       } else {
         this.#counters.writeBackRejected++;
+        // Stored in L2 before a local invalidation arrived: that invalidation deletes it there too.
+        if (refresh) refresh.stored = false;
       }
       return { value, stale: false, source: 'loader' };
     } finally {
@@ -686,6 +802,7 @@ export class Cache {
   /** Local effect of an invalidation (ours, or one received on the bus). */
   #applyInvalidation(inv: Invalidation): void {
     this.#logInvalidation(inv);
+    if (this.#inflight.size > 0) this.#detachLoads(inv);
     if (!this.#l1) return;
     if (inv.all) {
       this.#l1.clear();
@@ -693,6 +810,23 @@ export class Cache {
     }
     for (const k of inv.keys) this.#l1.delete(k);
     for (const t of inv.tags) this.#l1.deleteByTag(t);
+  }
+
+  /**
+   * Loads running for the invalidated keys or tags keep serving the callers that already wait for them
+   * (their reads began before the invalidation finished), but no later reader may join them: they may
+   * have read the database before the write committed. Later readers start a load of their own.
+   */
+  #detachLoads(inv: Invalidation): void {
+    if (inv.all) {
+      this.#inflight.clear();
+      return;
+    }
+    for (const k of inv.keys) this.#inflight.delete(k);
+    if (inv.tags.length === 0) return;
+    for (const [k, load] of this.#inflight) {
+      if (load.tags.some((t) => inv.tags.includes(t))) this.#inflight.delete(k);
+    }
   }
 
   async #publish(inv: Invalidation): Promise<void> {

@@ -5,10 +5,12 @@ export {
   type CacheSource,
   type EntryOptions,
   type GetOrSetOptions,
+  type InvalidateOptions,
   type LeaseOptions,
   type Loader,
   type LoaderContext,
   type RedisLayerOptions,
+  type RefreshRequest,
   redisClientOptions,
   type WarmItem,
 } from './cache.js';

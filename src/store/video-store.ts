@@ -46,7 +46,8 @@ type Row = Record<string, unknown>;
 
 /**
  * What the store needs from a cache (the cache layer's `Cache` satisfies it): reads through
- * `getOrSet` with tags, writes invalidate tags after COMMIT.
+ * `getOrSet` with tags, writes invalidate tags after COMMIT. With `inL1`, and an `invalidateTags` that
+ * honours `refresh`, the store also refreshes a written video's entry (write-through, see `writeThrough`).
  */
 export interface StoreCache {
   getOrSet<T>(
@@ -54,7 +55,19 @@ export interface StoreCache {
     loader: () => Promise<T>,
     options: { tags: readonly string[]; ttl?: number },
   ): Promise<T>;
-  invalidateTags(tags: readonly string[]): Promise<unknown>;
+  invalidateTags(tags: readonly string[], options?: { refresh?: StoreRefresh }): Promise<unknown>;
+  /** Whether this process holds `key` locally (L1), without I/O: the "is it read here" hint. */
+  inL1?(key: string): boolean;
+}
+
+/**
+ * A write-through refresh: once the invalidation has moved the generations, load `key` again and store
+ * it as a miss would. `invalidateTags` resolves after it; it never fails the write.
+ */
+export interface StoreRefresh {
+  key: string;
+  loader: () => Promise<unknown>;
+  options: { tags: readonly string[]; ttl?: number };
 }
 
 export interface VideoStoreOptions {
@@ -64,6 +77,14 @@ export interface VideoStoreOptions {
   cache?: StoreCache;
   /** TTL of cached reads in milliseconds (default 60 000; the seed used 60 s for status lists). */
   cacheTtlMs?: number;
+  /**
+   * Write-through refresh (default true; needs a cache with `inL1` whose `invalidateTags` takes
+   * `refresh`, as `Cache` has). After a committed updateVideo or updateVideoStatus, once its invalidation
+   * has moved the generations, the video is read again and stored in the cache, so its next read hits;
+   * the write resolves after that. Only for videos this process holds in L1 (being read here): a write to
+   * a cold video costs no extra read. Batch writes never refresh.
+   */
+  writeThrough?: boolean;
 }
 
 export interface CallOptions {
@@ -421,15 +442,29 @@ export class VideoStore {
   readonly #options: VideoStoreOptions;
   readonly #cache: StoreCache | undefined;
   readonly #cacheTtl: number;
+  /**
+   * Where write-through refreshes read: the Database this store (or the store it was made from by
+   * `with()`) was built on. A transaction is finished by the time a refresh runs.
+   */
+  readonly #root: Queryable<StoreSchema> | undefined;
 
-  /** `shared` is internal: `with()` passes its compiled statements so a transaction compiles nothing. */
-  constructor(q: Queryable<StoreSchema>, options: VideoStoreOptions = {}, shared?: unknown) {
+  /**
+   * `shared` and `root` are internal: `with()` passes its compiled statements, so a transaction compiles
+   * nothing, and the Database that write-through refreshes read from after COMMIT.
+   */
+  constructor(
+    q: Queryable<StoreSchema>,
+    options: VideoStoreOptions = {},
+    shared?: unknown,
+    root?: Queryable<StoreSchema>,
+  ) {
     this.#q = q;
     this.#options = options;
     this.#cache = options.cache;
     this.#cacheTtl = options.cacheTtlMs ?? 60_000;
     this.#clock = options.clock ?? systemClock;
     this.#st = shared instanceof Statements && shared.dialect === q.dialect ? shared : statementsFor(q);
+    this.#root = root ?? (q.inTransaction ? undefined : q);
   }
 
   /** The Queryable this store runs on (a Database or a Transaction). */
@@ -443,7 +478,7 @@ export class VideoStore {
     if (q.dialect !== this.#st.dialect) {
       throw invalidInput('queryable', `dialect ${q.dialect} differs from the store's ${this.#st.dialect}`);
     }
-    return new VideoStore(q, this.#options, this.#st);
+    return new VideoStore(q, this.#options, this.#st, this.#root);
   }
 
   /** Runs `fn` in a transaction (a savepoint when already in one) with a store bound to it. */
@@ -506,16 +541,21 @@ export class VideoStore {
     if (!isUuid(id)) return Promise.resolve(undefined);
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const key = id.toLowerCase();
-    return this.#read(`video:${key}`, [`video:${key}`], async () => {
-      const res = await this.#q.execute<Row>(
-        { sql: this.#st.getVideoById.sql, parameters: [key] },
-        options.signal
-          ? { name: this.#st.getVideoById.name, signal: options.signal }
-          : this.#st.getVideoById.options,
-      );
-      const row = res.rows[0];
-      return row === undefined ? undefined : this.#st.map.video(row);
-    });
+    return this.#read(`video:${key}`, [`video:${key}`], () => this.#loadVideo(this.#q, key, options.signal));
+  }
+
+  /** getVideoById's query; `id` lowercased. Also the loader of write-through refreshes. */
+  async #loadVideo(
+    q: Queryable<StoreSchema>,
+    id: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Video | undefined> {
+    const res = await q.execute<Row>(
+      { sql: this.#st.getVideoById.sql, parameters: [id] },
+      signal ? { name: this.#st.getVideoById.name, signal } : this.#st.getVideoById.options,
+    );
+    const row = res.rows[0];
+    return row === undefined ? undefined : this.#st.map.video(row);
   }
 
   /** The video stored under this URL after normalisation (any form of the same YouTube video matches). */
@@ -632,7 +672,7 @@ export class VideoStore {
         { details: { id: videoId, from: row.status, to: target } },
       );
     }
-    await this.#invalidate(['videos', `video:${videoId}`]);
+    await this.#invalidate(['videos', `video:${videoId}`], videoId);
   }
 
   /** Changes a video's metadata (fields given; null clears one). Throws ERR_STORE_NOT_FOUND. */
@@ -664,7 +704,7 @@ export class VideoStore {
     // No statement name: the SET list varies with the patch, and one name must mean one SQL text.
     const res = await this.#exec(query, undefined, options.signal);
     if (res.affectedRows === 0) throw notFound('video', videoId);
-    await this.#invalidate(['videos', `video:${videoId}`]);
+    await this.#invalidate(['videos', `video:${videoId}`], videoId);
   }
 
   // ---- clips ----------------------------------------------------------------------------------------
@@ -1143,15 +1183,44 @@ export class VideoStore {
   }
 
   /**
-   * Every write's invalidation goes through here. The cache layer will register it with
-   * `this.#q.afterCommit(...)` so a rolled-back write never evicts and a committed one always does.
+   * Every write's invalidation goes through here, registered with `this.#q.afterCommit(...)` so a
+   * rolled-back write never evicts and a committed one always does. `videoId`: a single-video write
+   * whose row is refreshed in the cache afterwards (write-through), if this process was reading it.
    */
-  #invalidate(tags: readonly string[]): Promise<void> | undefined {
+  #invalidate(tags: readonly string[], videoId?: string): Promise<void> | undefined {
     const cache = this.#cache;
     if (cache === undefined) return undefined;
+    const root = this.#root;
+    const writeThrough =
+      videoId !== undefined &&
+      root !== undefined &&
+      this.#options.writeThrough !== false &&
+      cache.inL1 !== undefined;
     // Outside a transaction this runs now and the write awaits it; inside, it runs after COMMIT.
     return this.#q.afterCommit(async () => {
-      await cache.invalidateTags(tags);
+      const key = `video:${videoId}`;
+      // Asked before the invalidation drops the entry: only a video read here is worth a database read.
+      if (!writeThrough || !cache.inL1!(key)) {
+        await cache.invalidateTags(tags);
+        return;
+      }
+      // The refresh re-reads the row, starting only once the invalidation has bumped the generations:
+      // it is then an ordinary guarded load, newer than our COMMIT, that a later write's bump rejects or
+      // deletes. Storing the row our UPDATE produced instead could store an older version when two
+      // writers' bumps land in the opposite order of their commits.
+      // The write waits for it, side by side with the acknowledgement wait it already had, so it costs
+      // the writer only what the refresh takes beyond that. In exchange, when the write resolves no
+      // work of it is left running: its spans have ended, close() has nothing to wait for, and a burst
+      // of writes cannot pile up background database reads beyond the writers' own concurrency.
+      // Readers here that arrive meanwhile wait for the refresh rather than loading again. It never
+      // fails the write: the cache logs and counts its errors.
+      await cache.invalidateTags(tags, {
+        refresh: {
+          key,
+          loader: () => this.#loadVideo(root!, videoId!, undefined),
+          options: { tags: [key], ttl: this.#cacheTtl },
+        },
+      });
     });
   }
 

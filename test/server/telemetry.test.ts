@@ -200,7 +200,10 @@ describe('traces and logs', () => {
       assert.ok(spans.some((s) => s.name.startsWith('http openai')));
       assert.ok(
         spans.every((s) => s.ended || s.name === 'pipeline.stage'),
-        `every named span ended: ${spans.filter((s) => !s.ended).map((s) => s.name).join(', ')}`,
+        `every named span ended: ${spans
+          .filter((s) => !s.ended)
+          .map((s) => s.name)
+          .join(', ')}`,
       );
       const dump = JSON.stringify(spans);
       for (const secret of ['yt-secret-key-123', 'sk-secret-openai', 'sk-secret-stability'])
