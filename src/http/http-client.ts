@@ -587,7 +587,8 @@ export class HttpClient {
     }
     // No controller or timer per call: the deadline bounds every wait and each attempt's undici timeouts.
     const deadlineMs = options.deadlineMs ?? this.#o.deadlineMs ?? 120_000;
-    const deadlineAt = this.#clock.now() + deadlineMs;
+    const startedAt = this.#clock.now();
+    const deadlineAt = startedAt + deadlineMs;
     const signal = options.signal;
     try {
       // The retry loop lives here rather than in its own async method: one async frame less per call.
@@ -597,7 +598,8 @@ export class HttpClient {
       let response: HttpResponse;
       for (let attempt = 0; ; attempt++) {
         try {
-          response = await this.#attempt(p, options, signal, deadlineAt, cost, attempt);
+          const now = attempt === 0 ? startedAt : this.#clock.now();
+          response = await this.#attempt(p, options, signal, deadlineAt, cost, attempt, now);
           break;
         } catch (caught) {
           await this.#clock.sleep(
@@ -732,13 +734,17 @@ export class HttpClient {
     deadlineAt: number,
     cost: Cost,
     attempt: number,
+    startedAt: number,
   ): Promise<HttpResponse> {
     const breaker = this.#o.breaker;
     let permit: BreakerPermit | undefined;
+    // `startedAt` holds until something here waits (a shared breaker's read, a budget's queue).
+    let waited = false;
     if (breaker) {
       try {
         const acquired = breaker.acquire();
-        permit = acquired instanceof Promise ? await acquired : acquired;
+        waited = acquired instanceof Promise;
+        permit = waited ? await acquired : (acquired as BreakerPermit);
       } catch (error) {
         throw this.#localRefusal(error, p);
       }
@@ -749,6 +755,7 @@ export class HttpClient {
       reservation = budget.tryReserveNow(cost);
       if (!reservation) {
         const waitsBefore = budget.waits;
+        waited = true;
         try {
           reservation = await budget.reserve(cost, { signal, deadline: deadlineAt });
         } catch (error) {
@@ -759,7 +766,7 @@ export class HttpClient {
       }
     }
     // The attempt may not outlive the call's deadline.
-    const remaining = deadlineAt - this.#clock.now();
+    const remaining = deadlineAt - (waited ? this.#clock.now() : startedAt);
     const timeout = Math.max(1, Math.min(this.#timeoutMs, remaining));
     let response: Dispatcher.ResponseData;
     try {
@@ -1019,10 +1026,19 @@ type Body = { text: string; buffer: Buffer | undefined } | { text: undefined; bu
 function bodyMode(headers: Headers, type: ResponseType): BodyMode {
   if (type !== 'auto') return type;
   const contentType = firstHeader(headers, 'content-type') ?? '';
-  if (/[/+]json\b/i.test(contentType)) return 'json';
-  if (/^text\/|xml|urlencoded/i.test(contentType)) return 'text';
-  return 'bytes';
+  // A service answers with the same content type nearly every time: remember the last one.
+  if (contentType === lastContentType) return lastMode;
+  const mode: BodyMode = /[/+]json\b/i.test(contentType)
+    ? 'json'
+    : /^text\/|xml|urlencoded/i.test(contentType)
+      ? 'text'
+      : 'bytes';
+  lastContentType = contentType;
+  lastMode = mode;
+  return mode;
 }
+let lastContentType = '';
+let lastMode: BodyMode = 'bytes';
 
 function parseBody(body: Body, mode: BodyMode): unknown {
   if (body.text === undefined) return body.buffer;
