@@ -1,5 +1,4 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
 import { abortReason, type Clock, isOpusError, systemClock, throwIfAborted } from '../core/index.js';
 import type {
   BatchInsertSpec,
@@ -28,6 +27,7 @@ import {
   type VideoStatus,
 } from './schema.js';
 import { StoreError, StoreErrorCode } from './store-error.js';
+import { uuidv7 } from './uuid-v7.js';
 import {
   type ClipAssets,
   invalidInput,

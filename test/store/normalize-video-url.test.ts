@@ -154,3 +154,58 @@ describe('normalizeVideoUrl: other URLs', () => {
     }
   });
 });
+
+describe('describeVideoUrl: the fast path for inputs already in canonical form', () => {
+  // A leading space takes the full parser (it trims); the two answers must be the same.
+  const viaFullParser = (input: string): unknown => {
+    try {
+      return describeVideoUrl(` ${input}`);
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
+  const direct = (input: string): unknown => {
+    try {
+      return describeVideoUrl(input);
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
+
+  it('agrees with the full parser on plain, tricky and invalid inputs', () => {
+    const inputs = [
+      'https://www.youtube.com/watch?v=dQw4w9WgXcQ',
+      'https://www.youtube.com/watch?v=dQw4w9WgXc',
+      'https://cdn.example.com/bench/v/1.mp4',
+      'http://example.com/a/b/c',
+      'https://example.com/a/b/',
+      'https://example.com/',
+      'https://example.com',
+      "https://a.b-c.example.org/x_y~z/(1)/it's/@me:8080",
+      'https://example.com/./a',
+      'https://example.com/a/../b',
+      'https://example.com/a//b',
+      'https://example.com/.well-known/x',
+      'https://example.com/a%20b',
+      'https://example.com/a b',
+      'https://Example.com/a',
+      'HTTPS://example.com/a',
+      'https://example.com:443/a',
+      'https://example.com./a',
+      'https://0x7f.1/a',
+      'https://1.2.3.4/a',
+      'https://127.0.0.1/a',
+      'https://foo.0x10/a',
+      'https://xn--nxasmq6b.com/a',
+      'https://xn--a.com/a',
+      'https://example.com/a?utm_source=x',
+      'https://example.com/a#frag',
+      'https://youtu.be/dQw4w9WgXcQ',
+      'https://m.youtube.com/watch?v=dQw4w9WgXcQ',
+      'https://user:pw@example.com/a',
+      `https://example.com/${'a'.repeat(2100)}`,
+      'ftp://example.com/a',
+    ];
+    for (const input of inputs) assert.deepEqual(direct(input), viaFullParser(input), input);
+  });
+});

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { v7 as uuidv7 } from 'uuid';
 import { isOpusError } from '../../src/core/index.js';
 import type { NewVideo, VideoStore } from '../../src/store/index.js';
+import { uuidv7 } from '../../src/store/uuid-v7.js';
 import { testTargets } from '../support/databases.js';
 import { countRows, openStore, rejectsWith, type StoreFixture } from './helpers.js';
 

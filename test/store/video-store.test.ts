@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { v7 as uuidv7 } from 'uuid';
 import { setupStore, storeMigrations, type VideoStatus } from '../../src/store/index.js';
+import { uuidv7 } from '../../src/store/uuid-v7.js';
 import { testTargets } from '../support/databases.js';
 import { countRows, openStore, rejectsWith, type StoreFixture } from './helpers.js';
 
