@@ -322,6 +322,9 @@ const WINDOW_COUNTERS = [
   'loaderRuns',
   'coalesced',
   'writeThroughRefreshes',
+  'writeThroughReplaced',
+  'writeThroughFallbacks',
+  'writeThroughRefused',
   'writeThroughWaits',
   'writeThroughErrors',
   'writeBackRejected',
@@ -546,8 +549,9 @@ async function zipf(quick: boolean): Promise<BenchResult> {
         writes: cached.writes,
         writeFraction: Math.round((cached.writes / (cached.reads + cached.writes)) * 1000) / 1000,
         baselineStaleReads: plain.staleReads,
-        // Where the measured rounds' reads were answered, summed over both instances. Refreshes are
-        // the extra database reads write-through spent; readers that waited for one count as misses.
+        // Where the measured rounds' reads were answered, summed over both instances. Misses are
+        // loaderRuns + coalesced (writeThroughWaits among them) + lease waits. writeThroughRefreshes
+        // are the database reads write-through spent: one per replace, one more per fallback refresh.
         ...windowCounters(after, before),
         redisTimeouts: after[0]!.redisTimeouts + after[1]!.redisTimeouts,
         busAckTimeouts: after[0]!.busAckTimeouts + after[1]!.busAckTimeouts,

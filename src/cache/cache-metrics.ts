@@ -12,6 +12,10 @@ export class CacheCounters {
   writeThroughRefreshes = 0;
   writeThroughErrors = 0;
   writeThroughWaits = 0;
+  writeThroughReplaced = 0;
+  writeThroughFallbacks = 0;
+  writeThroughRefused = 0;
+  getMisses = 0;
   coalesced = 0;
   leaseAcquired = 0;
   leaseWaits = 0;
@@ -36,30 +40,50 @@ export interface CacheMetricsSnapshot {
   /** Reads answered from L1 or L2 (fresh, or stale inside grace). */
   hits: number;
   /**
-   * Reads that had to run the loader, got their value from another process's load (lease), or waited
-   * for a write-through refresh. Waiters on a read's load (`coalesced`) are counted as neither.
+   * Reads not answered from L1 or L2: they ran the loader (`loaderRuns`), waited for a load already
+   * running in this process (`coalesced`, write-through refreshes included), got their value from
+   * another process's load after waiting on its lease (`leaseWaitHits`), or were a `get` that found
+   * nothing (`getMisses`). Each read is counted in exactly one of these.
    */
   misses: number;
   /** hits / (hits + misses): the seed's name. 0 before any read. */
   cacheHitRate: number;
   staleServed: number;
   failSafeServed: number;
-  /** Loads run for reads (misses and grace refreshes); write-through refreshes are not counted here. */
+  /**
+   * Loads run for reads that missed. Not counted here: grace refreshes (`backgroundRefreshes`: the read
+   * that started one was served the stale value, a hit) and write-through loads (`writeThroughRefreshes`).
+   */
   loaderRuns: number;
   loaderErrors: number;
+  /** Background refreshes started by reads inside grace; their own L2 lookups and loads count as no read. */
   backgroundRefreshes: number;
   /**
-   * Loads run by `refresh()` (the store's write-through after a committed write). Not reads, so neither
-   * hits nor misses: each is one database read spent so that the next reader hits.
+   * Loads run by write-through: `refresh()` and the row read of `invalidateAndReplace()` (the store's
+   * write-through after a committed write). Not reads, so neither hits nor misses: each is one database
+   * read spent so that the next reader hits.
    */
   writeThroughRefreshes: number;
   /** Write-through refreshes whose loader failed (logged; the write itself had already succeeded). */
   writeThroughErrors: number;
-  /** Reads that found a write-through refresh of their key running and waited for it (also in `coalesced`; counted as misses). */
+  /** Reads that found a write-through refresh of their key running and waited for it (a part of `coalesced`). */
   writeThroughWaits: number;
+  /** `invalidateAndReplace` calls whose Redis script invalidated and stored the new value in one step. */
+  writeThroughReplaced: number;
+  /**
+   * `invalidateAndReplace` calls that did not replace and fell back to invalidating (and a refresh):
+   * refused, Redis failed, the loader failed, invalidations pending, or no Redis.
+   */
+  writeThroughFallbacks: number;
+  /** Of those, refused because a generation moved between the snapshot and the script (a concurrent write). */
+  writeThroughRefused: number;
+  /** `get` calls that found nothing (no loader to run): misses. */
+  getMisses: number;
+  /** Reads that waited for a load of their key already running in this process: misses. */
   coalesced: number;
   leaseAcquired: number;
   leaseWaits: number;
+  /** Reads that waited on another process's lease and got its stored result: misses (a load elsewhere). */
   leaseWaitHits: number;
   writeBackRejected: number;
   busMessagesSent: number;
@@ -77,7 +101,8 @@ export interface CacheMetricsSnapshot {
 
 export function snapshotCounters(c: CacheCounters, l1Entries: number, l1Bytes: number): CacheMetricsSnapshot {
   const hits = c.l1Hits + c.l2Hits + c.staleServed - c.failSafeServed;
-  const misses = c.loaderRuns + c.leaseWaitHits + c.writeThroughWaits;
+  // writeThroughWaits is a part of coalesced; background and write-through loads are not reads.
+  const misses = c.loaderRuns + c.coalesced + c.leaseWaitHits + c.getMisses;
   const total = hits + misses;
   return { ...c, hits, misses, cacheHitRate: total === 0 ? 0 : hits / total, l1Entries, l1Bytes };
 }

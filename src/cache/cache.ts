@@ -145,6 +145,12 @@ interface Inflight {
   refresh: boolean;
 }
 
+/**
+ * Whom a load serves: 'read' a miss (its outcome is the read's hit or miss), 'background' a refresh
+ * inside grace (the read was served already), an object a write-through refresh (records if it stored).
+ */
+type LoadKind = 'read' | 'background' | { stored: boolean };
+
 /** Invalidations remembered for that check; a load that outlives this many is never stored in L1. */
 const INVALIDATION_LOG = 1024;
 
@@ -171,7 +177,7 @@ export class Cache {
   readonly #defaultGrace: number;
   readonly #lease: Required<LeaseOptions> | undefined;
   readonly #inflight = new Map<string, Inflight>();
-  /** Write-through refreshes running, awaited by `drainRefreshes()` and `close()`. */
+  /** Write-through refreshes and replacements running, awaited by `drainRefreshes()` and `close()`. */
   readonly #refreshing = new Set<Promise<boolean>>();
   readonly #invalidationLog: Array<Invalidation | undefined> = new Array(INVALIDATION_LOG);
   #invalidationSeq = 0;
@@ -300,11 +306,15 @@ export class Cache {
       }
     }
     if (this.#l1) this.#counters.l1Misses++;
-    if (!this.#l2) return undefined;
+    if (!this.#l2) {
+      this.#counters.getMisses++;
+      return undefined;
+    }
     const watch = this.#watch();
     const hit = await raceSignal(this.#l2.get(key), options?.signal);
     if (hit === FAILED || hit === null || hit.entry.staleUntil <= this.#clock.now()) {
       this.#counters.l2Misses++;
+      this.#counters.getMisses++;
       return undefined;
     }
     this.#counters.l2Hits++;
@@ -370,8 +380,112 @@ export class Cache {
       tags: inv.tags ?? NO_TAGS,
       all: inv.all ?? false,
     };
+    return this.#invalidateNow(full, options?.refresh);
+  }
+
+  /**
+   * Invalidate and replace, for a key whose value a committed write has just changed and that this
+   * process holds (the store's write-through). Reads the generations of `replace.key` and its tags,
+   * then the new value with `replace.loader`, then runs one Redis script that invalidates `tags` exactly
+   * as `invalidateTags` does and, only if none of those generations moved since they were read, stores
+   * the new value under the key. Then this L1 drops what the invalidation covers and holds the new
+   * value, and the other processes drop their copies (bus, acknowledged) and find the new value in L2.
+   * So there is no moment in which the key is missing from L2 and readers wait for the database.
+   *
+   * Until the script has run, readers here may still get the old L1 value: their reads are concurrent
+   * with the write, which has not resolved. When the script was refused (a concurrent write moved a
+   * generation), Redis failed, invalidations are still pending from an outage, or there is no Redis,
+   * it falls back to `invalidateTags(tags, { refresh: replace })`; when the loader fails, to a plain
+   * invalidation (logged, counted in `writeThroughErrors`). Never rejects; resolves true when replaced.
+   */
+  invalidateAndReplace(tags: readonly string[], replace: RefreshRequest): Promise<boolean> {
+    this.#ensureOpen();
+    const done = this.#replace({ keys: NO_TAGS, tags, all: false }, replace);
+    this.#refreshing.add(done);
+    void done.then(() => this.#refreshing.delete(done));
+    return done;
+  }
+
+  async #replace(inv: Invalidation, r: RefreshRequest): Promise<boolean> {
+    const l2 = this.#l2;
+    const { key } = r;
+    const options = r.options ?? {};
+    const tags = options.tags ?? NO_TAGS;
+    // Invalidations not yet replayed (Redis was down) have not moved the generations: an unchanged
+    // snapshot would prove nothing.
+    if (!l2 || this.#hasPending()) return this.#fallBack(inv, r);
+    // Why this is safe. The snapshot S is read at t_s, after our COMMIT; the row at t_r > t_s; the
+    // script at t_l checks that no generation moved in (t_s, t_l). The row holds every write committed
+    // before t_r. A write W' committed after t_r bumps the generations only after its commit: before t_l
+    // the check fails and nothing is stored; after t_l, W''s own script deletes or replaces our entry.
+    // Either way, once W' has resolved the cache holds W''s row, a newer one, or nothing.
+    const watch = this.#watch();
+    const snapshot = await l2.snapshot(key, tags);
+    if (snapshot === FAILED) return this.#fallBack(inv, r);
+    this.#counters.writeThroughRefreshes++;
+    const span = startSpan('cache.refresh', { 'opusclip.cache.key': safeKey(key) });
+    let value: unknown;
+    try {
+      value = await r.loader({ key, signal: this.#closing.signal });
+      endSpan(span);
+    } catch (error) {
+      endSpan(span, error);
+      this.#refreshFailed(key, error);
+      return this.#fallBack(inv, undefined);
+    }
+    let entry: L1Entry;
+    let bytes: Buffer;
+    try {
+      entry = this.#makeEntry(value, options);
+      bytes = encodeEntry(entry);
+    } catch (error) {
+      this.#counters.serializationErrors++;
+      this.#logger.warn({ key: safeKey(key), err: summary(error) }, 'cache: value not cacheable');
+      return this.#fallBack(inv, undefined);
+    }
+    const ttl = entry.staleUntil - this.#clock.now();
+    const replaced = await l2.invalidateAndSet(inv.keys, inv.tags, key, bytes, ttl, tags, snapshot);
+    if (replaced === FAILED) {
+      // The script may or may not have run: invalidate here now and in Redis once it answers again.
+      this.#counters.writeThroughFallbacks++;
+      this.#applyInvalidation(inv);
+      this.#markPending(inv);
+      return false;
+    }
+    // Asked before our own invalidation is logged. Another one applied here since the snapshot may come
+    // from a write newer than our row whose script ran after ours: its bus message travels on another
+    // connection than our script's reply and can be read first. Then L1 must not take our row.
+    const overtaken = this.#invalidatedSince(watch, key, tags);
+    this.#applyInvalidation(inv);
+    if (replaced) {
+      this.#counters.writeThroughReplaced++;
+      // A gap or bus outage since the snapshot leaves it untrusted, as for any load.
+      if (!overtaken) this.#storeL1(key, entry, bytes.length, this.#trustedEpochFor(watch));
+      await this.#publish(inv);
+      return true;
+    }
+    this.#counters.writeThroughRefused++;
+    this.#counters.writeThroughFallbacks++;
+    // A concurrent write moved a generation; the script invalidated regardless, so the entry is gone
+    // everywhere. A refresh, guarded like any load, brings the newest row back.
+    await Promise.all([this.#publish(inv), this.refresh(key, r.loader, options)]);
+    return false;
+  }
+
+  /** `refresh` undefined: invalidate only. */
+  async #fallBack(inv: Invalidation, refresh: RefreshRequest | undefined): Promise<false> {
+    this.#counters.writeThroughFallbacks++;
+    await this.#invalidateNow(inv, refresh);
+    return false;
+  }
+
+  #hasPending(): boolean {
+    const p = this.#pending;
+    return p.all || p.keys.size > 0 || p.tags.size > 0;
+  }
+
+  async #invalidateNow(full: Invalidation, r: RefreshRequest | undefined): Promise<void> {
     this.#applyInvalidation(full);
-    const r = options?.refresh;
     if (!this.#l2) {
       if (r) await this.refresh(r.key, r.loader, r.options);
       return;
@@ -432,17 +546,11 @@ export class Cache {
   refresh<T>(key: string, loader: Loader<T>, options: EntryOptions = {}): Promise<boolean> {
     if (this.#closed || (!this.#l1 && !this.#l2)) return Promise.resolve(false);
     const outcome = { stored: false };
-    const load = this.#startLoad(key, loader, options, undefined, undefined, outcome);
+    const load = this.#startLoad(key, loader, options, undefined, outcome);
     const done = load.then(
       () => outcome.stored,
       (error: unknown) => {
-        this.#counters.writeThroughErrors++;
-        const log = this.#closed ? this.#logger.debug : this.#logger.warn;
-        log.call(
-          this.#logger,
-          { key: safeKey(key), err: summary(error) },
-          'cache: write-through refresh failed',
-        );
+        this.#refreshFailed(key, error);
         return false;
       },
     );
@@ -451,7 +559,16 @@ export class Cache {
     return done;
   }
 
-  /** Resolves once every write-through refresh started so far has finished (for tests and shutdown). */
+  #refreshFailed(key: string, error: unknown): void {
+    this.#counters.writeThroughErrors++;
+    const log = this.#closed ? this.#logger.debug : this.#logger.warn;
+    log.call(this.#logger, { key: safeKey(key), err: summary(error) }, 'cache: write-through refresh failed');
+  }
+
+  /**
+   * Resolves once every write-through refresh and replacement started so far has finished (for tests
+   * and shutdown).
+   */
   async drainRefreshes(): Promise<void> {
     while (this.#refreshing.size > 0) await Promise.all([...this.#refreshing]);
   }
@@ -517,7 +634,7 @@ export class Cache {
       this.#counters.staleServed++;
       if (!this.#inflight.has(key)) {
         this.#counters.backgroundRefreshes++;
-        this.#startLoad(key, loader, options, l1).catch((error: unknown) => {
+        this.#startLoad(key, loader, options, l1, 'background').catch((error: unknown) => {
           this.#logger.warn({ key: safeKey(key), err: summary(error) }, 'cache: background refresh failed');
         });
       }
@@ -526,7 +643,7 @@ export class Cache {
     if (this.#l1) this.#counters.l1Misses++;
     const running = this.#inflight.get(key);
     if (running) return raceSignal(this.#join(running), signal);
-    return raceSignal(this.#startLoad(key, loader, options, l1), signal);
+    return raceSignal(this.#startLoad(key, loader, options, l1, 'read'), signal);
   }
 
   /**
@@ -548,7 +665,7 @@ export class Cache {
       // A load that finished while our GET was out may have stored the value: let #load read L2 again,
       // or two callers could both run the loader.
       const prefetched = this.#loadsDone === loadsBefore ? hit : undefined;
-      return this.#startLoad(key, loader, options, undefined, prefetched).then(resultValue);
+      return this.#startLoad(key, loader, options, undefined, 'read', prefetched).then(resultValue);
     });
   }
 
@@ -559,17 +676,17 @@ export class Cache {
     return running.promise;
   }
 
-  /** `refresh` given: a write-through refresh (see `refresh()`), which records whether it stored. */
   #startLoad(
     key: string,
     loader: Loader<unknown>,
     options: EntryOptions | undefined,
     l1: L1Entry | undefined,
+    kind: LoadKind,
     prefetched?: L2Hit | null | typeof FAILED,
-    refresh?: { stored: boolean },
   ): Promise<CacheResult<unknown>> {
     const o = options ?? {};
-    const p = this.#load(key, loader, o, l1, prefetched, refresh);
+    const refresh = typeof kind === 'object' ? kind : undefined;
+    const p = this.#load(key, loader, o, l1, kind, prefetched);
     // A refresh replaces a load already registered: that one may have started before the write's
     // invalidation reached Redis, so its result would be rejected; readers from now on wait for ours.
     this.#inflight.set(key, { promise: p, tags: o.tags ?? NO_TAGS, refresh: refresh !== undefined });
@@ -590,10 +707,13 @@ export class Cache {
     loader: Loader<unknown>,
     options: EntryOptions,
     l1: L1Entry | undefined,
+    kind: LoadKind,
     prefetched: L2Hit | null | typeof FAILED | undefined,
-    refresh: { stored: boolean } | undefined,
   ): Promise<CacheResult<unknown>> {
     const tags = options.tags ?? NO_TAGS;
+    const refresh = typeof kind === 'object' ? kind : undefined;
+    // Only a read's own outcome counts as a hit or a miss: a grace refresh's read was already served.
+    const read = kind === 'read';
     // Taken before anything is read: an invalidation from here on keeps this load out of L1.
     const watch = this.#watch();
     let leaseHeld = false;
@@ -614,7 +734,7 @@ export class Cache {
         if (hit !== FAILED && hit !== null) {
           const now = this.#clock.now();
           if (hit.entry.expiresAt > now) {
-            this.#counters.l2Hits++;
+            if (read) this.#counters.l2Hits++;
             this.#fillL1(key, hit, watch);
             return { value: hit.entry.value, stale: false, source: 'l2' };
           }
@@ -622,7 +742,7 @@ export class Cache {
             fallback = { value: hit.entry.value, staleUntil: hit.entry.staleUntil, source: 'l2' };
           }
         }
-        this.#counters.l2Misses++;
+        if (read) this.#counters.l2Misses++;
         if (hit !== FAILED) {
           const snap = await l2.snapshot(key, tags);
           if (snap !== FAILED) snapshot = snap;
@@ -634,7 +754,10 @@ export class Cache {
             this.#counters.leaseAcquired++;
           } else if (got === false) {
             const waited = await this.#waitForLease(key, watch);
-            if (waited) return waited;
+            if (waited) {
+              if (read) this.#counters.leaseWaitHits++;
+              return waited;
+            }
             // The holder gave up or stored nothing; take the snapshot again, our load starts now.
             const snap = await l2.snapshot(key, tags);
             snapshot = snap === FAILED ? undefined : snap;
@@ -643,7 +766,7 @@ export class Cache {
       }
 
       if (refresh) this.#counters.writeThroughRefreshes++;
-      else this.#counters.loaderRuns++;
+      else if (read) this.#counters.loaderRuns++;
       let value: unknown;
       // Only misses get a span: an L1 hit is a few hundred nanoseconds and must stay that way.
       const span = startSpan(refresh ? 'cache.refresh' : 'cache.load', {
@@ -657,8 +780,10 @@ export class Cache {
         if (!refresh) this.#counters.loaderErrors++;
         if (fallback && fallback.staleUntil > this.#clock.now()) {
           // Fail-safe: the database is down, the old value is better than an error.
-          this.#counters.staleServed++;
-          this.#counters.failSafeServed++;
+          if (read) {
+            this.#counters.staleServed++;
+            this.#counters.failSafeServed++;
+          }
           this.#logger.warn(
             { key: safeKey(key), err: summary(error) },
             'cache: loader failed, served stale value',
@@ -717,7 +842,6 @@ export class Cache {
       const polled = await l2.pollLease(key);
       if (polled === FAILED) return undefined;
       if (polled.hit && polled.hit.entry.expiresAt > this.#clock.now()) {
-        this.#counters.leaseWaitHits++;
         this.#fillL1(key, polled.hit, watch);
         return { value: polled.hit.entry.value, stale: false, source: 'l2' };
       }

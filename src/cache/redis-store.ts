@@ -35,22 +35,34 @@ for i = 2 + n, #KEYS do
 end
 return 1`;
 
-// KEYS: generation keys to bump, then entry keys to delete, then tag sets whose members are deleted.
-const INVALIDATE = `
-local ng = tonumber(ARGV[1])
-local ne = tonumber(ARGV[2])
-for i = 1, ng do
+// The body of an invalidation, shared by INVALIDATE and INVALIDATE_AND_SET. From KEYS[b + 1]: ng
+// generation keys to bump (PEXPIRE gttl), ne entry keys to delete, ns tag sets whose members are deleted
+// with them. Leaves b past them.
+const INVALIDATE_STEPS = `
+for i = b + 1, b + ng do
   redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  redis.call('PEXPIRE', KEYS[i], gttl)
 end
-for i = ng + 1, ng + ne do redis.call('DEL', KEYS[i]) end
-for i = ng + ne + 1, #KEYS do
+b = b + ng
+for i = b + 1, b + ne do redis.call('DEL', KEYS[i]) end
+b = b + ne
+for i = b + 1, b + ns do
   local members = redis.call('SMEMBERS', KEYS[i])
   for j = 1, #members, 500 do
     redis.call('DEL', unpack(members, j, math.min(j + 499, #members)))
   end
   redis.call('DEL', KEYS[i])
 end
+b = b + ns`;
+
+// KEYS: generation keys to bump, then entry keys to delete, then tag sets whose members are deleted.
+const INVALIDATE = `
+local ng = tonumber(ARGV[1])
+local ne = tonumber(ARGV[2])
+local ns = #KEYS - ng - ne
+local gttl = ARGV[3]
+local b = 0
+${INVALIDATE_STEPS}
 return 1`;
 
 // KEYS[1] entry, KEYS[2] its key generation, KEYS[3..] tag sets. An explicit set bumps the key's
@@ -66,6 +78,36 @@ for i = 3, #KEYS do
 end
 return 1`;
 
+// INVALIDATE followed by a SET_IF_GENERATIONS of the replacement, in one step, with the check made
+// against the generations as they were before this invalidation's own bumps. KEYS: the entry, its n
+// generation keys to check, then as INVALIDATE (ng generation keys, ne entries, ns tag sets to empty),
+// then the entry's tag sets. ARGV: value, px, n, the n snapshot values, ng, ne, ns, generation ttl.
+// Returns 1 when it stored the entry, 0 when a generation had moved (invalidated only).
+const INVALIDATE_AND_SET = `
+local n = tonumber(ARGV[3])
+local unchanged = true
+for i = 1, n do
+  local g = redis.call('GET', KEYS[1 + i]) or '0'
+  if g ~= ARGV[3 + i] then
+    unchanged = false
+    break
+  end
+end
+local ng = tonumber(ARGV[4 + n])
+local ne = tonumber(ARGV[5 + n])
+local ns = tonumber(ARGV[6 + n])
+local gttl = ARGV[7 + n]
+local b = 1 + n
+${INVALIDATE_STEPS}
+if not unchanged then return 0 end
+local px = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', px)
+for i = b + 1, #KEYS do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('PTTL', KEYS[i]) < px then redis.call('PEXPIRE', KEYS[i], px) end
+end
+return 1`;
+
 const RELEASE_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -74,6 +116,7 @@ interface ScriptClient {
   opusCacheSetIfGen(...args: Array<string | number | Buffer>): Promise<number>;
   opusCacheInvalidate(...args: Array<string | number>): Promise<number>;
   opusCachePut(...args: Array<string | number | Buffer>): Promise<number>;
+  opusCacheInvalidateSet(...args: Array<string | number | Buffer>): Promise<number>;
   opusCacheRelease(key: string, owner: string): Promise<number>;
 }
 
@@ -117,6 +160,8 @@ export class RedisStore {
     if (c.opusCacheSetIfGen === undefined) c.defineCommand('opusCacheSetIfGen', { lua: SET_IF_GENERATIONS });
     if (c.opusCacheInvalidate === undefined) c.defineCommand('opusCacheInvalidate', { lua: INVALIDATE });
     if (c.opusCachePut === undefined) c.defineCommand('opusCachePut', { lua: PUT });
+    if (c.opusCacheInvalidateSet === undefined)
+      c.defineCommand('opusCacheInvalidateSet', { lua: INVALIDATE_AND_SET });
     if (c.opusCacheRelease === undefined)
       c.defineCommand('opusCacheRelease', { lua: RELEASE_LEASE, numberOfKeys: 1 });
     this.#scripts = c as unknown as ScriptClient;
@@ -204,13 +249,7 @@ export class RedisStore {
    * every entry recorded under the tags, atomically. Returns false when Redis could not be reached.
    */
   async invalidate(keys: readonly string[], tags: readonly string[], all = false): Promise<boolean> {
-    const gens = [
-      ...(all ? [this.#namespaceGenerationKey()] : []),
-      ...keys.map((k) => this.#keyGenerationKey(k)),
-      ...tags.map((t) => this.#tagGenerationKey(t)),
-    ];
-    const entries = keys.map((k) => this.entryKey(k));
-    const sets = tags.map((t) => this.#tagSetKey(t));
+    const { gens, entries, sets } = this.#invalidationKeys(keys, tags, all);
     const allKeys = [...gens, ...entries, ...sets];
     const result = await this.#guard(
       this.#scripts.opusCacheInvalidate(
@@ -225,6 +264,49 @@ export class RedisStore {
     if (result === FAILED) return false;
     if (all) return this.#deleteAllEntries();
     return true;
+  }
+
+  /**
+   * `invalidate(keys, tags)` and, only if the generations of `key` and `entryTags` still equal `snapshot`
+   * (as they were before this invalidation's bumps), stores `bytes` under `key` as `setIfUnchanged` does:
+   * one script, so no reader sees the entry missing in between. True replaced, false invalidated only
+   * (a generation had moved), FAILED unknown (the script may or may not have run).
+   */
+  async invalidateAndSet(
+    keys: readonly string[],
+    tags: readonly string[],
+    key: string,
+    bytes: Buffer,
+    ttlMs: number,
+    entryTags: readonly string[],
+    snapshot: GenerationSnapshot,
+  ): Promise<boolean | Failed> {
+    const check = this.#generationKeys(key, entryTags);
+    const { gens, entries, sets } = this.#invalidationKeys(keys, tags, false);
+    const allKeys = [
+      this.entryKey(key),
+      ...check,
+      ...gens,
+      ...entries,
+      ...sets,
+      ...entryTags.map((t) => this.#tagSetKey(t)),
+    ];
+    const result = await this.#guard(
+      this.#scripts.opusCacheInvalidateSet(
+        allKeys.length,
+        ...allKeys,
+        bytes,
+        Math.max(1, Math.ceil(ttlMs)),
+        check.length,
+        ...snapshot,
+        gens.length,
+        entries.length,
+        sets.length,
+        this.#generationTtlMs,
+      ),
+      'invalidate-set',
+    );
+    return result === FAILED ? FAILED : result === 1;
   }
 
   /** SET NX PX: true when this process now holds the key's load lease. */
@@ -254,6 +336,23 @@ export class RedisStore {
       }
     }
     return { hit, leased: lease !== null && lease !== undefined };
+  }
+
+  /** What an invalidation touches: generations to bump, entries to delete, tag sets to empty. */
+  #invalidationKeys(
+    keys: readonly string[],
+    tags: readonly string[],
+    all: boolean,
+  ): { gens: string[]; entries: string[]; sets: string[] } {
+    return {
+      gens: [
+        ...(all ? [this.#namespaceGenerationKey()] : []),
+        ...keys.map((k) => this.#keyGenerationKey(k)),
+        ...tags.map((t) => this.#tagGenerationKey(t)),
+      ],
+      entries: keys.map((k) => this.entryKey(k)),
+      sets: tags.map((t) => this.#tagSetKey(t)),
+    };
   }
 
   #generationKeys(key: string, tags: readonly string[]): string[] {

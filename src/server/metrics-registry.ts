@@ -203,7 +203,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     });
     new Counter({
       name: `${p}cache_served_total`,
-      help: 'Reads answered from cache by kind (hit, stale inside grace, fail-safe) and loader runs (miss)',
+      help: 'Reads by outcome: hit (from L1 or L2, stale in grace included), miss (any other read: loader, waited for a load or lease, get found nothing); stale, fail_safe: stale values served',
       labelNames: ['kind'],
       registers: reg,
       collect() {

@@ -47,7 +47,8 @@ type Row = Record<string, unknown>;
 /**
  * What the store needs from a cache (the cache layer's `Cache` satisfies it): reads through
  * `getOrSet` with tags, writes invalidate tags after COMMIT. With `inL1`, and an `invalidateTags` that
- * honours `refresh`, the store also refreshes a written video's entry (write-through, see `writeThrough`).
+ * honours `refresh` (or an `invalidateAndReplace`), the store also refreshes a written video's entry
+ * (write-through, see `writeThrough`).
  */
 export interface StoreCache {
   getOrSet<T>(
@@ -58,6 +59,12 @@ export interface StoreCache {
   invalidateTags(tags: readonly string[], options?: { refresh?: StoreRefresh }): Promise<unknown>;
   /** Whether this process holds `key` locally (L1), without I/O: the "is it read here" hint. */
   inL1?(key: string): boolean;
+  /**
+   * Invalidates `tags` and, in the same step, stores `replace.loader`'s row under `replace.key` (read after
+   * COMMIT, guarded by generations), so readers never find the entry missing. Preferred over
+   * `invalidateTags(tags, { refresh })` when present; it falls back to that itself and never rejects.
+   */
+  invalidateAndReplace?(tags: readonly string[], replace: StoreRefresh): Promise<unknown>;
 }
 
 /**
@@ -79,9 +86,9 @@ export interface VideoStoreOptions {
   cacheTtlMs?: number;
   /**
    * Write-through refresh (default true; needs a cache with `inL1` whose `invalidateTags` takes
-   * `refresh`, as `Cache` has). After a committed updateVideo or updateVideoStatus, once its invalidation
-   * has moved the generations, the video is read again and stored in the cache, so its next read hits;
-   * the write resolves after that. Only for videos this process holds in L1 (being read here): a write to
+   * `refresh`, or with `invalidateAndReplace`, as `Cache` has). After a committed updateVideo or
+   * updateVideoStatus, the video is read again and stored in the cache together with (or right after)
+   * the invalidation, so its next read hits; the write resolves after that. Only for videos this process holds in L1 (being read here): a write to
    * a cold video costs no extra read. Batch writes never refresh.
    */
   writeThrough?: boolean;
@@ -1204,23 +1211,22 @@ export class VideoStore {
         await cache.invalidateTags(tags);
         return;
       }
-      // The refresh re-reads the row, starting only once the invalidation has bumped the generations:
-      // it is then an ordinary guarded load, newer than our COMMIT, that a later write's bump rejects or
-      // deletes. Storing the row our UPDATE produced instead could store an older version when two
-      // writers' bumps land in the opposite order of their commits.
-      // The write waits for it, side by side with the acknowledgement wait it already had, so it costs
-      // the writer only what the refresh takes beyond that. In exchange, when the write resolves no
-      // work of it is left running: its spans have ended, close() has nothing to wait for, and a burst
-      // of writes cannot pile up background database reads beyond the writers' own concurrency.
-      // Readers here that arrive meanwhile wait for the refresh rather than loading again. It never
-      // fails the write: the cache logs and counts its errors.
-      await cache.invalidateTags(tags, {
-        refresh: {
-          key,
-          loader: () => this.#loadVideo(root!, videoId!, undefined),
-          options: { tags: [key], ttl: this.#cacheTtl },
-        },
-      });
+      // The row is read again from the database after COMMIT, never taken from our UPDATE: two writers
+      // whose invalidations land in the opposite order of their commits would leave the older row cached.
+      // invalidateAndReplace reads it between a generation snapshot and the invalidation, and swaps it in
+      // with the invalidation itself (one Redis script), so readers never find the entry missing; a
+      // newer write makes the script refuse or deletes the entry after. Without it, the refresh starts
+      // once the invalidation has bumped the generations: an ordinary guarded load that readers here
+      // wait for. The write waits for either, so when it resolves no work of it is left running: its
+      // spans have ended, close() has nothing to wait for, and a burst of writes cannot pile up
+      // background database reads. Neither fails the write: the cache logs and counts its errors.
+      const refresh: StoreRefresh = {
+        key,
+        loader: () => this.#loadVideo(root!, videoId!, undefined),
+        options: { tags: [key], ttl: this.#cacheTtl },
+      };
+      if (cache.invalidateAndReplace) await cache.invalidateAndReplace(tags, refresh);
+      else await cache.invalidateTags(tags, { refresh });
     });
   }
 

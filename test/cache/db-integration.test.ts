@@ -6,7 +6,7 @@ import type { Database } from '../../src/db/index.js';
 import { type StoreCache, type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
 import { uniqueName } from '../support/env.js';
-import { connect, dropNamespace, processCache } from './helpers.js';
+import { closeProcesses, connect, processCache } from './helpers.js';
 
 /**
  * The real Cache with every invalidateTags call recorded: the spy only watches, Redis and PostgreSQL do
@@ -78,17 +78,7 @@ describe('cache with the database and the store (two processes on PostgreSQL and
     storeB = new VideoStore(dbB, { cache: cacheB, cacheTtlMs: 60_000 });
   });
 
-  after(async () => {
-    await cacheA?.close();
-    await cacheB?.close();
-    await dbA?.close();
-    await dbB?.close();
-    await target.dispose();
-    if (admin) {
-      await dropNamespace(admin, ns);
-      await admin.quit();
-    }
-  });
+  after(() => closeProcesses({ caches: [cacheA, cacheB], dbs: [dbA, dbB], target, admin, namespace: ns }));
 
   it('no read on either instance returns a title older than the last write that had resolved', async () => {
     const videos = 3;

@@ -290,4 +290,48 @@ describe('memory cache (FakeClock)', () => {
     const cache = new Cache({ clock: new FakeClock() });
     await assert.rejects(cache.set('k', 1, { ttl: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
   });
+
+  it("hit rate: a read that waited for another read's load is a miss; a grace refresh and its load are not reads", async () => {
+    const clock = new FakeClock();
+    const cache = new Cache({ clock });
+    const gate = deferred<void>();
+    let runs = 0;
+    const loader = async (): Promise<string> => {
+      runs++;
+      await gate.promise;
+      return `v${runs}`;
+    };
+    const opts = { ttl: 1_000, grace: 10_000 };
+    const first = cache.getOrSet('k', loader, opts);
+    const joined = cache.getOrSet('k', loader, opts);
+    await flushMicrotasks();
+    gate.resolve();
+    assert.deepEqual(await Promise.all([first, joined]), ['v1', 'v1']);
+    let m = cache.metrics();
+    assert.equal(m.loaderRuns, 1);
+    assert.equal(m.coalesced, 1);
+    assert.equal(m.misses, 2, 'the joined read waited for the database too');
+    assert.equal(m.hits, 0);
+    assert.equal(m.cacheHitRate, 0);
+
+    assert.equal(await cache.getOrSet('k', loader, opts), 'v1');
+    m = cache.metrics();
+    assert.equal(m.hits, 1);
+    assert.equal(m.cacheHitRate, 1 / 3);
+
+    // Inside grace: the read is served (a hit); the background refresh it starts is no read.
+    await clock.advance(2_000);
+    assert.equal(await cache.getOrSet('k', loader, opts), 'v1');
+    await flushMicrotasks();
+    assert.equal(runs, 2, 'the background refresh ran');
+    m = cache.metrics();
+    assert.equal(m.hits, 2);
+    assert.equal(m.misses, 2);
+    assert.equal(m.loaderRuns, 1, 'a grace refresh is counted in backgroundRefreshes only');
+    assert.equal(m.backgroundRefreshes, 1);
+
+    // get() that finds nothing is a miss too.
+    assert.equal(await cache.get('absent'), undefined);
+    assert.equal(cache.metrics().misses, 3);
+  });
 });

@@ -238,4 +238,36 @@ describe('multi-level cache on Redis (two instances as two processes)', () => {
       'L1 not trusted while down',
     );
   });
+
+  it("hit rate across processes: a read that waited on another process's lease and got its value is one miss", async () => {
+    const ns4 = uniqueName('cache_lease_rate');
+    const x = await processCache(ns4, { lease: true });
+    const y = await processCache(ns4, { lease: true });
+    try {
+      const gate = deferred<void>();
+      const holder = x.cache.getOrSet('k', async () => {
+        await gate.promise;
+        return 'from x';
+      });
+      // x holds the lease once its load has started.
+      await until(() => x.cache.metrics().leaseAcquired === 1);
+      const waiter = y.cache.getOrSet('k', async () => 'from y');
+      await until(() => y.cache.metrics().leaseWaits === 1);
+      gate.resolve();
+      assert.equal(await holder, 'from x');
+      assert.equal(await waiter, 'from x');
+      const my = y.cache.metrics();
+      assert.equal(my.leaseWaitHits, 1);
+      assert.equal(my.loaderRuns, 0);
+      assert.equal(my.misses, 1, 'counted once, as a miss');
+      assert.equal(my.hits, 0, 'not as an L2 hit as well');
+      const mx = x.cache.metrics();
+      assert.equal(mx.misses, 1);
+      assert.equal(mx.hits, 0);
+    } finally {
+      await x.cache.close();
+      await y.cache.close();
+      await dropNamespace(admin, ns4);
+    }
+  });
 });

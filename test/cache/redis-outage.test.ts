@@ -1,37 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Cache } from '../../src/cache/index.js';
 import { uniqueName } from '../support/env.js';
-import { processCache, until } from './helpers.js';
-
-async function sparePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes'];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  // Keeps retrying every 20 ms until the server listens.
-  const probe = new Redis({ port, maxRetriesPerRequest: 0, retryStrategy: () => 20 });
-  probe.on('error', () => {});
-  await until(() => probe.status === 'ready', 5_000);
-  await probe.quit();
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  await exited;
-}
+import { processCache, sparePort, startRedis, stopRedis, until } from './helpers.js';
 
 describe('Redis down and back (a redis-server this test starts and kills)', () => {
   let port: number;

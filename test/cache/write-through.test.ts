@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { Cache } from '../../src/cache/index.js';
+import { Cache, decodeEntry } from '../../src/cache/index.js';
 import { FakeClock, flushMicrotasks, type Logger } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
@@ -14,7 +15,16 @@ import {
 } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
 import { uniqueName } from '../support/env.js';
-import { connect, deferred, dropNamespace, processCache, until } from './helpers.js';
+import {
+  closeProcesses,
+  connect,
+  deferred,
+  processCache,
+  sparePort,
+  startRedis,
+  stopRedis,
+  until,
+} from './helpers.js';
 
 /** A logger that keeps the messages of warnings. */
 function recordingLogger(): Logger & { warnings: string[] } {
@@ -168,6 +178,48 @@ class GatedCache implements StoreCache {
   }
 }
 
+/**
+ * The real Cache, whose invalidateAndReplace runs `afterRead` between reading the row and the Redis
+ * script: the interleavings "another write lands in between" and "Redis dies in between" are forced.
+ */
+class ReplaceHook implements StoreCache {
+  readonly cache: Cache;
+  /** Runs once (then cleared) after a replace's loader has read the row, before it is stored. */
+  afterRead: (() => Promise<void>) | undefined;
+  /** Titles read by replace and refresh loaders, in order. */
+  readonly reads: Array<string | null | undefined> = [];
+
+  constructor(cache: Cache) {
+    this.cache = cache;
+  }
+
+  getOrSet<T>(key: string, loader: () => Promise<T>, options: { tags: readonly string[]; ttl?: number }) {
+    return this.cache.getOrSet(key, loader, options);
+  }
+
+  invalidateTags(tags: readonly string[], options?: { refresh?: StoreRefresh }): Promise<void> {
+    return this.cache.invalidateTags(tags, options);
+  }
+
+  invalidateAndReplace(tags: readonly string[], replace: StoreRefresh): Promise<boolean> {
+    return this.cache.invalidateAndReplace(tags, {
+      ...replace,
+      loader: async () => {
+        const value = await replace.loader();
+        this.reads.push((value as Video | undefined)?.title);
+        const hook = this.afterRead;
+        this.afterRead = undefined;
+        if (hook) await hook();
+        return value;
+      },
+    });
+  }
+
+  inL1(key: string): boolean {
+    return this.cache.inL1(key);
+  }
+}
+
 describe('write-through refresh in the store (two processes on PostgreSQL and Redis)', () => {
   const target = postgresTarget();
   const ns = uniqueName('wt');
@@ -198,17 +250,7 @@ describe('write-through refresh in the store (two processes on PostgreSQL and Re
     plainA = new VideoStore(dbA);
   });
 
-  after(async () => {
-    await cacheA?.close();
-    await cacheB?.close();
-    await dbA?.close();
-    await dbB?.close();
-    await target.dispose();
-    if (admin) {
-      await dropNamespace(admin, ns);
-      await admin.quit();
-    }
-  });
+  after(() => closeProcesses({ caches: [cacheA, cacheB], dbs: [dbA, dbB], target, admin, namespace: ns }));
 
   it('after updateVideo of a video read here, L1 and L2 hold the committed row: the next reads hit', async () => {
     const id = await newVideo();
@@ -435,5 +477,185 @@ describe('write-through refresh in the store (two processes on PostgreSQL and Re
     }
     const refreshes = cacheA.metrics().writeThroughRefreshes + cacheB.metrics().writeThroughRefreshes - r0;
     assert.ok(refreshes >= 40, `only ${refreshes} refreshes ran`);
+  });
+
+  it('invalidate and replace: the entry is never missing from L2; the other instance reads the new row as an L2 hit', async () => {
+    const id = await newVideo();
+    await storeA.getVideoById(id);
+    await storeB.getVideoById(id);
+    const a0 = cacheA.metrics();
+    const b0 = cacheB.metrics();
+    // Watches the L2 entry from outside while the write runs: invalidation and refresh as two steps
+    // would leave it missing between the DELETE and the refresh's store.
+    let writing = true;
+    let polls = 0;
+    let missing = 0;
+    const poller = (async () => {
+      while (writing) {
+        polls++;
+        if ((await admin.exists(l2Key(id))) === 0) missing++;
+      }
+    })();
+    await storeA.updateVideo(id, { title: 'v1' });
+    writing = false;
+    await poller;
+    assert.ok(polls >= 2, `only ${polls} polls`);
+    assert.equal(missing, 0, 'the L2 entry was missing during the write');
+    const stored = await admin.getBuffer(l2Key(id));
+    assert.ok(stored);
+    assert.equal((decodeEntry(stored).value as Video).title, 'v1', 'L2 holds the new row');
+
+    const a1 = cacheA.metrics();
+    assert.equal(a1.writeThroughReplaced, a0.writeThroughReplaced + 1);
+    assert.equal(a1.writeThroughFallbacks, a0.writeThroughFallbacks);
+    assert.equal(a1.writeThroughRefreshes, a0.writeThroughRefreshes + 1, 'one database read spent');
+    assert.equal(a1.loaderRuns, a0.loaderRuns, 'it is not a read');
+    assert.equal(cacheA.inL1(`video:${id}`), true);
+
+    const truth = await plainA.getVideoById(id);
+    const qA = dbA.metrics().queriesExecuted;
+    const qB = dbB.metrics().queriesExecuted;
+    assert.deepEqual(await storeA.getVideoById(id), truth);
+    assert.deepEqual(await storeB.getVideoById(id), truth);
+    assert.equal(dbA.metrics().queriesExecuted, qA, 'A answered from L1');
+    assert.equal(dbB.metrics().queriesExecuted, qB, 'B answered from L2');
+    const b1 = cacheB.metrics();
+    assert.equal(b1.l2Hits, b0.l2Hits + 1, "B's L1 copy was dropped by the bus; L2 held the new row");
+    assert.equal(b1.loaderRuns, b0.loaderRuns);
+    assert.equal(b1.misses, b0.misses, 'no read missed');
+  });
+
+  it('invalidate and replace is refused when a write lands between its snapshot and its script; the cache ends equal to the database', async () => {
+    const hook = new ReplaceHook(cacheA);
+    const writerA = new VideoStore(dbA, { cache: hook, cacheTtlMs: 60_000 });
+    const id = await newVideo();
+    await writerA.getVideoById(id);
+    await storeB.getVideoById(id);
+    // A's replace has read v1; before its script runs, B commits v2 and its own invalidation (a
+    // replace too: B holds the video) moves the generations A's snapshot saw.
+    hook.afterRead = async () => {
+      await storeB.updateVideo(id, { title: 'v2' });
+    };
+    const a0 = cacheA.metrics();
+    await writerA.updateVideo(id, { title: 'v1' });
+    const a1 = cacheA.metrics();
+    assert.equal(a1.writeThroughRefused, a0.writeThroughRefused + 1);
+    assert.equal(a1.writeThroughFallbacks, a0.writeThroughFallbacks + 1);
+    assert.equal(a1.writeThroughReplaced, a0.writeThroughReplaced);
+    // The refused replace read v1; the refresh it fell back to read the database again.
+    assert.deepEqual(hook.reads, ['v1', 'v2']);
+
+    const truth = await plainA.getVideoById(id);
+    assert.equal(truth?.title, 'v2');
+    const stored = await admin.getBuffer(l2Key(id));
+    assert.ok(stored);
+    assert.equal((decodeEntry(stored).value as Video).title, 'v2');
+    const qA = dbA.metrics().queriesExecuted;
+    const qB = dbB.metrics().queriesExecuted;
+    assert.deepEqual(await writerA.getVideoById(id), truth);
+    assert.deepEqual(await storeB.getVideoById(id), truth);
+    assert.equal(dbA.metrics().queriesExecuted, qA);
+    assert.equal(dbB.metrics().queriesExecuted, qB);
+  });
+
+  it('invalidate and replace: three writers on each instance at once, round after round, leave the cache equal to the database', async () => {
+    const id = await newVideo();
+    const count = (name: 'writeThroughReplaced'): number => cacheA.metrics()[name] + cacheB.metrics()[name];
+    const replaced0 = count('writeThroughReplaced');
+    for (let round = 0; round < 40; round++) {
+      await Promise.all(
+        [storeA, storeB].flatMap((store, i) =>
+          [0, 1, 2].map((w) => store.updateVideo(id, { title: `r${round}-${i}-${w}` })),
+        ),
+      );
+      const truth = await plainA.getVideoById(id);
+      // Both instances read (keeping the video in both L1s, so the next round's writers replace it).
+      assert.deepEqual(await storeA.getVideoById(id), truth, `round ${round}: A`);
+      assert.deepEqual(await storeB.getVideoById(id), truth, `round ${round}: B`);
+      const stored = await admin.getBuffer(l2Key(id));
+      if (stored) assert.deepEqual(decodeEntry(stored).value, truth, `round ${round}: L2`);
+    }
+    // The first script of each round finds no bump since its snapshot: at least one replace a round.
+    const replaced = count('writeThroughReplaced') - replaced0;
+    assert.ok(replaced >= 40, `only ${replaced} replaced`);
+  });
+});
+
+describe('invalidate and replace with Redis failing (a redis-server this test starts and kills)', () => {
+  const target = postgresTarget();
+  const ns = uniqueName('wt_down');
+  let port: number;
+  let server: ChildProcess | undefined;
+  let db: Database<StoreSchema>;
+  let cache: Cache;
+  let hook: ReplaceHook;
+  let store: VideoStore;
+  let urlN = 0;
+  const newVideo = (): Promise<string> =>
+    store.createVideoRecord({
+      url: `https://wt-down-${process.pid}.example.com/v/${++urlN}.mp4`,
+      title: 'v0',
+    });
+
+  before(async () => {
+    port = await sparePort();
+    server = await startRedis(port);
+    db = await target.open<StoreSchema>({ max: 4 });
+    await setupStore(db);
+    cache = (await processCache(ns, { url: `redis://127.0.0.1:${port}`, timeoutMs: 50 })).cache;
+    hook = new ReplaceHook(cache);
+    store = new VideoStore(db, { cache: hook, cacheTtlMs: 60_000 });
+  });
+
+  after(async () => {
+    if (server) await stopRedis(server);
+    await closeProcesses({ caches: [cache], dbs: [db], target, admin: undefined, namespace: ns });
+  });
+
+  const restart = async (): Promise<void> => {
+    server = await startRedis(port);
+    await until(() => cache.l1Trusted, 5_000);
+    await until(() => cache.metrics().pendingInvalidations === 0, 5_000);
+  };
+
+  it('Redis down before the write: the write succeeds at once and the next read has the new row', async () => {
+    const id = await newVideo();
+    await store.getVideoById(id);
+    assert.equal(cache.inL1(`video:${id}`), true);
+    await stopRedis(server!);
+    await until(() => !cache.l1Trusted);
+    const m0 = cache.metrics();
+    const t0 = performance.now();
+    await store.updateVideo(id, { title: 'v1' });
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 1_000, `took ${elapsed} ms`);
+    const m1 = cache.metrics();
+    assert.equal(m1.writeThroughFallbacks, m0.writeThroughFallbacks + 1);
+    assert.equal(m1.writeThroughReplaced, m0.writeThroughReplaced);
+    assert.ok(m1.pendingInvalidations > 0, 'the invalidation waits for Redis');
+    assert.equal((await store.getVideoById(id))?.title, 'v1');
+    await restart();
+  });
+
+  it('Redis dies between the snapshot and the script: the write succeeds, and the invalidation is replayed when Redis is back', async () => {
+    const id = await newVideo();
+    await store.getVideoById(id);
+    hook.afterRead = () => stopRedis(server!);
+    const m0 = cache.metrics();
+    await store.updateVideo(id, { title: 'v1' });
+    const m1 = cache.metrics();
+    assert.equal(m1.writeThroughFallbacks, m0.writeThroughFallbacks + 1);
+    assert.equal(m1.writeThroughReplaced, m0.writeThroughReplaced);
+    assert.equal(m1.writeThroughRefused, m0.writeThroughRefused, 'not refused: Redis failed');
+    assert.ok(m1.pendingInvalidations > 0);
+    assert.equal(cache.inL1(`video:${id}`), false, 'the old row left L1');
+    assert.equal((await store.getVideoById(id))?.title, 'v1');
+    await restart();
+    // Redis answers again: the replayed invalidation went through, and replacing works again.
+    await store.getVideoById(id);
+    const m2 = cache.metrics();
+    await store.updateVideo(id, { title: 'v2' });
+    assert.equal(cache.metrics().writeThroughReplaced, m2.writeThroughReplaced + 1);
+    assert.equal((await store.getVideoById(id))?.title, 'v2');
   });
 });
