@@ -43,23 +43,25 @@ export async function withSpan<T>(
 
 /**
  * A span for a hot path, without making it the active context (cheaper than withSpan; nothing nests
- * under it). End it with `endSpan`.
+ * under it). End it with `endSpan`. The hottest callers check `tracingActive()` first, so that without
+ * an SDK they build neither the name nor the attributes.
  */
 export function startSpan(name: string, attributes: Attributes): Span {
-  if (!tracingActive()) return NOOP_SPAN;
+  if (!tracingActive()) return NO_SPAN;
   return tracer.startSpan(name, { attributes });
 }
 
 /** The API's own no-op provider: what a ProxyTracerProvider delegates to until an SDK registers. */
 const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
-const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+/** The span every call gets while tracing is off: recording nothing, ending nothing. */
+export const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
  * False while no SDK is registered. The API's no-op tracer still reads the active context and allocates a
  * span per call, which showed in the HTTP and query hot paths; this check is a few property reads. A
  * provider registered later is seen on the next call.
  */
-function tracingActive(): boolean {
+export function tracingActive(): boolean {
   const provider = trace.getTracerProvider();
   return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
 }

@@ -13,7 +13,7 @@ import { abortReason } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
 import { OpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { endSpan, startSpan } from '../core/tracing.js';
+import { endSpan, NO_SPAN, startSpan, tracingActive } from '../core/tracing.js';
 import type { ConnectionPool, Slot } from './connection-pool.js';
 import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
@@ -224,7 +224,9 @@ export class Database<DB> extends QueryableBase<DB> {
   runOn<R>(conn: DriverConnection, query: SqlQuery, name: string): Promise<ExecResult<R>> {
     const started = performance.now();
     // The query's name, never its parameters: spans must stay free of user data and secrets.
-    const span = startSpan('db.query', { 'db.system.name': this.dialect, 'db.operation.name': name });
+    const span = tracingActive()
+      ? startSpan('db.query', { 'db.system.name': this.dialect, 'db.operation.name': name })
+      : NO_SPAN;
     // Callbacks rather than an async method: every query passes here, and a generator frame per query
     // showed in point-select profiles.
     return conn.exec<R>(query.sql, query.parameters, name).then(

@@ -14,7 +14,7 @@ import {
   silentLogger,
   systemClock,
 } from '../core/index.js';
-import { endSpan, startSpan } from '../core/tracing.js';
+import { endSpan, NO_SPAN, startSpan, tracingActive } from '../core/tracing.js';
 import {
   type BreakerPermit,
   Budget,
@@ -576,11 +576,13 @@ export class HttpClient {
     }
     this.#pending++;
     const started = performance.now();
-    const span = startSpan(`http ${this.service} ${p.operation}`, {
-      'http.request.method': p.method,
-      'opusclip.service': this.service,
-      'opusclip.operation': p.operation,
-    });
+    const span = tracingActive()
+      ? startSpan(`http ${this.service} ${p.operation}`, {
+          'http.request.method': p.method,
+          'opusclip.service': this.service,
+          'opusclip.operation': p.operation,
+        })
+      : NO_SPAN;
     this.metrics.request(p.operation);
     if (httpChannels.request.hasSubscribers) {
       httpChannels.request.publish({ service: this.service, method: p.method, endpoint: p.endpoint });
@@ -801,16 +803,19 @@ export class HttpClient {
     const headers = response.headers;
     const ok = status >= 200 && status < 300;
     const mode = ok ? bodyMode(headers, options.responseType ?? 'auto') : 'text';
-    let body: Body;
+    // The body as text (JSON and text modes) or as bytes (binary), never both.
+    let text: string | undefined;
+    let bytes: Buffer | undefined;
     try {
       const encoding = firstHeader(headers, 'content-encoding');
       if (mode !== 'bytes' && !encoding) {
         // undici decodes a single-chunk body straight to a string: no concatenation, no Buffer copy.
-        body = { text: await response.body.text(), buffer: undefined };
+        text = await response.body.text();
       } else {
         let buffer: Buffer = Buffer.from(await response.body.arrayBuffer());
         if (encoding) buffer = await decode(buffer, encoding);
-        body = mode === 'bytes' ? { text: undefined, buffer } : { text: buffer.toString('utf8'), buffer };
+        if (mode === 'bytes') bytes = buffer;
+        else text = buffer.toString('utf8');
       }
     } catch (error) {
       void reservation?.refund().catch(() => {});
@@ -822,7 +827,7 @@ export class HttpClient {
     if (ok) {
       let data: unknown;
       try {
-        data = parseBody(body, mode);
+        data = text === undefined ? bytes : mode === 'json' ? parseJson(text) : text;
       } catch (error) {
         // The service answered, just not in the promised format: not a reason to open the circuit.
         permit?.success();
@@ -837,7 +842,7 @@ export class HttpClient {
             headers,
             cause: error,
             final: true,
-            bodyExcerpt: redactSecrets((body.text ?? '').slice(0, 300), this.#secrets),
+            bodyExcerpt: redactSecrets((text ?? '').slice(0, 300), this.#secrets),
             ...optional('requestId', requestIdOf(headers)),
           },
         );
@@ -867,12 +872,12 @@ export class HttpClient {
     }
     // An error answer: the provider saw the call, so its cost stands.
     void reservation?.commit().catch(() => {});
-    const text = body.text ?? '';
+    const answer = text ?? '';
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(answer);
     } catch {
-      parsed = text;
+      parsed = answer;
     }
     let kind: HttpErrorKind | undefined;
     try {
@@ -889,7 +894,7 @@ export class HttpClient {
       status,
       headers,
       ...optional('requestId', requestIdOf(headers)),
-      bodyExcerpt: redactSecrets(text.slice(0, 300), this.#secrets),
+      bodyExcerpt: redactSecrets(answer.slice(0, 300), this.#secrets),
       attempts: attempt + 1,
     });
     if (status >= 500 || status === 408) permit?.failure(error);
@@ -1019,8 +1024,6 @@ async function decode(buffer: Buffer, encoding: string): Promise<Buffer> {
 }
 
 type BodyMode = 'json' | 'text' | 'bytes';
-/** A response body as read: text for JSON and text modes, the bytes for binary ones. */
-type Body = { text: string; buffer: Buffer | undefined } | { text: undefined; buffer: Buffer };
 
 /** How a 2xx body is read, decided from its headers before the body arrives. */
 function bodyMode(headers: Headers, type: ResponseType): BodyMode {
@@ -1040,10 +1043,8 @@ function bodyMode(headers: Headers, type: ResponseType): BodyMode {
 let lastContentType = '';
 let lastMode: BodyMode = 'bytes';
 
-function parseBody(body: Body, mode: BodyMode): unknown {
-  if (body.text === undefined) return body.buffer;
-  if (mode === 'json') return body.text.length === 0 ? undefined : JSON.parse(body.text);
-  return body.text;
+function parseJson(text: string): unknown {
+  return text.length === 0 ? undefined : JSON.parse(text);
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, error: () => Error): Promise<T> {
