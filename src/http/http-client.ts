@@ -199,7 +199,6 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const brotli = promisify(zlib.brotliDecompress);
 
-const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'x-goog-request-id', 'x-amzn-requestid', 'cf-ray'];
 /** Errors where the request never left this machine, so repeating it cannot duplicate anything. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUTS = new Set([
@@ -214,12 +213,19 @@ function firstHeader(headers: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * The provider's id for the request, from the first of the usual headers present. Read by literal
+ * names: a keyed lookup per candidate showed in profiles (every answer takes this path).
+ */
 function requestIdOf(headers: Headers): string | undefined {
-  for (const name of REQUEST_ID_HEADERS) {
-    const v = firstHeader(headers, name);
-    if (v) return v.slice(0, 128);
-  }
-  return undefined;
+  const v =
+    headers['x-request-id'] ||
+    headers['request-id'] ||
+    headers['x-goog-request-id'] ||
+    headers['x-amzn-requestid'] ||
+    headers['cf-ray'];
+  const first = Array.isArray(v) ? v[0] : v;
+  return first ? first.slice(0, 128) : undefined;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -807,7 +813,8 @@ export class HttpClient {
     let text: string | undefined;
     let bytes: Buffer | undefined;
     try {
-      const encoding = firstHeader(headers, 'content-encoding');
+      const ce = headers['content-encoding'];
+      const encoding = Array.isArray(ce) ? ce[0] : ce;
       if (mode !== 'bytes' && !encoding) {
         // undici decodes a single-chunk body straight to a string: no concatenation, no Buffer copy.
         text = await response.body.text();
@@ -1028,7 +1035,8 @@ type BodyMode = 'json' | 'text' | 'bytes';
 /** How a 2xx body is read, decided from its headers before the body arrives. */
 function bodyMode(headers: Headers, type: ResponseType): BodyMode {
   if (type !== 'auto') return type;
-  const contentType = firstHeader(headers, 'content-type') ?? '';
+  const ct = headers['content-type'];
+  const contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
   // A service answers with the same content type nearly every time: remember the last one.
   if (contentType === lastContentType) return lastMode;
   const mode: BodyMode = /[/+]json\b/i.test(contentType)

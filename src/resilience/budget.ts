@@ -195,14 +195,12 @@ export class Budget {
   settle(reservation: Reservation, actual: readonly number[] | undefined): Promise<void> {
     if (this.#backend.sync) {
       if (actual === undefined) this.#backend.refund(reservation.id, reservation.costs, reservation.handle);
-      else
-        this.#backend.commit(
-          reservation.id,
-          reservation.costs,
-          actual,
-          this.#clock.now(),
-          reservation.handle,
-        );
+      else {
+        // The time only dates usage added beyond the reservation; keeping the estimate adds none, so
+        // the common commit skips the clock read.
+        const now = actual === reservation.costs ? reservation.grantedAt : this.#clock.now();
+        this.#backend.commit(reservation.id, reservation.costs, actual, now, reservation.handle);
+      }
       if (this.#queue.length > 0) this.#wakeUp();
       return RESOLVED;
     }

@@ -196,6 +196,8 @@ export class CircuitBreaker {
 
   /** Asks to make one call: a permit to report its outcome on, or CircuitOpenError without calling. */
   acquire(): BreakerPermit | Promise<BreakerPermit> {
+    // Closed and local: nothing here depends on the time (a clock read per call showed in profiles).
+    if (this.#state === CircuitState.Closed && !this.#store) return this.#permit(false);
     const now = this.#clock.now();
     if (this.#store && this.#state === CircuitState.Closed && now - this.#lastSync >= this.#syncInterval) {
       this.#lastSync = now;
