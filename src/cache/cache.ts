@@ -654,7 +654,7 @@ export class Cache {
     if (this.#l1) this.#counters.l1Misses++;
     const watch = this.#watch();
     const loadsBefore = this.#loadsDone;
-    return this.#l2!.get(key).then((hit) => {
+    return this.#l2!.getThen(key, (hit): unknown => {
       if (hit !== FAILED && hit !== null && hit.entry.expiresAt > this.#clock.now()) {
         this.#counters.l2Hits++;
         this.#fillL1(key, hit, watch);
