@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type Clock,
+  coarseNow,
   InvalidArgumentError,
   type Logger,
   raceSignal,
@@ -171,6 +172,8 @@ export class Cache {
   readonly #ownedSubscriber: RedisClient | undefined;
   readonly #closeClient: boolean;
   readonly #clock: Clock;
+  /** The clock to the millisecond, for the L1-hit check only (see `coarseNow`). */
+  readonly #now: () => number;
   readonly #logger: Logger;
   readonly #counters = new CacheCounters();
   readonly #defaultTtl: number;
@@ -194,6 +197,7 @@ export class Cache {
   constructor(options: CacheOptions = {}) {
     this.instanceId = randomUUID();
     this.#clock = options.clock ?? systemClock;
+    this.#now = coarseNow(this.#clock);
     this.#logger = options.logger ?? silentLogger;
     this.#defaultTtl = options.defaultTtl ?? 300_000;
     this.#defaultGrace = options.defaultGrace ?? 0;
@@ -263,7 +267,7 @@ export class Cache {
   /** The value under `key`, or `loader`'s result (stored with `options`). The hot path: an L1 hit. */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
     const e = this.#l1?.get(key);
-    if (e !== undefined && e.epoch === this.#epoch && e.expiresAt > this.#clock.now()) {
+    if (e !== undefined && e.epoch === this.#epoch && e.expiresAt > this.#now()) {
       this.#counters.l1Hits++;
       // One settled promise per entry, reused by every hit: the hot path allocates nothing.
       if (e.resolved === undefined) e.resolved = Promise.resolve(e.value);

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   AbortedError,
+  coarseNow,
   FakeClock,
   isOpusError,
   OpusError,
   redactSecrets,
   redactUrl,
+  systemClock,
   timeoutSignal,
 } from '../../src/core/index.js';
 import { LatencyRecorder } from '../../src/core/latency-recorder.js';
@@ -74,5 +76,26 @@ describe('LatencyRecorder', () => {
     assert.equal(s.p99Ms, 99);
     assert.equal(s.maxMs, 100);
     assert.equal(s.avgMs, 50.5);
+  });
+});
+
+describe('coarseNow', () => {
+  it('asks an injected clock every time', async () => {
+    const clock = new FakeClock(1_000);
+    const now = coarseNow(clock);
+    assert.equal(now(), 1_000);
+    await clock.advance(5);
+    assert.equal(now(), 1_005);
+  });
+
+  it('reads the system clock at most once per millisecond, and follows it', async () => {
+    const now = coarseNow(systemClock);
+    const first = now();
+    assert.ok(Math.abs(first - Date.now()) <= 2);
+    assert.equal(now(), first, 'a second call within the millisecond is served from the cached value');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const later = now();
+    assert.ok(later >= first + 15, `${later} moved on from ${first}`);
+    assert.ok(Math.abs(later - Date.now()) <= 2);
   });
 });
