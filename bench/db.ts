@@ -22,7 +22,7 @@ import { type NewVideo, type StoreSchema, setupStore, VideoStore } from '../src/
 import { CLIP_COLUMNS, VIDEO_COLUMNS } from '../src/store/rows.js';
 import { uuidv7 } from '../src/store/uuid-v7.js';
 import { TEST_MYSQL_URL, TEST_PG_URL } from '../test/support/env.js';
-import { type BenchResult, compareLoad, log, median, result, runLoad } from './lib/harness.js';
+import { type BenchResult, compareLoad, log, median, result, runLoad, scriptArgs } from './lib/harness.js';
 import { sampleVideo } from './lib/sample-video.js';
 import type { SuiteOptions } from './main.js';
 
@@ -486,7 +486,7 @@ async function truncate(place: Place): Promise<void> {
 
 function runChild(spec: ChildSpec): Promise<ChildResult> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--db-child', JSON.stringify(spec)], {
+  const child = spawn(process.execPath, [...scriptArgs(self), '--db-child', JSON.stringify(spec)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

@@ -27,7 +27,9 @@ const docs: SuiteDocument[] = [];
 for (const suite of chosen) {
   let mod: { run(options: SuiteOptions): Promise<BenchResult[]> };
   try {
-    mod = (await import(`./${suite}.ts`)) as typeof mod;
+    // `.ts` through tsx, `.js` when compiled (scripts/bench.mjs).
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    mod = (await import(`./${suite}.${ext}`)) as typeof mod;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && named.length === 0) {
       log(`suite ${suite}: not available yet, skipped`);

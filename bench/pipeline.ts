@@ -18,7 +18,7 @@ import { PipelineQueue } from '../src/pipeline/pipeline-queue.js';
 import { readVideoUrls } from '../src/pipeline/read-video-urls.js';
 import { HIGH_TIER_SANDBOX, openBenchRuntime } from '../test/pipeline/fixtures/bench-runtime.js';
 import { TEST_PG_URL, TEST_REDIS_URL, uniqueName } from '../test/support/env.js';
-import { type BenchResult, log, median, result } from './lib/harness.js';
+import { type BenchResult, log, median, result, scriptArgs } from './lib/harness.js';
 import type { SuiteOptions } from './main.js';
 
 const FIXTURES = fileURLToPath(new URL('../test/pipeline/fixtures/', import.meta.url));
@@ -42,7 +42,7 @@ class SandboxProcess {
   constructor() {
     this.child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(FIXTURES, 'sandbox-server.ts'), JSON.stringify(HIGH_TIER_SANDBOX)],
+      [...scriptArgs(join(FIXTURES, 'sandbox-server.ts')), JSON.stringify(HIGH_TIER_SANDBOX)],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
     this.#lines = createInterface({ input: this.child.stdout! });
@@ -138,13 +138,9 @@ export async function run(options: SuiteOptions): Promise<BenchResult[]> {
     });
     const cpuOfWorkers: Array<Promise<number>> = [];
     for (let i = 0; i < WORKERS; i++) {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', join(FIXTURES, 'bench-worker.ts'), workerArgs],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
+      const child = spawn(process.execPath, [...scriptArgs(join(FIXTURES, 'bench-worker.ts')), workerArgs], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       workerProcs.push(child);
       const lines = createInterface({ input: child.stdout! });
       const ready = new Promise<void>((resolve) => {
@@ -345,9 +341,7 @@ async function memoryCase(
       const child = spawn(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          join(FIXTURES, 'opusclip-cli.ts'),
+          ...scriptArgs(join(FIXTURES, 'opusclip-cli.ts')),
           'process',
           '--file',
           path,

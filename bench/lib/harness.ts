@@ -195,3 +195,11 @@ export function printTable(doc: SuiteDocument): void {
   process.stdout.write(`\n${doc.suite}\n${line(head)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
 }
+
+/**
+ * Node arguments that run one of the project's scripts, given by its `.ts` path: the compiled `.js`
+ * beside it when the suites run compiled (`npm run bench`), the source through tsx otherwise.
+ */
+export function scriptArgs(tsPath: string): string[] {
+  return import.meta.url.endsWith('.ts') ? ['--import', 'tsx', tsPath] : [tsPath.replace(/\.ts$/, '.js')];
+}
