@@ -13,7 +13,7 @@ let counter = 0;
  * process are strictly increasing, even when the wall clock steps back, so primary-key inserts stay
  * append-only in every dialect's B-tree.
  *
- * Why not the `uuid` package's v7: it measured 0.88 µs per id here against 0.15 µs for this, and a
+ * Why not the `uuid` package's v7: it measured 0.68-0.88 µs per id here against 0.25 µs for this, and a
  * 100,000-video batch insert generates one per row.
  */
 export function uuidv7(now: number = Date.now()): string {
@@ -34,6 +34,8 @@ export function uuidv7(now: number = Date.now()): string {
   }
   const hi = Math.floor(lastMs / 0x100000000) & 0xffff;
   const lo = lastMs >>> 0;
+  // The concatenation is a rope of 20 pieces (~490 bytes); toLowerCase() returns it flat (~56 bytes),
+  // which is what 100,000 ids held by a batch must be. The `uuid` package does the same.
   return (
     HEX[hi >>> 8]! +
     HEX[hi & 0xff]! +
@@ -55,5 +57,5 @@ export function uuidv7(now: number = Date.now()): string {
     HEX[r[o + 7]!]! +
     HEX[r[o + 8]!]! +
     HEX[r[o + 9]!]!
-  );
+  ).toLowerCase();
 }
