@@ -172,7 +172,7 @@ export class Cache {
   readonly #ownedSubscriber: RedisClient | undefined;
   readonly #closeClient: boolean;
   readonly #clock: Clock;
-  /** The clock to the millisecond, for the L1-hit check only (see `coarseNow`). */
+  /** The clock to the millisecond, for the hit paths' freshness checks (see `coarseNow`). */
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #counters = new CacheCounters();
@@ -659,7 +659,7 @@ export class Cache {
     const watch = this.#watch();
     const loadsBefore = this.#loadsDone;
     return this.#l2!.getThen(key, (hit): unknown => {
-      if (hit !== FAILED && hit !== null && hit.entry.expiresAt > this.#clock.now()) {
+      if (hit !== FAILED && hit !== null && hit.entry.expiresAt > this.#now()) {
         this.#counters.l2Hits++;
         this.#fillL1(key, hit, watch);
         return hit.entry.value;

@@ -428,43 +428,36 @@ export class RedisStore {
     op: string,
     then?: (value: T | Failed) => R | PromiseLike<R>,
   ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const settle = (value: T | Failed): void => {
-        if (then === undefined) {
-          resolve(value as R);
-          return;
-        }
-        try {
-          resolve(then(value));
-        } catch (error) {
-          reject(error);
-        }
-      };
-      const g: Guard = {
+    let g!: Guard;
+    const promise = new Promise<R>((resolve, reject) => {
+      g = {
         deadline: this.#clock.now() + this.#timeoutMs,
         op,
         done: false,
-        resolve: settle as (v: Failed) => void,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        next: then as ((value: unknown) => unknown) | undefined,
       };
-      this.#queue.push(g);
-      if (this.#sweepCancel === undefined) this.#scheduleSweep();
-      command.then(
-        (value) => {
-          if (g.done) return;
-          g.done = true;
-          this.#dropSettled();
-          settle(value);
-        },
-        (error: unknown) => {
-          if (g.done) return;
-          g.done = true;
-          this.#dropSettled();
-          this.#counters.redisErrors++;
-          this.#logger.debug({ op, err: errorSummary(error) }, 'cache: Redis command failed');
-          settle(FAILED);
-        },
-      );
     });
+    this.#queue.push(g);
+    if (this.#sweepCancel === undefined) this.#scheduleSweep();
+    command.then(
+      (value) => {
+        if (g.done) return;
+        g.done = true;
+        this.#dropSettled();
+        settleGuard(g, value);
+      },
+      (error: unknown) => {
+        if (g.done) return;
+        g.done = true;
+        this.#dropSettled();
+        this.#counters.redisErrors++;
+        this.#logger.debug({ op, err: errorSummary(error) }, 'cache: Redis command failed');
+        settleGuard(g, FAILED);
+      },
+    );
+    return promise;
   }
 
   #queue: Guard[] = [];
@@ -511,7 +504,7 @@ export class RedisStore {
         g.done = true;
         this.#counters.redisTimeouts++;
         this.#logger.debug({ op: g.op, timeoutMs: this.#timeoutMs }, 'cache: Redis command timed out');
-        g.resolve(FAILED);
+        settleGuard(g, FAILED);
       }
       this.#head++;
     }
@@ -527,7 +520,7 @@ export class RedisStore {
       const g = this.#queue[i]!;
       if (!g.done) {
         g.done = true;
-        g.resolve(FAILED);
+        settleGuard(g, FAILED);
       }
     }
     this.#queue = [];
@@ -539,7 +532,22 @@ interface Guard {
   deadline: number;
   op: string;
   done: boolean;
-  resolve: (value: Failed) => void;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  /** The caller's continuation, run in the settling callback (see `#guard`). */
+  next: ((value: unknown) => unknown) | undefined;
+}
+
+function settleGuard(g: Guard, value: unknown): void {
+  if (g.next === undefined) {
+    g.resolve(value);
+    return;
+  }
+  try {
+    g.resolve(g.next(value));
+  } catch (error) {
+    g.reject(error);
+  }
 }
 
 function isCluster(client: RedisClient): client is Cluster {
