@@ -55,8 +55,10 @@ export class PostgresConnection implements DriverConnection {
   }
 
   exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>> {
+    // A statement without parameters (BEGIN, COMMIT, SAVEPOINT) goes as one simple-protocol message:
+    // preparing it saves no parse worth having and costs a Bind round of messages per call.
     const config: pg.QueryConfig =
-      name !== undefined && this.#prepared
+      name !== undefined && this.#prepared && params.length > 0
         ? { name: this.#statementName(sql), text: sql, values: params as unknown[] }
         : { text: sql, values: params as unknown[] };
     // A `then` rather than an async method: one promise frame less on every query.
