@@ -798,12 +798,7 @@ export class HttpClient {
       }
       response = await this.#dispatch(p).request(request);
     } catch (error) {
-      // Nothing reached the provider (or we gave up on it): hand the reserved cost back.
-      void reservation?.refund().catch(() => {});
-      const wrapped = this.#wrap(error, p, signal);
-      if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
-      else permit?.failure(wrapped);
-      throw wrapped;
+      throw this.#notAnswered(error, p, signal, reservation, permit);
     }
     const status = response.statusCode;
     const headers = response.headers;
@@ -813,8 +808,7 @@ export class HttpClient {
     let text: string | undefined;
     let bytes: Buffer | undefined;
     try {
-      const ce = headers['content-encoding'];
-      const encoding = Array.isArray(ce) ? ce[0] : ce;
+      const encoding = firstHeader(headers, 'content-encoding');
       if (mode !== 'bytes' && !encoding) {
         // undici decodes a single-chunk body straight to a string: no concatenation, no Buffer copy.
         text = await response.body.text();
@@ -825,11 +819,7 @@ export class HttpClient {
         else text = buffer.toString('utf8');
       }
     } catch (error) {
-      void reservation?.refund().catch(() => {});
-      const wrapped = this.#wrap(error, p, signal);
-      if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
-      else permit?.failure(wrapped);
-      throw wrapped;
+      throw this.#notAnswered(error, p, signal, reservation, permit);
     }
     if (ok) {
       let data: unknown;
@@ -918,6 +908,24 @@ export class HttpClient {
       if (retryAfter !== undefined) void budget.pause(now + retryAfter, 'rate_limited').catch(() => {});
     }
     throw error;
+  }
+
+  /**
+   * An attempt that failed before a whole answer arrived: nothing reached the provider (or we gave up on
+   * it), so the reserved cost goes back; an abort frees the breaker permit, anything else counts against it.
+   */
+  #notAnswered(
+    error: unknown,
+    p: Prepared,
+    signal: AbortSignal | undefined,
+    reservation: Reservation | undefined,
+    permit: BreakerPermit | undefined,
+  ): HttpError {
+    void reservation?.refund().catch(() => {});
+    const wrapped = this.#wrap(error, p, signal);
+    if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
+    else permit?.failure(wrapped);
+    return wrapped;
   }
 
   #adapt(headers: Headers): void {
@@ -1035,21 +1043,11 @@ type BodyMode = 'json' | 'text' | 'bytes';
 /** How a 2xx body is read, decided from its headers before the body arrives. */
 function bodyMode(headers: Headers, type: ResponseType): BodyMode {
   if (type !== 'auto') return type;
-  const ct = headers['content-type'];
-  const contentType = (Array.isArray(ct) ? ct[0] : ct) ?? '';
-  // A service answers with the same content type nearly every time: remember the last one.
-  if (contentType === lastContentType) return lastMode;
-  const mode: BodyMode = /[/+]json\b/i.test(contentType)
-    ? 'json'
-    : /^text\/|xml|urlencoded/i.test(contentType)
-      ? 'text'
-      : 'bytes';
-  lastContentType = contentType;
-  lastMode = mode;
-  return mode;
+  const contentType = firstHeader(headers, 'content-type') ?? '';
+  if (/[/+]json\b/i.test(contentType)) return 'json';
+  if (/^text\/|xml|urlencoded/i.test(contentType)) return 'text';
+  return 'bytes';
 }
-let lastContentType = '';
-let lastMode: BodyMode = 'bytes';
 
 function parseJson(text: string): unknown {
   return text.length === 0 ? undefined : JSON.parse(text);

@@ -171,11 +171,14 @@ interface Held {
 export class MemoryBudgetBackend implements BudgetBackend {
   readonly sync = true;
   #windows: WindowState[];
+  /** What a refund commits: nothing, on every window. */
+  readonly #zeros: number[];
   #pausedUntil = 0;
   #pauseReason = '';
 
   constructor(windows: readonly WindowSpec[]) {
     this.#windows = windows.map((w) => new WindowState(w));
+    this.#zeros = windows.map(() => 0);
   }
 
   tryReserve(id: string, costs: readonly number[], now: number): TryResult {
@@ -238,18 +241,9 @@ export class MemoryBudgetBackend implements BudgetBackend {
     }
   }
 
-  refund(_id: string, _reserved: readonly number[], handle?: unknown): void {
-    const held = handle as Held | undefined;
-    if (!held || held.settled) return;
-    held.settled = true;
-    const slots = held.slots;
-    for (let i = 0; i < slots.length; i++) {
-      const w = this.#windows[i]!;
-      const h = slots[i]!;
-      if (w.spec.kind === 'concurrent') {
-        if (h > 0) w.used -= h;
-      } else if (h >= 0) w.setCost(h, 0);
-    }
+  /** A commit of nothing: concurrency slots are released and every grant's cost drops to zero. */
+  refund(id: string, reserved: readonly number[], handle?: unknown): void {
+    this.commit(id, reserved, this.#zeros, 0, handle);
   }
 
   pause(untilMs: number, reason: string): void {

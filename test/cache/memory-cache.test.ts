@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { APICache, Cache, decode, encode, MemoryStore } from '../../src/cache/index.js';
 import { FakeClock, flushMicrotasks } from '../../src/core/index.js';
-
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from './helpers.js';
 
 describe('serialization', () => {
   it('round-trips Date, bigint, Buffer, Uint8Array, nested objects and null', () => {
