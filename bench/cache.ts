@@ -1,7 +1,7 @@
 /**
  * Cache suite. `l1-hit`: an awaited `getOrSet` answered from L1 against a raw lru-cache `get` in a
- * synchronous tight loop. `l2-hit`: `getOrSet` with no L1 (every read decodes an entry from Redis) against
- * a raw ioredis `getBuffer` of the same key, both at concurrency 64. `cached-read`: the store's
+ * synchronous tight loop. `l2-hit`: `getOrSet` with no L1 (every read decodes an entry from Redis; the reads of
+ * one tick go as one MGET) against a raw ioredis `getBuffer` of the same key, both at concurrency 64. `cached-read`: the store's
  * getVideoById through the cache (L1 hits; and an L2-only variant) against the same store without cache,
  * on PostgreSQL. `zipf`: a Zipf read workload with 10 % writes on two instances (two Databases, two
  * Caches), counting its own stale reads, against the same workload without cache.
@@ -216,7 +216,7 @@ async function l2Hit(quick: boolean): Promise<BenchResult> {
     return result({
       case: 'l2-hit',
       target: 'redis',
-      subject: 'cache.getOrSet (no L1: Redis GET + decode)',
+      subject: 'cache.getOrSet (no L1: the reads of a tick as one MGET, + decode)',
       baseline: 'ioredis getBuffer of the same key',
       unit: 'ops/s',
       value: cmp.subject.opsPerSec,
