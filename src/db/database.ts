@@ -281,8 +281,12 @@ export class Database<DB> extends QueryableBase<DB> {
       let discard = false;
       const tx = new DbTransaction<DB>(this, this.#in, this.#kyselyParts, slot.conn, options.name, 0);
       try {
-        for (const statement of this.#in.driver.beginStatements(options.isolationLevel)) {
-          await this.runOn(slot.conn, { sql: statement, parameters: [] }, 'tx.begin');
+        const begin = this.#in.driver.beginStatements(options.isolationLevel);
+        if (slot.conn.deferBegin !== undefined && begin.length === 1) slot.conn.deferBegin(begin[0]!);
+        else {
+          for (const statement of begin) {
+            await this.runOn(slot.conn, { sql: statement, parameters: [] }, 'tx.begin');
+          }
         }
         const result = await fn(tx);
         tx.finish();

@@ -6,6 +6,11 @@ import type { BatchInsertSpec, DialectName, ExecResult, IsolationLevel } from '.
 /** One open connection of a dialect: runs SQL with the dialect's own placeholders. */
 export interface DriverConnection extends PoolableConnection {
   exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>>;
+  /**
+   * Where the driver can: the next `exec` starts the transaction with `sql` (a BEGIN) in the same round
+   * trip. A COMMIT or ROLLBACK before any statement ends the empty transaction without I/O.
+   */
+  deferBegin?(sql: string): void;
 }
 
 /**

@@ -54,21 +54,80 @@ export class PostgresConnection implements DriverConnection {
     return this.#broken;
   }
 
+  /**
+   * The transaction's BEGIN waits for its first statement and goes in the same write, as extended-
+   * protocol messages before that statement's Sync (or as a two-statement simple query): one round trip
+   * and one socket write less per transaction. A transaction that runs nothing sends nothing.
+   */
+  deferBegin(sql: string): void {
+    this.#pendingBegin = sql;
+  }
+
+  #pendingBegin: string | undefined;
+
   exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>> {
-    // A statement without parameters (BEGIN, COMMIT, SAVEPOINT) goes as one simple-protocol message:
-    // preparing it saves no parse worth having and costs a Bind round of messages per call.
-    const config: pg.QueryConfig =
-      name !== undefined && this.#prepared && params.length > 0
+    const named = name !== undefined && this.#prepared && params.length > 0;
+    let query: pg.QueryConfig | pg.Query;
+    const begin = this.#pendingBegin;
+    if (begin === undefined) {
+      // A statement without parameters (BEGIN, COMMIT, SAVEPOINT) goes as one simple-protocol message:
+      // preparing it saves no parse worth having and costs a Bind round of messages per call.
+      query = named
         ? { name: this.#statementName(sql), text: sql, values: params as unknown[] }
         : { text: sql, values: params as unknown[] };
+    } else {
+      this.#pendingBegin = undefined;
+      if (sql === 'COMMIT' || sql === 'ROLLBACK') return Promise.resolve({ rows: [], affectedRows: 0 });
+      if (params.length === 0) {
+        query = { text: `${begin}; ${sql}` };
+      } else {
+        const statement = named ? this.#statementName(sql) : undefined;
+        const beginName = statement === undefined ? undefined : this.#statementName(begin);
+        if (beginName !== undefined && !this.#parsed(beginName)) {
+          // See BeginThenQuery: a named statement needs BEGIN already parsed on this connection, so the
+          // first transaction here parses it in a round trip of its own.
+          return this.#run<R>({ name: beginName, text: begin, values: [] }).then(() =>
+            this.exec<R>(sql, params, name),
+          );
+        }
+        query = new BeginThenQuery(
+          { ...(statement ? { name: statement } : {}), text: sql, values: params as unknown[] },
+          beginName === undefined ? { text: begin } : { name: beginName },
+        );
+      }
+    }
+    return this.#run<R>(query);
+  }
+
+  #run<R>(query: pg.QueryConfig | pg.Query): Promise<ExecResult<R>> {
+    const sent =
+      query instanceof pg.Query
+        ? // pg hands a custom query object back instead of a promise: it reports through the callback.
+          new Promise<pg.QueryResult>((resolve, reject) => {
+            (query as { callback?: unknown }).callback = (error: Error | null, res: pg.QueryResult) =>
+              error ? reject(error) : resolve(res);
+            this.client.query(query);
+          })
+        : (this.client.query(query) as Promise<pg.QueryResult | pg.QueryResult[]>);
     // A `then` rather than an async method: one promise frame less on every query.
-    return this.client.query(config).then(
-      (res) => ({ rows: res.rows as R[], affectedRows: res.rowCount ?? 0 }),
+    return sent.then(
+      (res) => {
+        // A two-statement simple query answers with one result per statement.
+        const last = Array.isArray(res) ? res[res.length - 1]! : res;
+        return { rows: last.rows as R[], affectedRows: last.rowCount ?? 0 };
+      },
       (error: unknown) => {
         if (isConnectionError(error)) this.#broken = true;
         throw error;
       },
     );
+  }
+
+  #parsed(statement: string): boolean {
+    const connection = (
+      this.client as unknown as { connection: { parsedStatements: Record<string, string> } }
+    ).connection;
+    return connection.parsedStatements[statement] !== undefined;
   }
 
   async ping(): Promise<void> {
@@ -88,6 +147,55 @@ export class PostgresConnection implements DriverConnection {
       this.#names.set(sql, name);
     }
     return name;
+  }
+}
+
+/** The slice of pg's Connection (protocol writer) that BeginThenQuery uses. */
+interface ProtocolWriter {
+  parse(config: { text: string; name: string }): void;
+  bind(config: { statement: string; portal: string; values: unknown[] }): void;
+  execute(config: { portal: string; rows: number }): void;
+}
+
+/**
+ * A parameterised statement preceded by BEGIN in the same extended-protocol exchange: Parse (unless
+ * named and already parsed), Bind and Execute of BEGIN, then the statement's own messages and one
+ * Sync. The server answers BEGIN's ParseComplete, BindComplete and CommandComplete first; the last is
+ * dropped here so that the result is the statement's alone. If either fails, the server skips to
+ * the Sync and the error reaches the caller, whose transaction then rolls back.
+ *
+ * pg records a statement as parsed when a ParseComplete arrives while it is active. BEGIN's Parse would
+ * mark a named statement as parsed before its own Parse had succeeded, so with a named statement BEGIN
+ * must be a named statement already parsed on the connection (no ParseComplete of its own).
+ */
+class BeginThenQuery extends (pg.Query as unknown as new (
+  config: pg.QueryConfig,
+) => pg.Query & {
+  prepare(connection: ProtocolWriter): void;
+  handleCommandComplete(msg: unknown, connection: ProtocolWriter): void;
+}) {
+  readonly #begin: { text: string } | { name: string };
+  #beginAnswered = false;
+
+  constructor(config: pg.QueryConfig, begin: { text: string } | { name: string }) {
+    super(config);
+    this.#begin = begin;
+  }
+
+  override prepare(connection: ProtocolWriter): void {
+    const b = this.#begin;
+    if ('text' in b) connection.parse({ text: b.text, name: '' });
+    connection.bind({ statement: 'name' in b ? b.name : '', portal: '', values: [] });
+    connection.execute({ portal: '', rows: 0 });
+    super.prepare(connection);
+  }
+
+  override handleCommandComplete(msg: unknown, connection: ProtocolWriter): void {
+    if (!this.#beginAnswered) {
+      this.#beginAnswered = true;
+      return;
+    }
+    super.handleCommandComplete(msg, connection);
   }
 }
 
