@@ -144,6 +144,28 @@ describe('PostgreSQL: BEGIN sent with the first statement of a transaction', () 
     assert.equal(await visibleToOthers(4), true);
   });
 
+  it('a batch insert of several statements is still all-or-nothing', async () => {
+    // ON CONFLICT DO NOTHING keeps it on UNNEST statements (one per 5,000 rows); the last chunk fails.
+    const rows: Array<[number, string]> = Array.from({ length: 12_000 }, (_, i) => [100_000 + i, `row ${i}`]);
+    rows[11_999] = [100_000 + 11_999, null as unknown as string];
+    await assert.rejects(
+      db.batchInsert({
+        table: 'notes',
+        columns: [
+          { name: 'id', type: 'integer' },
+          { name: 'body', type: 'text' },
+        ],
+        rows,
+        onConflict: 'ignore',
+      }),
+      (error: unknown) => error instanceof DatabaseError && error.code === 'ERR_DB_NOT_NULL',
+    );
+    const left = await observer.query(
+      `SELECT count(*)::int AS c FROM ${target.schema}.notes WHERE id >= 100000`,
+    );
+    assert.equal(left.rows[0]?.c, 0);
+  });
+
   it('a transaction that runs no statement sends nothing', async () => {
     const rows = await db.executeQuery<{ pid: number }>('SELECT pg_backend_pid() AS pid', [], {
       queryType: 'select',

@@ -31,6 +31,8 @@ export async function postgresBatchInsert(conn: PostgresConnection, spec: BatchI
     .map((p) => quoteIdent(p, '"'))
     .join('.');
   const colList = cols.map((c) => quoteIdent(c.name, '"')).join(', ');
+  // The statements below go to `conn.client` directly, so the transaction's BEGIN must be out first.
+  await conn.beginNow();
   let total = 0;
   let copyStream: ReturnType<typeof copyFrom> | undefined;
   let copyDone: Promise<void> | undefined;

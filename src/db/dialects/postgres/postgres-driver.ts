@@ -65,6 +65,17 @@ export class PostgresConnection implements DriverConnection {
 
   #pendingBegin: string | undefined;
 
+  /**
+   * Sends a deferred BEGIN now. For work that talks to `client` directly (COPY, UNNEST batches), which
+   * would otherwise run outside the transaction.
+   */
+  async beginNow(): Promise<void> {
+    const begin = this.#pendingBegin;
+    if (begin === undefined) return;
+    this.#pendingBegin = undefined;
+    await this.#run({ text: begin });
+  }
+
   exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>> {
     const named = name !== undefined && this.#prepared && params.length > 0;
     let query: pg.QueryConfig | pg.Query;
