@@ -14,7 +14,7 @@ interface Schema {
  * tests pin down that it is still a transaction, whatever that first statement is, and that a failing
  * first statement leaves the connection as usable as before.
  */
-describe('PostgreSQL: BEGIN sent with the first statement of a transaction', () => {
+describe('PostgreSQL driver: BEGIN sent with the first statement, batches all-or-nothing', () => {
   const target = postgresTarget();
   let db: Database<Schema>;
   let observer: pg.Client;
@@ -164,6 +164,27 @@ describe('PostgreSQL: BEGIN sent with the first statement of a transaction', () 
       `SELECT count(*)::int AS c FROM ${target.schema}.notes WHERE id >= 100000`,
     );
     assert.equal(left.rows[0]?.c, 0);
+  });
+
+  it('a row source that fails in the middle of a COPY aborts it, rolls back, and leaves the connection usable', async () => {
+    async function* rows(): AsyncGenerator<[number, string]> {
+      for (let i = 0; i < 9_000; i++) {
+        if (i === 7_000) throw new Error('the source broke');
+        yield [200_000 + i, `row ${i}`];
+      }
+    }
+    const columns = [
+      { name: 'id', type: 'integer' as const },
+      { name: 'body', type: 'text' as const },
+    ];
+    await assert.rejects(db.batchInsert({ table: 'notes', columns, rows: rows() }), /the source broke/);
+    const left = await observer.query(
+      `SELECT count(*)::int AS c FROM ${target.schema}.notes WHERE id >= 200000`,
+    );
+    assert.equal(left.rows[0]?.c, 0);
+    // The same (only) connection takes the next batch.
+    const n = await db.batchInsert({ table: 'notes', columns, rows: [[300_000, 'after']] });
+    assert.equal(n, 1);
   });
 
   it('a transaction that runs no statement sends nothing', async () => {
