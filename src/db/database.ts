@@ -489,11 +489,18 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
 
   batchInsert(spec: BatchInsertSpec): Promise<number> {
     if (this.#finished) return Promise.reject(finishedError());
-    return this.#in.driver.batchInsert(this.#conn, spec).catch((error: unknown) => {
-      const mapped = this.#in.driver.mapError(error);
-      this.#in.metrics.error(mapped.code);
-      throw mapped;
-    });
+    // What the caller's row source throws (a validation error, a broken file) reaches the caller as it
+    // is: it is not a database error.
+    const source: { error?: unknown } = {};
+    const rows = watchSource(spec.rows, source);
+    return this.#in.driver
+      .batchInsert(this.#conn, rows === spec.rows ? spec : { ...spec, rows })
+      .catch((error: unknown) => {
+        if ('error' in source && error === source.error) throw error;
+        const mapped = this.#in.driver.mapError(error);
+        this.#in.metrics.error(mapped.code);
+        throw mapped;
+      });
   }
 
   afterCommit(fn: AfterCommit): undefined {
@@ -629,4 +636,28 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
       return new Kysely<DB>({ config, dialect, driver: kyselyDriver, executor });
     },
   };
+}
+
+/** `rows`, recording in `box` what the source itself throws; arrays (which cannot throw) as they are. */
+function watchSource(rows: BatchInsertSpec['rows'], box: { error?: unknown }): BatchInsertSpec['rows'] {
+  if (Array.isArray(rows)) return rows;
+  if (Symbol.asyncIterator in rows) {
+    return (async function* () {
+      try {
+        yield* rows as AsyncIterable<readonly unknown[]>;
+      } catch (error) {
+        box.error = error;
+        throw error;
+      }
+    })();
+  }
+  // A sync source stays sync: the drivers read it without a promise per row.
+  return (function* () {
+    try {
+      yield* rows as Iterable<readonly unknown[]>;
+    } catch (error) {
+      box.error = error;
+      throw error;
+    }
+  })();
 }

@@ -1027,39 +1027,51 @@ export class VideoStore {
   ): Promise<string[]> {
     throwIfAborted(options.signal);
     const mode = options.onDuplicate ?? 'error';
-    // Validate everything before writing anything; keep only what the rows need (100k rows must not
-    // cost several copies of the input).
-    const urls = videos.map((v, i) => {
-      try {
-        validate.video(v);
-        return describeVideoUrl(v.url);
-      } catch (error) {
-        throw this.#indexed(error, i);
-      }
-    });
-    if (urls.length === 0) return [];
-    const ids = urls.map(() => uuidv7());
-    const firstIndex = new Map<string, number>();
-    urls.forEach((u, i) => {
-      const first = firstIndex.get(u.url);
-      if (first === undefined) firstIndex.set(u.url, i);
-      else if (mode === 'existing') ids[i] = ids[first]!;
-      else
-        throw invalidInput(`video #${i}`, `its URL repeats video #${first}`, { index: i, firstIndex: first });
-    });
+    if (videos.length === 0) return [];
+    const n = videos.length;
+    const ids = new Array<string>(n);
+    // Normalised URLs, kept only to find the ids of videos already stored (onDuplicate: 'existing').
+    const normalized = new Array<string>(n);
+    let firstIndex = new Map<string, number>();
     const d = this.#st.dialect;
     const now = this.#st.map.ts(new Date(this.#clock.now()));
     const ts = this.#st.map.ts;
-    const unique = firstIndex.size;
-    // Rows are built chunk by chunk as the db layer reads them (a sync generator is read without a promise
-    // per row): 100,000 row arrays held at once would outlive the young generation and cost more in
-    // garbage collection than the insert itself. Rows share the input's strings.
+    const indexed = (error: unknown, i: number): unknown => this.#indexed(error, i);
+    // Each video is validated as the db layer reads its row, so that checking and formatting the next
+    // chunk overlaps the database's work on the previous one. Nothing is half-written all the same: an
+    // invalid video (or a repeated URL) ends the generator with its error, inside the transaction, which
+    // rolls back. Rows are built chunk by chunk (a sync generator is read without a promise per row):
+    // 100,000 row arrays held at once would outlive the young generation and cost more in garbage
+    // collection than the insert itself. Rows share the input's strings.
     const videoRows = function* (): Generator<unknown[]> {
-      for (const i of firstIndex.values()) {
+      // Afresh on every attempt: a transaction re-run after a deadlock reads the rows again.
+      firstIndex = new Map();
+      for (let i = 0; i < n; i++) {
         const v = videos[i]!;
-        const u = urls[i]!;
+        let u: ReturnType<typeof describeVideoUrl>;
+        try {
+          validate.video(v);
+          u = describeVideoUrl(v.url);
+        } catch (error) {
+          throw indexed(error, i);
+        }
+        normalized[i] = u.url;
+        const first = firstIndex.get(u.url);
+        if (first !== undefined) {
+          if (mode !== 'existing') {
+            throw invalidInput(`video #${i}`, `its URL repeats video #${first}`, {
+              index: i,
+              firstIndex: first,
+            });
+          }
+          ids[i] = ids[first]!;
+          continue;
+        }
+        firstIndex.set(u.url, i);
+        const id = uuidv7();
+        ids[i] = id;
         yield [
-          ids[i],
+          id,
           v.url.trim(),
           u.url,
           u.source,
@@ -1090,6 +1102,7 @@ export class VideoStore {
           onConflict: mode === 'existing' ? 'ignore' : 'error',
           ...(options.signal ? { signal: options.signal } : {}),
         });
+        const unique = firstIndex.size;
         if (inserted < unique) {
           // Some URLs were already stored: their ids are the stored ones.
           const stored = new Map<string, string>();
@@ -1102,8 +1115,8 @@ export class VideoStore {
             const res = await s.#exec(query, undefined, options.signal);
             for (const row of res.rows) stored.set(String(row.url_normalized), String(row.id));
           }
-          urls.forEach((u, i) => {
-            const id = stored.get(u.url);
+          normalized.forEach((url, i) => {
+            const id = stored.get(url);
             if (id !== undefined) ids[i] = id;
           });
         }

@@ -247,6 +247,38 @@ for (const target of testTargets()) {
       assert.equal(skipped, 1);
     });
 
+    it('an error thrown by the row source reaches the caller as it is, and nothing of the batch stays', async () => {
+      class SourceBroke extends Error {}
+      const broke = new SourceBroke('the source broke');
+      const columns = [
+        { name: 'id', type: 'text' as const },
+        { name: 'n', type: 'integer' as const },
+        { name: 'label', type: 'text' as const },
+      ];
+      function* syncRows(): Generator<unknown[]> {
+        for (let i = 0; i < 7_000; i++) {
+          if (i === 6_000) throw broke;
+          yield [`src-sync-${i}`, i, null];
+        }
+      }
+      async function* asyncRows(): AsyncGenerator<unknown[]> {
+        for (let i = 0; i < 7_000; i++) {
+          if (i === 6_000) throw broke;
+          yield [`src-async-${i}`, i, null];
+        }
+      }
+      for (const rows of [syncRows(), asyncRows()]) {
+        await assert.rejects(
+          db.batchInsert({ table: 'items', columns, rows }),
+          (error: unknown) => error === broke,
+        );
+      }
+      const left = await db.executeQuery<{ c: number }>(
+        "SELECT COUNT(*) AS c FROM items WHERE id LIKE 'src-%'",
+      );
+      assert.equal(Number(left[0]!.c), 0);
+    });
+
     it('counts queries in its metrics under the seed names', async () => {
       await db.execute({ sql: 'SELECT 1 AS one', parameters: [] }, { name: 'probe' });
       const m = db.metrics();

@@ -176,6 +176,25 @@ for (const target of testTargets()) {
       assert.equal(v0?.status, 'failed');
     });
 
+    it('batchInsertVideos: a bad video deep in a large batch (rows already sent) leaves nothing written', async () => {
+      // Videos are validated as their rows are sent: by video #5,500 whole chunks are at the database.
+      const base = f.host('late-bad');
+      const before = await countRows(f.db, 'videos');
+      const input: NewVideo[] = Array.from({ length: 6_000 }, (_, i) => ({
+        url: `${base}/v${i}`,
+        title: `t${i}`,
+      }));
+      input[5_500] = { url: 'not a url' };
+      await rejectsWith(f.store.batchInsertVideos(input), 'ERR_STORE_INVALID_URL', /video #5500/);
+      input[5_500] = { url: `${base}/v1#again` };
+      await rejectsWith(f.store.batchInsertVideos(input), 'ERR_STORE_INVALID_INPUT', /video #5500.*video #1/);
+      assert.equal(await countRows(f.db, 'videos'), before, 'nothing half-written');
+      input[5_500] = { url: `${base}/v5500` };
+      const ids = await f.store.batchInsertVideos(input);
+      assert.equal(new Set(ids).size, 6_000);
+      assert.equal(await countRows(f.db, 'videos'), before + 6_000);
+    });
+
     it('batchInsertVideos: duplicates and bad items', async () => {
       const base = f.host('dups');
       const existing = await f.store.createVideoRecord({ url: `${base}/a` });
