@@ -59,6 +59,25 @@ export async function run(options: SuiteOptions): Promise<BenchResult[]> {
     const { body } = await pool.request({ path: '/v/videos?id=1', method: 'GET' });
     return body.json();
   };
+  // The floor under Pool.request: a dispatch handler that collects the body, with no Readable stream
+  // (what HttpClient itself does since session 3), so the stack's own cost stays visible.
+  const rawDispatch = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      pool.dispatch(
+        { origin, path: '/v/videos?id=1', method: 'GET', headers },
+        {
+          onConnect: () => {},
+          onHeaders: () => true,
+          onData: (chunk: Buffer) => {
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete: () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))),
+          onError: reject,
+        },
+      );
+    });
   // The popular clients, each on a keep-alive agent with as many sockets as the pool has connections.
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const axiosClient = axios.create({ baseURL: origin, httpAgent: agent });
@@ -88,9 +107,11 @@ export async function run(options: SuiteOptions): Promise<BenchResult[]> {
   try {
     const SAME = 'undici Pool.request (64 connections, the same request headers) + body.json()';
     const BARE = 'undici Pool.request (64 connections, no request headers) + body.json()';
+    const DISPATCH = 'undici Pool.dispatch with a body-collecting handler (same headers) + JSON.parse';
     for (const [name, baselineOp, baseline] of [
       ['full-stack', raw, SAME],
       ['full-stack-bare', bare, BARE],
+      ['full-stack-dispatch', rawDispatch, DISPATCH],
     ] as const) {
       const full = await compareLoad(name, () => client.get('videos', { params }), baselineOp, {
         concurrency: CONCURRENCY,

@@ -31,6 +31,7 @@ import {
 } from '../resilience/index.js';
 import { ApiMetricsCollector, httpChannels, type ServiceMetrics } from './api-metrics-collector.js';
 import { authSecret, type HttpAuth } from './auth.js';
+import { type CollectedResponse, collectResponse, utf8Text } from './collect-response.js';
 import {
   errorForStatus,
   HttpAbortedError,
@@ -776,7 +777,7 @@ export class HttpClient {
     // The attempt may not outlive the call's deadline.
     const remaining = deadlineAt - (waited ? this.#clock.now() : startedAt);
     const timeout = Math.max(1, Math.min(this.#timeoutMs, remaining));
-    let response: Dispatcher.ResponseData;
+    let response: CollectedResponse;
     try {
       if (remaining <= 0)
         throw new HttpTimeoutError(`${this.service} ${p.method} ${p.endpoint}: deadline passed`, {
@@ -784,19 +785,18 @@ export class HttpClient {
           method: p.method,
           endpoint: p.endpoint,
         });
-      const request: Dispatcher.RequestOptions = {
+      const request: Dispatcher.DispatchOptions = {
         origin: p.origin,
         path: p.path,
         method: p.method,
         headers: p.headers,
       };
       if (p.body !== undefined) request.body = p.body;
-      if (signal) request.signal = signal;
       if (timeout < this.#timeoutMs || this.#o.dispatcher) {
         request.headersTimeout = timeout;
         request.bodyTimeout = timeout;
       }
-      response = await this.#dispatch(p).request(request);
+      response = await collectResponse(this.#dispatch(p), request, signal);
     } catch (error) {
       throw this.#notAnswered(error, p, signal, reservation, permit);
     }
@@ -810,13 +810,13 @@ export class HttpClient {
     try {
       const encoding = firstHeader(headers, 'content-encoding');
       if (mode !== 'bytes' && !encoding) {
-        // undici decodes a single-chunk body straight to a string: no concatenation, no Buffer copy.
-        text = await response.body.text();
+        text = utf8Text(response.chunks);
       } else {
-        let buffer: Buffer = Buffer.from(await response.body.arrayBuffer());
+        // A copy: a lone chunk may be a view into a larger socket read.
+        let buffer: Buffer = Buffer.concat(response.chunks);
         if (encoding) buffer = await decode(buffer, encoding);
         if (mode === 'bytes') bytes = buffer;
-        else text = buffer.toString('utf8');
+        else text = utf8Text([buffer]);
       }
     } catch (error) {
       throw this.#notAnswered(error, p, signal, reservation, permit);

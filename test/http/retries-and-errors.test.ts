@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import type { Logger } from '../../src/core/index.js';
 import { HttpClient, type HttpClientOptions, HttpError } from '../../src/http/index.js';
-import { CircuitBreaker } from '../../src/resilience/index.js';
+import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
 import { json, TestServer } from './server.js';
 
 const API_KEY = 'AIzaTESTSECRET-0123456789';
@@ -88,6 +88,29 @@ describe('HttpClient retries and errors', () => {
       })
       .route('/broken-json', (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"truncated":');
+      })
+      .route('/chunked', async (_req, res) => {
+        // A JSON body in many chunks, a multi-byte character split across two of them, behind a BOM.
+        const bytes = Buffer.concat([
+          Buffer.from([0xef, 0xbb, 0xbf]),
+          Buffer.from(JSON.stringify({ title: `caf\u00e9 ${'x'.repeat(20_000)}`, n: 7 })),
+        ]);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        for (let i = 0; i < bytes.length; i += 4_099) {
+          res.write(bytes.subarray(i, i + 4_099));
+          await new Promise((r) => setImmediate(r));
+        }
+        res.end();
+      })
+      .route('/cut-short', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"partial":');
+        setTimeout(() => res.socket?.destroy(), 20);
+      })
+      .route('/trickle', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"slow":');
+        // Never finished: the caller aborts while the body is still arriving.
       })
       .route('/form', (req, res, body) =>
         json(res, 200, { contentType: req.headers['content-type'], body: body.toString('latin1') }),
@@ -252,6 +275,35 @@ describe('HttpClient retries and errors', () => {
     assert.deepEqual([...(audio.data as Uint8Array)], [0xff, 0xfb, 0x90, 0x00]);
     const sent = server.requests.find((r) => r.url.startsWith('/gzip'));
     assert.match(String(sent?.headers['accept-encoding']), /br/);
+  });
+
+  it('reads a body that arrives in many chunks, skipping a UTF-8 byte order mark', async () => {
+    const data = (await client().get('/chunked')).data as { title: string; n: number };
+    assert.equal(data.n, 7);
+    assert.equal(data.title, `caf\u00e9 ${'x'.repeat(20_000)}`);
+  });
+
+  it('a body cut short is a network error, retried, and the budget is refunded', async () => {
+    const budget = new Budget({ name: 'cut', windows: [{ name: 'requests', limit: 100, windowMs: 60_000 }] });
+    const before = server.hitCount('/cut-short');
+    await assert.rejects(
+      client({ budget, maxRetries: 1 }).get('/cut-short'),
+      (e) => e instanceof HttpError && e.code === 'ERR_HTTP_NETWORK',
+    );
+    assert.equal(server.hitCount('/cut-short') - before, 2);
+    assert.equal((await budget.usage())[0]!.used, 0);
+  });
+
+  it('aborting while the body is arriving ends the call at once with ERR_HTTP_ABORTED', async () => {
+    const controller = new AbortController();
+    const pending = client().get('/trickle', { signal: controller.signal });
+    const before = server.hitCount('/trickle');
+    while (server.hitCount('/trickle') === before) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    controller.abort();
+    await assert.rejects(pending, (e) => e instanceof HttpError && e.code === 'ERR_HTTP_ABORTED');
+    assert.ok(performance.now() - t0 < 500);
   });
 
   it('sends FormData as multipart with a generated boundary', async () => {
