@@ -57,6 +57,8 @@ export interface LoadStats {
   ops: number;
   p99Ms: number;
   p50Ms: number;
+  /** CPU time of this process (user + system) per operation, µs: the client's own cost. */
+  cpuUsPerOp: number;
 }
 
 export function log(message: string): void {
@@ -70,6 +72,7 @@ export async function runLoad(op: (i: number) => Promise<unknown>, opts: LoadOpt
   let ops = 0;
   let counter = 0;
   const start = performance.now();
+  const cpuBefore = process.cpuUsage();
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
@@ -82,10 +85,17 @@ export async function runLoad(op: (i: number) => Promise<unknown>, opts: LoadOpt
   };
   await Promise.all(Array.from({ length: opts.concurrency }, worker));
   const elapsed = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   samples.sort((a, b) => a - b);
   const pick = (q: number): number =>
     samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
-  return { opsPerSec: ops / elapsed, ops, p99Ms: pick(0.99), p50Ms: pick(0.5) };
+  return {
+    opsPerSec: ops / elapsed,
+    ops,
+    p99Ms: pick(0.99),
+    p50Ms: pick(0.5),
+    cpuUsPerOp: ops > 0 ? (cpu.user + cpu.system) / ops : 0,
+  };
 }
 
 export function median(values: number[]): number {
@@ -122,7 +132,7 @@ export async function compareLoad(
       b.push(await runLoad(baseline, opts));
     }
     log(
-      `  ${label} round ${r + 1}/${rounds}: subject ${s.at(-1)!.opsPerSec.toFixed(0)}/s, baseline ${b.at(-1)!.opsPerSec.toFixed(0)}/s`,
+      `  ${label} round ${r + 1}/${rounds}: subject ${s.at(-1)!.opsPerSec.toFixed(0)}/s (${s.at(-1)!.cpuUsPerOp.toFixed(1)} µs CPU/op), baseline ${b.at(-1)!.opsPerSec.toFixed(0)}/s (${b.at(-1)!.cpuUsPerOp.toFixed(1)} µs CPU/op)`,
     );
   }
   const pickMedian = (xs: LoadStats[]): LoadStats => ({
@@ -130,6 +140,7 @@ export async function compareLoad(
     ops: median(xs.map((x) => x.ops)),
     p99Ms: median(xs.map((x) => x.p99Ms)),
     p50Ms: median(xs.map((x) => x.p50Ms)),
+    cpuUsPerOp: median(xs.map((x) => x.cpuUsPerOp)),
   });
   return { subject: pickMedian(s), baseline: pickMedian(b) };
 }

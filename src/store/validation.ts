@@ -182,14 +182,34 @@ function isValidVideo(v: unknown): v is ParsedVideo {
   return o.status === undefined || (VIDEO_STATUSES as readonly unknown[]).includes(o.status);
 }
 
+const CLIP_KEYS: ReadonlySet<string> = new Set(Object.keys(clipFields));
+const VIDEO_STATUS_SET: ReadonlySet<unknown> = new Set(VIDEO_STATUSES);
+
+function okNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** newClipSchema's rules by hand, for the same reason as isValidVideo (one call per clip written). */
+function isValidClip(v: unknown): v is ParsedClip {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  for (const key in v) if (!CLIP_KEYS.has(key)) return false;
+  const o = v as Record<string, unknown>;
+  if (!okNumber(o.startTime) || o.startTime < 0 || !okNumber(o.endTime) || o.endTime <= o.startTime)
+    return false;
+  if (o.score !== undefined && o.score !== null && !okNumber(o.score)) return false;
+  if (!okText(o.title, 1000) || !okText(o.caption, 100_000)) return false;
+  return okText(o.filePath, 4096) && okText(o.thumbnailPath, 4096) && okText(o.narrationPath, 4096);
+}
+
 export const validate = {
   video: (v: unknown): ParsedVideo => (isValidVideo(v) ? v : parse(newVideoSchema, v, 'video')),
   videoPatch: (v: unknown): z.output<typeof videoPatchSchema> => parse(videoPatchSchema, v, 'video update'),
-  clip: (v: unknown, what = 'clip'): ParsedClip => parse(newClipSchema, v, what),
+  clip: (v: unknown, what = 'clip'): ParsedClip => (isValidClip(v) ? v : parse(newClipSchema, v, what)),
   clipFor: (v: unknown, what = 'clip'): ParsedClipFor => parse(newClipForSchema, v, what),
   clipAssets: (v: unknown): z.output<typeof clipAssetsSchema> => parse(clipAssetsSchema, v, 'clip assets'),
   job: (v: unknown): z.output<typeof newJobSchema> => parse(newJobSchema, v, 'job'),
-  videoStatus: (v: unknown): VideoStatus => parse(videoStatusSchema, v, 'video status'),
+  videoStatus: (v: unknown): VideoStatus =>
+    VIDEO_STATUS_SET.has(v) ? (v as VideoStatus) : parse(videoStatusSchema, v, 'video status'),
   jobStatus: (v: unknown): JobStatus => parse(jobStatusSchema, v, 'job status'),
   limit: (v: unknown): number => parse(limitSchema, v, 'limit'),
   text(v: unknown, what: string, max: number): string | null {

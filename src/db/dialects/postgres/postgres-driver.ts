@@ -73,65 +73,61 @@ export class PostgresConnection implements DriverConnection {
     const begin = this.#pendingBegin;
     if (begin === undefined) return;
     this.#pendingBegin = undefined;
-    await this.#run({ text: begin });
+    await this.#run(new pg.Query(begin));
   }
 
   exec<R>(sql: string, params: readonly unknown[], name: string | undefined): Promise<ExecResult<R>> {
-    const named = name !== undefined && this.#prepared && params.length > 0;
-    let query: pg.QueryConfig | pg.Query;
+    const values = params.length > 0 ? (params as unknown[]) : undefined;
+    const statement = name !== undefined && this.#prepared && values ? this.#statementName(sql) : undefined;
     const begin = this.#pendingBegin;
+    let query: NamedQuery;
     if (begin === undefined) {
       // A statement without parameters (BEGIN, COMMIT, SAVEPOINT) goes as one simple-protocol message:
       // preparing it saves no parse worth having and costs a Bind round of messages per call.
-      query = named
-        ? { name: this.#statementName(sql), text: sql, values: params as unknown[] }
-        : { text: sql, values: params as unknown[] };
+      query = new pg.Query(sql, values);
     } else {
       this.#pendingBegin = undefined;
       if (sql === 'COMMIT' || sql === 'ROLLBACK') return Promise.resolve({ rows: [], affectedRows: 0 });
-      if (params.length === 0) {
-        query = { text: `${begin}; ${sql}` };
+      if (values === undefined) {
+        query = new pg.Query(`${begin}; ${sql}`);
       } else {
-        const statement = named ? this.#statementName(sql) : undefined;
         const beginName = statement === undefined ? undefined : this.#statementName(begin);
         if (beginName !== undefined && !this.#parsed(beginName)) {
           // See BeginThenQuery: a named statement needs BEGIN already parsed on this connection, so the
           // first transaction here parses it in a round trip of its own.
-          return this.#run<R>({ name: beginName, text: begin, values: [] }).then(() =>
-            this.exec<R>(sql, params, name),
-          );
+          const parseBegin: NamedQuery = new pg.Query(begin, []);
+          parseBegin.name = beginName;
+          return this.#run(parseBegin).then(() => this.exec<R>(sql, params, name));
         }
         query = new BeginThenQuery(
-          { ...(statement ? { name: statement } : {}), text: sql, values: params as unknown[] },
+          sql,
+          values,
           beginName === undefined ? { text: begin } : { name: beginName },
         );
       }
     }
+    if (statement !== undefined) query.name = statement;
     return this.#run<R>(query);
   }
 
-  #run<R>(query: pg.QueryConfig | pg.Query): Promise<ExecResult<R>> {
-    const sent =
-      query instanceof pg.Query
-        ? // pg hands a custom query object back instead of a promise: it reports through the callback.
-          new Promise<pg.QueryResult>((resolve, reject) => {
-            (query as { callback?: unknown }).callback = (error: Error | null, res: pg.QueryResult) =>
-              error ? reject(error) : resolve(res);
-            this.client.query(query);
-          })
-        : (this.client.query(query) as Promise<pg.QueryResult | pg.QueryResult[]>);
-    // A `then` rather than an async method: one promise frame less on every query.
-    return sent.then(
-      (res) => {
+  /**
+   * Submits a query object built from a string: pg then neither clones a config object nor wraps its
+   * promise in a second one (for a stack trace) on every query; the callback settles ours.
+   */
+  #run<R>(query: NamedQuery): Promise<ExecResult<R>> {
+    return new Promise((resolve, reject) => {
+      query.callback = (error, res) => {
+        if (error) {
+          if (isConnectionError(error)) this.#broken = true;
+          reject(error);
+          return;
+        }
         // A two-statement simple query answers with one result per statement.
-        const last = Array.isArray(res) ? res[res.length - 1]! : res;
-        return { rows: last.rows as R[], affectedRows: last.rowCount ?? 0 };
-      },
-      (error: unknown) => {
-        if (isConnectionError(error)) this.#broken = true;
-        throw error;
-      },
-    );
+        const last = Array.isArray(res) ? res[res.length - 1]! : res!;
+        resolve({ rows: last.rows as R[], affectedRows: last.rowCount ?? 0 });
+      };
+      this.client.query(query);
+    });
   }
 
   #parsed(statement: string): boolean {
@@ -161,6 +157,12 @@ export class PostgresConnection implements DriverConnection {
   }
 }
 
+/** pg's Query with the fields set here after construction (pg reads them when the query is sent). */
+type NamedQuery = pg.Query & {
+  name?: string | undefined;
+  callback?: ((error: Error | null, res: pg.QueryResult | pg.QueryResult[] | undefined) => void) | undefined;
+};
+
 /** The slice of pg's Connection (protocol writer) that BeginThenQuery uses. */
 interface ProtocolWriter {
   parse(config: { text: string; name: string }): void;
@@ -180,16 +182,17 @@ interface ProtocolWriter {
  * must be a named statement already parsed on the connection (no ParseComplete of its own).
  */
 class BeginThenQuery extends (pg.Query as unknown as new (
-  config: pg.QueryConfig,
-) => pg.Query & {
+  text: string,
+  values?: unknown[],
+) => NamedQuery & {
   prepare(connection: ProtocolWriter): void;
   handleCommandComplete(msg: unknown, connection: ProtocolWriter): void;
 }) {
   readonly #begin: { text: string } | { name: string };
   #beginAnswered = false;
 
-  constructor(config: pg.QueryConfig, begin: { text: string } | { name: string }) {
-    super(config);
+  constructor(text: string, values: unknown[], begin: { text: string } | { name: string }) {
+    super(text, values);
     this.#begin = begin;
   }
 
