@@ -4,7 +4,10 @@ import type { MysqlConnection, ResultHeader } from './mysql-driver.js';
 
 /** MySQL's prepared-statement limit is 65,535 placeholders; stay well under it and under max_allowed_packet. */
 const MAX_PLACEHOLDERS = 60_000;
-const MAX_ROWS = 2000;
+// Measured on 100,000 videos (18 columns): 500 rows per statement took 1.43 s at a 191 MB peak, 2,000 rows
+// 1.73 s at 315-373 MB. mysql2 reads a definition per placeholder when it prepares a statement, and the
+// packets of bigger statements outlive more garbage collections.
+const MAX_ROWS = 500;
 
 /** Multi-row INSERT … VALUES (?…),(?…) per chunk, as prepared statements (one text per chunk size). */
 export async function mysqlBatchInsert(conn: MysqlConnection, spec: BatchInsertSpec): Promise<number> {
