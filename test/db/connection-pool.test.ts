@@ -69,6 +69,35 @@ describe('ConnectionPool', () => {
     await pool.destroyAll();
   });
 
+  it('each waiter gives up at its own deadline, and one served in time never does', async () => {
+    const clock = new FakeClock(0);
+    const { pool } = makePool(clock, { max: 1 });
+    const held = await pool.acquire('holder');
+    const outcome = new Map<string, string>();
+    const track = (name: string, p: Promise<unknown>): void => {
+      p.then(
+        () => outcome.set(name, 'served'),
+        (e: { code?: string }) => outcome.set(name, e.code ?? 'error'),
+      );
+    };
+    track('first', pool.acquire('first'));
+    await clock.advance(600);
+    track('second', pool.acquire('second'));
+    track('third', pool.acquire('third'));
+    await clock.advance(400);
+    assert.deepEqual([...outcome], [['first', 'ERR_DB_POOL_EXHAUSTED']]);
+    // The second is served before its deadline (t=1600); the third then waits behind it.
+    pool.release(held);
+    await clock.advance(0);
+    assert.equal(outcome.get('second'), 'served');
+    await clock.advance(599);
+    assert.equal(outcome.has('third'), false);
+    await clock.advance(1);
+    assert.equal(outcome.get('third'), 'ERR_DB_POOL_EXHAUSTED');
+    assert.equal(pool.stats().waiting, 0);
+    await pool.destroyAll();
+  });
+
   it('hands released connections to waiters in FIFO order', async () => {
     const clock = new FakeClock(0);
     const { pool } = makePool(clock, { max: 1 });
