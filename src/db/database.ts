@@ -202,22 +202,29 @@ export class Database<DB> extends QueryableBase<DB> {
     );
   }
 
-  async #runAndRelease<R>(
-    slot: Slot<DriverConnection>,
-    query: SqlQuery,
-    name: string,
-  ): Promise<ExecResult<R>> {
+  // Callbacks rather than an async method with try/finally: this is every query's path outside a
+  // transaction, and the async frame showed in point-select profiles.
+  #runAndRelease<R>(slot: Slot<DriverConnection>, query: SqlQuery, name: string): Promise<ExecResult<R>> {
     this.#inflight++;
-    let discard = false;
+    let running: Promise<ExecResult<R>>;
     try {
-      return await this.runOn<R>(slot.conn, query, name);
+      running = this.runOn<R>(slot.conn, query, name);
     } catch (error) {
-      discard = slot.conn.broken || (error as DatabaseError).code === DbErrorCode.ConnectionLost;
-      throw error;
-    } finally {
-      this.#in.pool.release(slot, discard);
-      this.#done();
+      running = Promise.reject(error);
     }
+    return running.then(
+      (res) => {
+        this.#in.pool.release(slot, false);
+        this.#done();
+        return res;
+      },
+      (error: unknown) => {
+        const discard = slot.conn.broken || (error as DatabaseError).code === DbErrorCode.ConnectionLost;
+        this.#in.pool.release(slot, discard);
+        this.#done();
+        throw error;
+      },
+    );
   }
 
   /** Runs one statement on a given connection, with metrics and error mapping. */
