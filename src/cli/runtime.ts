@@ -4,6 +4,7 @@ import { Cache, redisClientOptions } from '../cache/index.js';
 import { ConfigError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { createDatabase, type Database } from '../db/index.js';
+import { coalesceVideoLookups } from '../pipeline/coalesce-video-lookups.js';
 import { createPipelinePorts, sharedBudgets } from '../pipeline/pipeline-services.js';
 import { VideoPipeline } from '../pipeline/video-pipeline.js';
 import { createSandbox, type Sandbox } from '../sandbox/index.js';
@@ -128,9 +129,11 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
       ...(baseUrls ? { baseUrls } : {}),
     });
     closers.push(() => clients.close());
+    const ports = createPipelinePorts(clients, { captions: Boolean(config.keys.youtubeOAuthToken) });
     const pipeline = new VideoPipeline({
       store,
-      ports: createPipelinePorts(clients, { captions: Boolean(config.keys.youtubeOAuthToken) }),
+      // A worker runs one job per video: its metadata lookups are merged across jobs (quota units).
+      ports: options.workerMode ? coalesceVideoLookups(ports) : ports,
       assetsDir: config.assetsDir,
       narration,
       thumbnails,

@@ -1,3 +1,4 @@
+export * from './coalesce-video-lookups.js';
 export * from './fallback-transcript.js';
 export * from './pipeline-error.js';
 export * from './pipeline-ports.js';
