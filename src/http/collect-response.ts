@@ -19,10 +19,24 @@ export function collectResponse(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
   signal: AbortSignal | undefined,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<CollectedResponse> {
   return new Promise((resolve, reject) => {
-    dispatcher.dispatch(options, new CollectingHandler(resolve, reject, signal));
+    dispatcher.dispatch(options, new CollectingHandler(resolve, reject, signal, maxBytes));
   });
+}
+
+/** The body passed `maxBytes` (announced by content-length, or as it arrived): the request was ended. */
+export class BodyTooLargeError extends Error {
+  readonly statusCode: number;
+  readonly limit: number;
+
+  constructor(statusCode: number, limit: number) {
+    super(`the response body exceeds ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+    this.statusCode = statusCode;
+    this.limit = limit;
+  }
 }
 
 /** Chunks with the UTF-8 byte order mark skipped, decoded (what undici's `body.text()` does). */
@@ -44,15 +58,19 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   #statusCode = 0;
   #headers: IncomingHttpHeaders = {};
   readonly #chunks: Buffer[] = [];
+  readonly #maxBytes: number;
+  #bytes = 0;
 
   constructor(
     resolve: (response: CollectedResponse) => void,
     reject: (error: unknown) => void,
     signal: AbortSignal | undefined,
+    maxBytes: number,
   ) {
     this.#resolve = resolve;
     this.#reject = reject;
     this.#signal = signal;
+    this.#maxBytes = maxBytes;
     if (signal && !signal.aborted) {
       this.#onAbort = () => this.#abort?.(abortReason(signal));
       signal.addEventListener('abort', this.#onAbort, { once: true });
@@ -72,12 +90,25 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.#statusCode = statusCode;
     this.#headers = util.parseHeaders(rawHeaders) as IncomingHttpHeaders;
+    const announced = Number(this.#headers['content-length']);
+    if (announced > this.#maxBytes) this.#tooLarge();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.#bytes > this.#maxBytes) {
+      this.#tooLarge();
+      return false;
+    }
     this.#chunks.push(chunk);
     return true;
+  }
+
+  #tooLarge(): void {
+    // undici then calls onError with this error; what arrived so far is dropped.
+    this.#chunks.length = 0;
+    this.#abort?.(new BodyTooLargeError(this.#statusCode, this.#maxBytes));
   }
 
   onComplete(): void {

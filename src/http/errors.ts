@@ -19,6 +19,8 @@ export const HttpErrorCode = {
   QueueFull: 'ERR_HTTP_QUEUE_FULL',
   /** A 2xx whose body does not parse as announced (e.g. broken JSON). */
   InvalidResponse: 'ERR_HTTP_INVALID_RESPONSE',
+  /** A body larger than the client's `maxResponseBytes` (the read stops there). */
+  ResponseTooLarge: 'ERR_HTTP_RESPONSE_TOO_LARGE',
 } as const;
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
@@ -124,6 +126,7 @@ export const HttpAbortedError = define(HttpErrorCode.Aborted, 'HttpAbortedError'
 export const HttpCircuitOpenError = define(HttpErrorCode.CircuitOpen, 'HttpCircuitOpenError');
 export const HttpQueueFullError = define(HttpErrorCode.QueueFull, 'HttpQueueFullError');
 export const HttpInvalidResponseError = define(HttpErrorCode.InvalidResponse, 'HttpInvalidResponseError');
+export const HttpResponseTooLargeError = define(HttpErrorCode.ResponseTooLarge, 'HttpResponseTooLargeError');
 
 const KIND_CLASS: Record<HttpErrorKind, new (message: string, init: HttpErrorInit) => HttpError> = {
   bad_request: HttpBadRequestError,

@@ -31,7 +31,7 @@ import {
 } from '../resilience/index.js';
 import { ApiMetricsCollector, httpChannels, type ServiceMetrics } from './api-metrics-collector.js';
 import { authSecret, type HttpAuth } from './auth.js';
-import { type CollectedResponse, collectResponse, utf8Text } from './collect-response.js';
+import { BodyTooLargeError, type CollectedResponse, collectResponse, utf8Text } from './collect-response.js';
 import {
   errorForStatus,
   HttpAbortedError,
@@ -44,6 +44,7 @@ import {
   HttpQueueFullError,
   HttpQuotaExhaustedError,
   HttpRateLimitedError,
+  HttpResponseTooLargeError,
   HttpTimeoutError,
 } from './errors.js';
 import { type ArrayFormat, encodeParams, type Params } from './params.js';
@@ -104,6 +105,11 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Total time for a call: waits, attempts and backoff. */
   deadlineMs?: number;
+  /**
+   * Largest response body read (default 64 MiB); a larger one ends the request with
+   * ERR_HTTP_RESPONSE_TOO_LARGE (not retried), so one bad answer cannot take the process's memory.
+   */
+  maxResponseBytes?: number;
   maxRetries?: number;
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -275,6 +281,7 @@ export class HttpClient {
   readonly #inflight = new Map<string, Promise<HttpResponse>>();
   readonly #limit: number;
   readonly #timeoutMs: number;
+  readonly #maxResponseBytes: number;
   #pending = 0;
   #closed = false;
   readonly #remainingHeaders: Array<{ window: string; remaining: string; reset: string }>;
@@ -299,6 +306,7 @@ export class HttpClient {
     this.metrics = new ApiMetricsCollector(options.service);
     this.#retryBudget = options.retryBudget ?? new RetryBudget({ clock: this.#clock });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
     const connections = Math.max(
       1,
       Math.min(options.maxConnections ?? 100, options.maxConnectionsPerHost ?? 100),
@@ -796,8 +804,24 @@ export class HttpClient {
         request.headersTimeout = timeout;
         request.bodyTimeout = timeout;
       }
-      response = await collectResponse(this.#dispatch(p), request, signal);
+      response = await collectResponse(this.#dispatch(p), request, signal, this.#maxResponseBytes);
     } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        // The service answered; the size is our own limit: not a breaker failure, and the call is billed.
+        permit?.success();
+        void reservation?.commit().catch(() => {});
+        throw new HttpResponseTooLargeError(
+          `${this.service} ${p.method} ${p.endpoint}: the response exceeds maxResponseBytes (${error.limit} bytes)`,
+          {
+            service: this.service,
+            method: p.method,
+            endpoint: p.endpoint,
+            status: error.statusCode,
+            cause: error,
+            final: true,
+          },
+        );
+      }
       throw this.#notAnswered(error, p, signal, reservation, permit);
     }
     const status = response.statusCode;

@@ -112,6 +112,21 @@ describe('HttpClient retries and errors', () => {
         res.write('{"slow":');
         // Never finished: the caller aborts while the body is still arriving.
       })
+      .route('/big', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '3000' });
+        res.end(JSON.stringify({ pad: 'x'.repeat(2988) }));
+      })
+      .route('/big-chunked', async (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        for (let i = 0; i < 10; i++) {
+          res.write(Buffer.alloc(400, 1));
+          await new Promise((r) => setImmediate(r));
+        }
+        res.end();
+      })
+      .route('/exact', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(1000, 2));
+      })
       .route('/form', (req, res, body) =>
         json(res, 200, { contentType: req.headers['content-type'], body: body.toString('latin1') }),
       );
@@ -304,6 +319,27 @@ describe('HttpClient retries and errors', () => {
     controller.abort();
     await assert.rejects(pending, (e) => e instanceof HttpError && e.code === 'ERR_HTTP_ABORTED');
     assert.ok(performance.now() - t0 < 500);
+  });
+
+  it('refuses a body past maxResponseBytes, announced or streamed, without retrying; one at the limit passes', async () => {
+    const breaker = new CircuitBreaker({ name: 'big', failureThreshold: 1 });
+    const c = client({ maxResponseBytes: 1000, breaker });
+    for (const path of ['/big', '/big-chunked']) {
+      const before = server.hitCount(path);
+      await assert.rejects(
+        c.get(path),
+        (e) =>
+          e instanceof HttpError &&
+          e.code === 'ERR_HTTP_RESPONSE_TOO_LARGE' &&
+          e.status === 200 &&
+          /1000 bytes/.test(e.message),
+      );
+      assert.equal(server.hitCount(path) - before, 1, `${path} was retried`);
+    }
+    // Our own limit, not the service failing: the breaker (threshold 1) stays closed.
+    assert.equal(breaker.state, 'CLOSED');
+    const exact = await c.get('/exact');
+    assert.equal((exact.data as Uint8Array).length, 1000);
   });
 
   it('sends FormData as multipart with a generated boundary', async () => {
