@@ -612,7 +612,11 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
     },
     beginTransaction: async (conn, settings: TransactionSettings) => {
       const iso = settings.isolationLevel === 'snapshot' ? undefined : settings.isolationLevel;
-      for (const s of dialectDriver.beginStatements(iso)) await run(conn, s);
+      const begin = dialectDriver.beginStatements(iso);
+      // As in db.transaction(): where the driver can, BEGIN goes with the first statement.
+      const raw = (conn as PooledKyselyConnection).slot.conn;
+      if (raw.deferBegin !== undefined && begin.length === 1) raw.deferBegin(begin[0]!);
+      else for (const s of begin) await run(conn, s);
     },
     commitTransaction: (conn) => run(conn, 'COMMIT'),
     rollbackTransaction: (conn) => run(conn, 'ROLLBACK'),

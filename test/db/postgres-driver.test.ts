@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { type Database, DatabaseError } from '../../src/db/index.js';
 import { postgresTarget } from '../support/databases.js';
@@ -185,6 +186,35 @@ describe('PostgreSQL driver: BEGIN sent with the first statement, batches all-or
     // The same (only) connection takes the next batch.
     const n = await db.batchInsert({ table: 'notes', columns, rows: [[300_000, 'after']] });
     assert.equal(n, 1);
+  });
+
+  it("Kysely's own transaction API defers BEGIN too, and commits or rolls back as before", async () => {
+    await db.kysely.transaction().execute(async (trx) => {
+      await trx.insertInto('notes').values({ id: 500, body: 'kysely' }).execute();
+      assert.equal(await visibleToOthers(500), false);
+    });
+    assert.equal(await visibleToOthers(500), true);
+    await assert.rejects(
+      db.kysely
+        .transaction()
+        .setIsolationLevel('serializable')
+        .execute(async (trx) => {
+          const level = await sql<{
+            l: string;
+          }>`SELECT current_setting('transaction_isolation') AS l`.execute(trx);
+          assert.equal(level.rows[0]?.l, 'serializable');
+          await trx.insertInto('notes').values({ id: 501, body: 'undone' }).execute();
+          throw new Error('undo');
+        }),
+      /undo/,
+    );
+    assert.equal(await visibleToOthers(501), false);
+    // An empty Kysely transaction leaves the connection outside any transaction.
+    await db.kysely.transaction().execute(async () => {});
+    await db.executeQuery('INSERT INTO notes (id, body) VALUES (?, ?)', [502, 'after'], {
+      queryType: 'insert',
+    });
+    assert.equal(await visibleToOthers(502), true);
   });
 
   it('a transaction that runs no statement sends nothing', async () => {

@@ -130,6 +130,7 @@ export class PostgresConnection implements DriverConnection {
     });
   }
 
+  /** Whether `statement` is prepared on this connection, from pg's own record (the one Query consults). */
   #parsed(statement: string): boolean {
     const connection = (
       this.client as unknown as { connection: { parsedStatements: Record<string, string> } }
