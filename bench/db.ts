@@ -54,7 +54,7 @@ function placeholders(target: Target, count: number, from = 1): string[] {
 }
 
 /** The raw statements, written by hand per dialect: the same SQL the store sends. */
-export function rawSql(target: Target) {
+function rawSql(target: Target) {
   const p = (n: number) => (target === 'postgres' ? `$${n}` : '?');
   const cast = (n: number, type: string) => (target === 'postgres' ? `cast($${n} as ${type})` : '?');
   const q = (name: string) => (target === 'mysql' ? `\`${name}\`` : `"${name}"`);

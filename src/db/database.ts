@@ -288,13 +288,9 @@ export class Database<DB> extends QueryableBase<DB> {
       let discard = false;
       const tx = new DbTransaction<DB>(this, this.#in, this.#kyselyParts, slot.conn, options.name, 0);
       try {
-        const begin = this.#in.driver.beginStatements(options.isolationLevel);
-        if (slot.conn.deferBegin !== undefined && begin.length === 1) slot.conn.deferBegin(begin[0]!);
-        else {
-          for (const statement of begin) {
-            await this.runOn(slot.conn, { sql: statement, parameters: [] }, 'tx.begin');
-          }
-        }
+        await openTransaction(slot.conn, this.#in.driver.beginStatements(options.isolationLevel), (sql) =>
+          this.runOn(slot.conn, { sql, parameters: [] }, 'tx.begin'),
+        );
         const result = await fn(tx);
         tx.finish();
         await this.runOn(slot.conn, { sql: 'COMMIT', parameters: [] }, 'tx.commit');
@@ -612,11 +608,11 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
     },
     beginTransaction: async (conn, settings: TransactionSettings) => {
       const iso = settings.isolationLevel === 'snapshot' ? undefined : settings.isolationLevel;
-      const begin = dialectDriver.beginStatements(iso);
-      // As in db.transaction(): where the driver can, BEGIN goes with the first statement.
-      const raw = (conn as PooledKyselyConnection).slot.conn;
-      if (raw.deferBegin !== undefined && begin.length === 1) raw.deferBegin(begin[0]!);
-      else for (const s of begin) await run(conn, s);
+      await openTransaction(
+        (conn as PooledKyselyConnection).slot.conn,
+        dialectDriver.beginStatements(iso),
+        (sql) => run(conn, sql),
+      );
     },
     commitTransaction: (conn) => run(conn, 'COMMIT'),
     rollbackTransaction: (conn) => run(conn, 'ROLLBACK'),
@@ -647,6 +643,22 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
       return new Kysely<DB>({ config, dialect, driver: kyselyDriver, executor });
     },
   };
+}
+
+/**
+ * Starts a transaction on `conn`: where the driver can, its BEGIN goes with the first statement (one
+ * round trip less); otherwise each statement runs now through `run`.
+ */
+async function openTransaction(
+  conn: DriverConnection,
+  statements: readonly string[],
+  run: (sql: string) => Promise<unknown>,
+): Promise<void> {
+  if (conn.deferBegin !== undefined && statements.length === 1) {
+    conn.deferBegin(statements[0]!);
+    return;
+  }
+  for (const sql of statements) await run(sql);
 }
 
 /** `rows`, recording in `box` what the source itself throws; arrays (which cannot throw) as they are. */

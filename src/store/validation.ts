@@ -152,6 +152,7 @@ export type ParsedClip = z.output<typeof newClipSchema>;
 export type ParsedClipFor = z.output<typeof newClipForSchema>;
 
 const VIDEO_KEYS: ReadonlySet<string> = new Set(['url', 'status', ...Object.keys(videoFields)]);
+const VIDEO_STATUS_SET: ReadonlySet<unknown> = new Set(VIDEO_STATUSES);
 
 function okText(v: unknown, max: number): boolean {
   return v === undefined || v === null || (typeof v === 'string' && v.length <= max && !v.includes('\0'));
@@ -179,11 +180,10 @@ function isValidVideo(v: unknown): v is ParsedVideo {
   const d = o.duration;
   if (d !== undefined && d !== null && !(typeof d === 'number' && Number.isFinite(d) && d >= 0)) return false;
   if (!okCount(o.viewCount) || !okCount(o.likeCount)) return false;
-  return o.status === undefined || (VIDEO_STATUSES as readonly unknown[]).includes(o.status);
+  return o.status === undefined || VIDEO_STATUS_SET.has(o.status);
 }
 
 const CLIP_KEYS: ReadonlySet<string> = new Set(Object.keys(clipFields));
-const VIDEO_STATUS_SET: ReadonlySet<unknown> = new Set(VIDEO_STATUSES);
 
 function okNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
