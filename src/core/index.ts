@@ -1,5 +1,6 @@
 export * from './abort.js';
 export * from './clock.js';
+export * from './error-codes.js';
 export * from './errors.js';
 export * from './latency-recorder.js';
 export * from './logger.js';

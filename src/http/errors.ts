@@ -1,27 +1,109 @@
-import { OpusError, type OpusErrorOptions } from '../core/index.js';
+import { defineErrorCodes, OpusError, type OpusErrorOptions } from '../core/index.js';
 
-export const HttpErrorCode = {
-  BadRequest: 'ERR_HTTP_BAD_REQUEST',
-  Unauthorized: 'ERR_HTTP_UNAUTHORIZED',
-  Forbidden: 'ERR_HTTP_FORBIDDEN',
-  NotFound: 'ERR_HTTP_NOT_FOUND',
-  Conflict: 'ERR_HTTP_CONFLICT',
-  Unprocessable: 'ERR_HTTP_UNPROCESSABLE',
-  RateLimited: 'ERR_HTTP_RATE_LIMITED',
-  QuotaExhausted: 'ERR_HTTP_QUOTA_EXHAUSTED',
-  ServerError: 'ERR_HTTP_SERVER_ERROR',
-  /** Any other non-2xx status (3xx not followed, 405, 410, ...). */
-  Status: 'ERR_HTTP_STATUS',
-  Network: 'ERR_HTTP_NETWORK',
-  Timeout: 'ERR_HTTP_TIMEOUT',
-  Aborted: 'ERR_HTTP_ABORTED',
-  CircuitOpen: 'ERR_HTTP_CIRCUIT_OPEN',
-  QueueFull: 'ERR_HTTP_QUEUE_FULL',
-  /** A 2xx whose body does not parse as announced (e.g. broken JSON). */
-  InvalidResponse: 'ERR_HTTP_INVALID_RESPONSE',
-  /** A body larger than the client's `maxResponseBytes` (the read stops there). */
-  ResponseTooLarge: 'ERR_HTTP_RESPONSE_TOO_LARGE',
-} as const;
+export const HttpErrorCode = defineErrorCodes('http', {
+  BadRequest: {
+    code: 'ERR_HTTP_BAD_REQUEST',
+    class: 'permanent',
+    meaning: 'The provider answered 400: the request is malformed or a parameter is invalid.',
+    action: 'Fix the request (bodyExcerpt says what the provider objected to); not retried.',
+  },
+  Unauthorized: {
+    code: 'ERR_HTTP_UNAUTHORIZED',
+    class: 'permanent',
+    meaning: 'The provider answered 401: the key or token is missing, wrong or expired.',
+    action: 'Fix the credential; not retried.',
+  },
+  Forbidden: {
+    code: 'ERR_HTTP_FORBIDDEN',
+    class: 'permanent',
+    meaning: 'The provider answered 403 for a reason other than quota: the key may not do this.',
+    action: "Check the key's permissions or the resource's owner; not retried.",
+  },
+  NotFound: {
+    code: 'ERR_HTTP_NOT_FOUND',
+    class: 'permanent',
+    meaning: 'The provider answered 404: the resource does not exist.',
+    action: 'Check the id; not retried.',
+  },
+  Conflict: {
+    code: 'ERR_HTTP_CONFLICT',
+    class: 'permanent',
+    meaning: 'The provider answered 409: the request conflicts with the resource state.',
+    action: 'Read the current state and decide; not retried.',
+  },
+  Unprocessable: {
+    code: 'ERR_HTTP_UNPROCESSABLE',
+    class: 'permanent',
+    meaning: 'The provider answered 422: the request is well-formed but its content is refused.',
+    action: 'Fix the content (bodyExcerpt says what); not retried.',
+  },
+  RateLimited: {
+    code: 'ERR_HTTP_RATE_LIMITED',
+    class: 'transient',
+    meaning: 'The provider answered 429 (rate limit); retryAt comes from Retry-After where sent.',
+    action: 'Retried within the deadline; past it, retry at retryAt.',
+  },
+  QuotaExhausted: {
+    code: 'ERR_HTTP_QUOTA_EXHAUSTED',
+    class: 'transient',
+    meaning: "The provider says the account's quota is spent (YouTube quotaExceeded, ...).",
+    action: 'Wait until retryAt (the quota reset); not retried before it.',
+  },
+  ServerError: {
+    code: 'ERR_HTTP_SERVER_ERROR',
+    class: 'transient',
+    meaning: 'The provider answered 5xx.',
+    action: 'Retried within the deadline (idempotent calls); past it, retry later.',
+  },
+  Status: {
+    code: 'ERR_HTTP_STATUS',
+    class: 'permanent',
+    meaning: 'Any other non-2xx status (an unfollowed 3xx, 405, 410, ...).',
+    action: 'Look at the status in details; not retried.',
+  },
+  Network: {
+    code: 'ERR_HTTP_NETWORK',
+    class: 'transient',
+    meaning: 'The connection failed or broke (refused, reset, DNS failure, body cut short).',
+    action: 'Retried within the deadline where safe; past it, retry later.',
+  },
+  Timeout: {
+    code: 'ERR_HTTP_TIMEOUT',
+    class: 'transient',
+    meaning: "The call's deadline passed (headers or body), or the provider answered 408.",
+    action: 'Retry later, or give the call a longer deadlineMs.',
+  },
+  Aborted: {
+    code: 'ERR_HTTP_ABORTED',
+    class: 'permanent',
+    meaning: "The caller's AbortSignal fired during the call.",
+    action: 'Nothing to fix: the caller asked for it.',
+  },
+  CircuitOpen: {
+    code: 'ERR_HTTP_CIRCUIT_OPEN',
+    class: 'transient',
+    meaning: "The endpoint's circuit breaker is open: nothing was sent.",
+    action: 'Retry at retryAt (the half-open probe).',
+  },
+  QueueFull: {
+    code: 'ERR_HTTP_QUEUE_FULL',
+    class: 'transient',
+    meaning: "More calls are waiting for a connection than the client's maxQueue allows.",
+    action: 'Retry later, or lower the concurrency that feeds the client.',
+  },
+  InvalidResponse: {
+    code: 'ERR_HTTP_INVALID_RESPONSE',
+    class: 'transient',
+    meaning: 'A 2xx body does not parse as announced (broken JSON): usually garbled in transit.',
+    action: 'Retry later; if it persists, the provider changed its format.',
+  },
+  ResponseTooLarge: {
+    code: 'ERR_HTTP_RESPONSE_TOO_LARGE',
+    class: 'permanent',
+    meaning: "The body is larger than the client's maxResponseBytes; the read stopped there.",
+    action: 'Raise maxResponseBytes or ask for less (pagination); not retried.',
+  },
+});
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
 /** What a provider's error body means; returned by a service's `classifyError` hook. */
@@ -46,8 +128,6 @@ export interface HttpErrorInit extends OpusErrorOptions {
   requestId?: string;
   /** First few hundred characters of the body, secrets removed. */
   bodyExcerpt?: string;
-  /** Epoch ms when trying again makes sense (Retry-After, quota reset, breaker half-open). */
-  retryAt?: number;
   attempts?: number;
   /** Decided before or instead of sending (breaker, budget, spent quota): retrying now cannot help. */
   final?: boolean;
@@ -61,13 +141,14 @@ export class HttpError extends OpusError {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly requestId: string | undefined;
   readonly bodyExcerpt: string | undefined;
-  retryAt: number | undefined;
   attempts: number;
   final: boolean;
 
   constructor(code: HttpErrorCode, message: string, init: HttpErrorInit) {
     super(code, message, {
       cause: init.cause,
+      ...(init.transient === undefined ? {} : { transient: init.transient }),
+      retryAt: init.retryAt,
       details: {
         ...(init.details ?? {}),
         service: init.service,
@@ -85,7 +166,6 @@ export class HttpError extends OpusError {
     this.headers = init.headers ?? {};
     this.requestId = init.requestId;
     this.bodyExcerpt = init.bodyExcerpt;
-    this.retryAt = init.retryAt;
     this.attempts = init.attempts ?? 1;
     this.final = init.final ?? false;
   }
@@ -94,7 +174,6 @@ export class HttpError extends OpusError {
     return {
       ...super.toJSON(),
       bodyExcerpt: this.bodyExcerpt,
-      retryAt: this.retryAt,
       attempts: this.attempts,
     };
   }

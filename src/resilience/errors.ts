@@ -1,17 +1,35 @@
-import { OpusError, type OpusErrorOptions } from '../core/index.js';
+import { defineErrorCodes, OpusError, type OpusErrorOptions } from '../core/index.js';
 
-export const ResilienceErrorCode = {
-  CircuitOpen: 'ERR_CIRCUIT_OPEN',
-  RateLimited: 'ERR_RATE_LIMITED',
-  QuotaExhausted: 'ERR_QUOTA_EXHAUSTED',
-  QueueFull: 'ERR_QUEUE_FULL',
-} as const;
+export const ResilienceErrorCode = defineErrorCodes('resilience', {
+  CircuitOpen: {
+    code: 'ERR_CIRCUIT_OPEN',
+    class: 'transient',
+    meaning: 'A circuit breaker is open: the dependency failed too often and calls are refused for a while.',
+    action: 'Wait until retryAt (the half-open probe); nothing was sent.',
+  },
+  RateLimited: {
+    code: 'ERR_RATE_LIMITED',
+    class: 'transient',
+    meaning: "A budget cannot grant the cost before the caller's deadline (rate window full).",
+    action: 'Retry at retryAt, or give the call a longer deadline.',
+  },
+  QuotaExhausted: {
+    code: 'ERR_QUOTA_EXHAUSTED',
+    class: 'transient',
+    meaning: "The provider's quota for the period is spent (YouTube units until Pacific midnight, ...).",
+    action: 'Wait until retryAt (the quota reset); jobs are delayed to it automatically.',
+  },
+  QueueFull: {
+    code: 'ERR_QUEUE_FULL',
+    class: 'transient',
+    meaning: 'Too many calls are already waiting for this budget or client.',
+    action: 'Retry later, or lower the concurrency that feeds it.',
+  },
+});
 
 /** Base of every error this layer raises. `retryAt` (epoch ms) tells a job queue when to try again. */
 export class ResilienceError extends OpusError {
-  readonly retryAt: number | undefined;
-
-  constructor(code: string, message: string, options: OpusErrorOptions & { retryAt?: number } = {}) {
+  constructor(code: string, message: string, options: OpusErrorOptions = {}) {
     super(code, message, {
       ...options,
       details: {
@@ -19,26 +37,25 @@ export class ResilienceError extends OpusError {
         ...(options.retryAt === undefined ? {} : { retryAt: options.retryAt }),
       },
     });
-    this.retryAt = options.retryAt;
   }
 }
 
 export class CircuitOpenError extends ResilienceError {
-  constructor(message: string, options: OpusErrorOptions & { retryAt?: number } = {}) {
+  constructor(message: string, options: OpusErrorOptions = {}) {
     super(ResilienceErrorCode.CircuitOpen, message, options);
   }
 }
 
 /** A budget refused a reservation because waiting for it would pass the caller's deadline. */
 export class RateLimitedError extends ResilienceError {
-  constructor(message: string, options: OpusErrorOptions & { retryAt?: number } = {}) {
+  constructor(message: string, options: OpusErrorOptions = {}) {
     super(ResilienceErrorCode.RateLimited, message, options);
   }
 }
 
 /** The cost can never fit before the next reset (daily quota spent), or the service said so. */
 export class QuotaExhaustedError extends ResilienceError {
-  constructor(message: string, options: OpusErrorOptions & { retryAt?: number } = {}) {
+  constructor(message: string, options: OpusErrorOptions = {}) {
     super(ResilienceErrorCode.QuotaExhausted, message, options);
   }
 }
