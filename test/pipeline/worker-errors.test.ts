@@ -93,7 +93,13 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
     for (;;) {
       const job = await queue.getJob(jobIdFor(youtubeId));
       if (job) seen.add(job.state);
-      if (job && (job.state === 'completed' || job.state === 'failed')) return { job, seen };
+      // getJob reads the job's fields, then its state: read once more after a final state, so the
+      // fields are those of the finished job.
+      if (job && (job.state === 'completed' || job.state === 'failed')) {
+        const final = await queue.getJob(jobIdFor(youtubeId));
+        assert.ok(final);
+        return { job: final, seen };
+      }
       if (Date.now() > deadline) assert.fail(`job for ${youtubeId} did not settle: ${JSON.stringify(job)}`);
       await sleep(50);
     }
