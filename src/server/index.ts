@@ -1,5 +1,7 @@
+export * from './asset-url.js';
 export * from './create-server.js';
 export * from './metrics-registry.js';
 export * from './serve.js';
 export * from './server-error.js';
 export * from './server-logger.js';
+export * from './service-cache.js';
