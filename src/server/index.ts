@@ -1,5 +1,6 @@
 export * from './asset-url.js';
 export * from './create-server.js';
+export * from './metric-labels.js';
 export * from './metrics-registry.js';
 export * from './serve.js';
 export * from './server-error.js';

@@ -4,10 +4,13 @@
  */
 
 /**
- * A path segment that is an id rather than a name: a number, a UUID, or a token of 8 or more characters
- * with a digit in it (`dQw4w9WgXcQ`, `21m00Tcm4TlvDq8ikWAM`); short versioned names (`v1`, `sd3`) stay.
+ * A path segment that is an id rather than a name: a number, a UUID, a token of 8 or more characters
+ * with a digit in it (`dQw4w9WgXcQ`, `21m00Tcm4TlvDq8ikWAM`), or any token of 20 or more characters
+ * that is not lowercase words joined by hyphens (`UCaaaaaaaaaaaaaaaaaaaaaa`). Short versioned names
+ * (`v1`, `sd3`), camelCase names (`playlistItems`) and `text-to-speech` stay.
  */
-const ID_SEGMENT = /^(?:\d+|[0-9a-f-]{32,36}|(?=[^/]*\d)[A-Za-z0-9_.~-]{8,})$/i;
+const ID_SEGMENT =
+  /^(?:\d+|[0-9a-fA-F-]{32,36}|(?=[^/]*\d)[A-Za-z0-9_.~-]{8,}|(?![a-z]+(?:-[a-z]+)*$)[A-Za-z0-9_.~-]{20,})$/;
 
 /** Longest label value kept; longer ones are cut (names, not payloads, belong in labels). */
 const MAX_LENGTH = 80;
