@@ -323,8 +323,8 @@ describe('serve after a real pipeline run against the sandbox, in headless Chrom
     for (const u of ['/assets/extra/abs.png', '/assets/extra/rel.png']) {
       assert.equal((await fetch(`${service.url}${u}`)).status, 200, u);
     }
-    const escape = await fetch(`${service.url}/assets/%2e%2e/outside.png`);
-    assert.notEqual(escape.status, 200);
+    const traversal = await fetch(`${service.url}/assets/%2e%2e/outside.png`);
+    assert.notEqual(traversal.status, 200);
   });
 
   it('shows the thumbnails loaded, the narration resolving, and non-zero cache and quota charts', async () => {
