@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,7 @@ import {
 } from '../../src/sandbox/index.js';
 import { type OpusServer, type RunningService, serve } from '../../src/server/index.js';
 import { VideoStore } from '../../src/store/index.js';
+import { sparePort, startRedis, stopRedis } from '../cache/helpers.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
 import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
 
@@ -368,5 +370,120 @@ describe('serve after a real pipeline run against the sandbox, in headless Chrom
     assert.ok(Number(used[0]?.[1]) >= 1, 'the YouTube units the pipeline used, read from Redis');
     const hits = /^opusclip_cache_served_total\{kind="hit"\} (\S+)$/m.exec(text);
     assert.ok(Number(hits?.[1]) > 0);
+  });
+});
+
+describe('`opusclip demo` then `opusclip serve`, as a user runs them', () => {
+  // The CLI in child processes, in one working directory, with the default settings: SQLite file, assets
+  // in ./assets. serve gets a Redis of its own (its cache and budget keys use the default names).
+  const CLI = new URL('../pipeline/fixtures/opusclip-cli.ts', import.meta.url).pathname;
+  // Resolved here: the children run in another directory, where `tsx` would not resolve.
+  const TSX = import.meta.resolve('tsx');
+  let dir: string;
+  let redis: ChildProcess | undefined;
+  let serveProcess: ChildProcess | undefined;
+  let base = '';
+  let browser: BrowserContext;
+  let userDataDir: string;
+
+  const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra };
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'OPUSCLIP_ASSETS_DIR', 'OPUSCLIP_SANDBOX_URL']) {
+      if (!(name in extra)) delete env[name];
+    }
+    return env;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'opus-demo-serve-'));
+    const demo = spawn(process.execPath, ['--import', TSX, CLI, 'demo'], {
+      cwd: dir,
+      env: childEnv({}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let demoErr = '';
+    demo.stderr?.on('data', (d: Buffer) => {
+      demoErr += d.toString();
+    });
+    demo.stdout?.resume();
+    const code = await new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    assert.equal(code, 0, demoErr);
+
+    const redisPort = await sparePort();
+    redis = await startRedis(redisPort);
+    const port = await sparePort();
+    serveProcess = spawn(process.execPath, ['--import', TSX, CLI, 'serve', '--port', String(port)], {
+      cwd: dir,
+      env: childEnv({
+        DATABASE_URL: 'sqlite:./opusclip-demo.db',
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        OPUSCLIP_API_KEYS: API_KEY,
+      }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    serveProcess.stdout?.resume();
+    base = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      serveProcess!.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(err);
+        if (m?.[1]) resolve(m[1].replace('0.0.0.0', '127.0.0.1'));
+      });
+      serveProcess!.once('exit', (c) => reject(new Error(`serve exited ${c}: ${err}`)));
+    });
+    userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-'));
+    browser = await launchChromium(userDataDir);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (serveProcess && serveProcess.exitCode === null) {
+      const exited = new Promise((resolve) => serveProcess!.once('exit', resolve));
+      serveProcess.kill('SIGTERM');
+      await exited;
+    }
+    if (redis) await stopRedis(redis);
+    if (dir) await rm(dir, { recursive: true, force: true });
+    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  });
+
+  it('serves every thumbnail and narration of the demo (200) and the dashboard shows them', async () => {
+    const headers = { 'x-api-key': API_KEY };
+    const videos = (await (
+      await fetch(`${base}/api/videos?status=completed&limit=50`, { headers })
+    ).json()) as {
+      items: Array<{ id: string }>;
+    };
+    assert.ok(videos.items.length >= 5, JSON.stringify(videos));
+    let assets = 0;
+    for (const v of videos.items) {
+      const { items } = (await (await fetch(`${base}/api/videos/${v.id}/clips`, { headers })).json()) as {
+        items: Array<{ thumbnailUrl: string | null; narrationUrl: string | null }>;
+      };
+      for (const c of items) {
+        for (const u of [c.thumbnailUrl, c.narrationUrl]) {
+          assert.ok(u);
+          assert.doesNotMatch(u, /^\/assets\/assets\//);
+          assert.equal((await fetch(`${base}${u}`)).status, 200, u);
+          assets++;
+        }
+      }
+    }
+    assert.ok(assets >= 20, `${assets} assets`);
+
+    const page = await browser.newPage();
+    await page.goto(`${base}/?refreshMs=300#key=${encodeURIComponent(API_KEY)}`);
+    await page.waitForSelector('.clip audio');
+    await page.waitForFunction(`(() => {
+      const imgs = [...document.querySelectorAll('.clip img.thumb')];
+      return imgs.length > 0 && imgs.every((img) => img.complete && img.naturalWidth > 0);
+    })()`);
+    const status = (await page.evaluate(
+      `fetch(document.querySelector('.clip audio').src).then((r) => r.status)`,
+    )) as number;
+    assert.equal(status, 200);
+    // The service's store reads go through its cache: the polls hit it.
+    await page.waitForFunction(`Number(document.querySelector('#chart-cache')?.dataset.max) > 0`);
+    await page.close();
   });
 });
