@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
@@ -24,6 +24,7 @@ import {
   type VideoStatus,
   type VideoStore,
 } from '../store/index.js';
+import { assetUrlBuilder } from './asset-url.js';
 import {
   type CacheMetricsSource,
   createMetricsRegistry,
@@ -364,12 +365,7 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     await app.register(fastifyStatic, { root: assetsDir, prefix: '/assets/', decorateReply: false });
   }
 
-  const assetUrl = (path: string | null): string | null => {
-    if (!path || !assetsDir) return null;
-    const rel = isAbsolute(path) ? relative(assetsDir, path) : path;
-    if (rel.startsWith('..') || isAbsolute(rel)) return null;
-    return `/assets/${rel.split(sep).map(encodeURIComponent).join('/')}`;
-  };
+  const assetUrl = assetUrlBuilder(assetsDir);
   const videoDto = (v: Video) => ({
     ...v,
     publishedAt: iso(v.publishedAt),
