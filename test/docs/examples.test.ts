@@ -87,7 +87,7 @@ await cache.noSuchMethod();
 
 describe('documentation examples', () => {
   let dir = '';
-  let examples: Example[] = [];
+  const examples: Example[] = [];
   const fileOf = new Map<string, Example>();
 
   before(async () => {
@@ -105,7 +105,10 @@ describe('documentation examples', () => {
       await writeFile(join(dir, name), `${code}\n`);
     }
     await writeFile(join(dir, 'negative-control.ts'), CONTROL);
-    await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.ts'] }, null, 2));
+    await writeFile(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions, include: ['*.ts'] }, null, 2),
+    );
   });
 
   after(async () => {
@@ -120,7 +123,10 @@ describe('documentation examples', () => {
   });
 
   it('extracts fenced blocks with their line numbers', () => {
-    const found = extractExamples('x.md', 'a\n```ts\nconst a = 1;\n```\n```sh\nls\n```\n```typescript\nb\n```\n');
+    const found = extractExamples(
+      'x.md',
+      'a\n```ts\nconst a = 1;\n```\n```sh\nls\n```\n```typescript\nb\n```\n',
+    );
     assert.deepEqual(
       found.map((e) => [e.line, e.code]),
       [
