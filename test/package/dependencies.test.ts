@@ -19,13 +19,13 @@ async function sources(dir: string): Promise<string[]> {
   return out;
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** A quoted module specifier `name` or `name/...`, or a path through node_modules/name. */
 function mentions(texts: readonly string[], name: string): boolean {
-  const re = new RegExp(`(['"\`]|node_modules/)${escape(name)}(/[^'"\`]*)?['"\`]`);
+  const re = new RegExp(`(['"\`]|node_modules/)${escapeRegExp(name)}(/[^'"\`]*)?['"\`]`);
   return texts.some((t) => re.test(t));
 }
 
@@ -61,7 +61,7 @@ describe('declared dependencies', () => {
         return used(name.slice('@types/'.length).replace(/^(.+)__(.+)$/, '@$1/$2'), texts);
       if (mentions(texts, name)) return true;
       return (await binsOf(name)).some((bin) =>
-        new RegExp(`(^|[\\s&;(])(npx )?${escape(bin)}\\b`, 'm').test(commands),
+        new RegExp(`(^|[\\s&;(])(npx )?${escapeRegExp(bin)}\\b`, 'm').test(commands),
       );
     };
 
