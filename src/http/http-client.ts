@@ -1021,7 +1021,15 @@ export class HttpClient {
 
   /** Breaker and budget refusals: typed HTTP errors that were decided locally, before sending. */
   #localRefusal(error: unknown, p: Prepared): HttpError {
-    const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: error, final: true };
+    const init = {
+      service: this.service,
+      method: p.method,
+      endpoint: p.endpoint,
+      cause: error,
+      final: true,
+      // The refusal's own class: a cost larger than a whole window is a spent quota that never comes back.
+      ...(error instanceof OpusError ? { transient: error.transient } : {}),
+    };
     if (error instanceof CircuitOpenError) {
       return new HttpCircuitOpenError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
     }
