@@ -6,6 +6,7 @@ import { Agent, Pool } from 'undici';
 import {
   AbortedError,
   type Clock,
+  ClosedError,
   ConfigError,
   fingerprint,
   InvalidArgumentError,
@@ -414,7 +415,7 @@ export class HttpClient {
     options: RequestOptions = {},
   ): Promise<HttpResponse<T>> {
     if (this.#closed) {
-      return Promise.reject(new OpusError('ERR_CLOSED', `HttpClient ${this.service} is closed`));
+      return Promise.reject(new ClosedError(`HttpClient ${this.service} is closed`));
     }
     let maybe: Prepared | Promise<Prepared>;
     try {
