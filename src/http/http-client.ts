@@ -26,7 +26,6 @@ import {
   type Cost,
   parseDuration,
   parseRetryAfter,
-  QueueFullError,
   QuotaExhaustedError,
   RateLimitedError,
   type Reservation,
@@ -1039,9 +1038,6 @@ export class HttpClient {
     }
     if (error instanceof RateLimitedError) {
       return new HttpRateLimitedError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
-    }
-    if (error instanceof QueueFullError) {
-      return new HttpQueueFullError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
     }
     return this.#wrap(error, p, undefined);
   }

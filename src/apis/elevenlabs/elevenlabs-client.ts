@@ -271,9 +271,8 @@ export class ElevenLabsClient {
         'text-to-speech.with-timestamps',
         '',
         'body is not valid JSON',
-        {
-          cause: error,
-        },
+        // Cut short or garbled in transit: transient (not repeated here: a synthesis is billed).
+        { cause: error, garbled: true },
       );
     }
     const parsed = timestampsSchema.safeParse(body);
