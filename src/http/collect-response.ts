@@ -51,6 +51,8 @@ export class DeadlineExceededError extends Error {
   }
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 interface Expirable {
   readonly expiresAt: number;
   expire(): void;
@@ -94,7 +96,8 @@ export class DeadlineWatch {
   #arm(at: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#armedAt = at;
-    this.#timer = setTimeout(this.#sweep, Math.max(0, at - performance.now()));
+    // setTimeout fires at once for a delay past 2^31 - 1 ms; a far deadline is re-checked then instead.
+    this.#timer = setTimeout(this.#sweep, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now())));
     this.#timer.unref();
   }
 

@@ -994,7 +994,8 @@ export class HttpClient {
   ): HttpError {
     void reservation?.refund().catch(() => {});
     const wrapped = this.#wrap(error, p, signal);
-    if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
+    // The caller's own signal (an abort, or its own timeout) says nothing about the provider.
+    if (signal?.aborted) permit?.release();
     else permit?.failure(wrapped);
     return wrapped;
   }
@@ -1042,13 +1043,24 @@ export class HttpClient {
     return this.#wrap(error, p, undefined);
   }
 
+  /**
+   * The caller's signal fired: ERR_HTTP_ABORTED (permanent: the caller asked), or ERR_HTTP_TIMEOUT
+   * (transient) when the signal is a timeout (`AbortSignal.timeout`, core's `timeoutSignal`).
+   */
   #abortError(p: Prepared, signal: AbortSignal): HttpError {
-    return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, {
-      service: this.service,
-      method: p.method,
-      endpoint: p.endpoint,
-      cause: signal.reason,
-    });
+    const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: signal.reason };
+    const reason: unknown = signal.reason;
+    const timedOut =
+      reason instanceof OpusError
+        ? reason.transient
+        : reason instanceof Error && reason.name === 'TimeoutError';
+    if (timedOut) {
+      return new HttpTimeoutError(
+        `${this.service} ${p.method} ${p.endpoint}: the caller's signal timed out`,
+        init,
+      );
+    }
+    return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, init);
   }
 
   #wrap(error: unknown, p: Prepared, signal: AbortSignal | undefined): HttpError {

@@ -133,6 +133,9 @@ describe('HttpClient error classification', () => {
       })
       .route('/large', (_req, res) => json(res, 200, { blob: 'x'.repeat(4096) }))
       .route('/ok', (_req, res) => json(res, 200, { ok: true }))
+      .route('/slow', (_req, res) => {
+        setTimeout(() => json(res, 200, { ok: true }), 1_500);
+      })
       .route('/fail', (_req, res) => json(res, 500, { error: 'down' }));
     url = await server.listen();
   });
@@ -192,6 +195,18 @@ describe('HttpClient error classification', () => {
     const expired = await failure(client().get('/ok', { deadlineAt: Date.now() - 1 }));
     assert.equal(expired.code, 'ERR_HTTP_TIMEOUT');
     assert.equal(expired.transient, true);
+  });
+
+  it("the caller's signal: a timeout signal is a transient ERR_HTTP_TIMEOUT, an abort the permanent ERR_HTTP_ABORTED", async () => {
+    const timedOut = await failure(client().get('/slow', { signal: AbortSignal.timeout(100) }));
+    assert.equal(timedOut.code, 'ERR_HTTP_TIMEOUT');
+    assert.equal(timedOut.transient, true);
+    const controller = new AbortController();
+    const pending = client().get('/slow', { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const aborted = await failure(pending);
+    assert.equal(aborted.code, 'ERR_HTTP_ABORTED');
+    assert.equal(aborted.transient, false);
   });
 
   it('local refusals: an open circuit and a budget say when to come back; a cost beyond a whole window is permanent', async () => {
