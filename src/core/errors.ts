@@ -70,12 +70,6 @@ export const CoreErrorCode = defineErrorCodes('core', {
     meaning: 'The configuration is incomplete or inconsistent (a missing key, an unparsable URL).',
     action: 'Fix the configuration named in the message.',
   },
-  Unexpected: {
-    code: 'ERR_UNEXPECTED',
-    class: 'permanent',
-    meaning: "An error that is not one of the library's own reached a boundary that reports errors per item.",
-    action: 'Read the cause: it is usually a bug; report it with the cause.',
-  },
   Closed: {
     code: 'ERR_CLOSED',
     class: 'permanent',
