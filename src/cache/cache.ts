@@ -429,7 +429,8 @@ export class Cache {
    * with the write, which has not resolved. When the script was refused (a concurrent write moved a
    * generation), Redis failed, invalidations are still pending from an outage, or there is no Redis,
    * it falls back to `invalidateTags(tags, { refresh: replace })`; when the loader fails, to a plain
-   * invalidation (logged, counted in `writeThroughErrors`). Never rejects; resolves true when replaced.
+   * invalidation (logged, counted in `writeThroughErrors`). Resolves true when replaced; rejects only when
+   * the cache is closed (`ERR_CACHE_CLOSED`).
    */
   invalidateAndReplace(tags: readonly string[], replace: RefreshRequest): Promise<boolean> {
     if (this.#closed) return Promise.reject(closedError());
