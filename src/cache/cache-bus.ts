@@ -65,8 +65,9 @@ const ECHO = 'e';
 /**
  * Redis pub/sub backplane. Each message carries the publisher's id and a sequence number; a hole in a
  * publisher's sequence means this process missed an invalidation, so L1 is declared stale. A publisher
- * waits (bounded) for every other subscriber to acknowledge, so that once `invalidate` resolves no other
- * live process still serves the old L1 copy.
+ * waits (up to `ackTimeoutMs`) for every other subscriber to acknowledge, so that once `invalidate`
+ * resolves no other live process that could answer in time still serves the old L1 copy; one that could
+ * not (a busy event loop) is held to the staleness bound by the echoes below.
  *
  * Echoes tell how current this process is. Redis sends one connection's messages in the order it ran
  * the PUBLISHes, so when an echo sent at time S comes back on our subscriber connection, every

@@ -204,7 +204,6 @@ export class Cache {
    * `maxStalenessMs`. Infinity without a bus, or with the bound off.
    */
   #freshUntil = Number.POSITIVE_INFINITY;
-  readonly #maxStaleness: number | undefined;
   readonly #pending = { tags: new Set<string>(), keys: new Set<string>(), all: false };
   #retryTimer: (() => void) | undefined;
   #closed = false;
@@ -220,12 +219,13 @@ export class Cache {
     this.#l1 = options.l1 === false ? undefined : new MemoryStore(options.l1 ?? {});
     const redis = options.redis;
     this.#closeClient = redis?.closeClient ?? false;
-    this.#maxStaleness = maxStaleness(redis);
+    const checked = maxStaleness(redis);
     if (!redis) {
       this.#l1Trusted = true;
       return;
     }
-    const bound = this.#maxStaleness;
+    // Without L1 there is nothing to bound, and no echo to send.
+    const bound = this.#l1 ? checked : undefined;
     // Nothing heard yet: with a bound, L1 serves nothing until the bus is subscribed.
     if (bound !== undefined) this.#freshUntil = Number.NEGATIVE_INFINITY;
     // Until the bus is subscribed, an invalidation elsewhere could be missed: L1 is fallback-only.
@@ -396,8 +396,11 @@ export class Cache {
 
   /**
    * The general form: keys and tags in one go. Resolves once Redis has bumped the generations, deleted the
-   * entries and the other processes have acknowledged (or `ackTimeoutMs` passed). When Redis is
-   * unreachable it resolves anyway (the cache never fails a write) and retries once Redis is back.
+   * entries and taken the bus message, and the other processes have acknowledged (or `ackTimeoutMs`
+   * passed). A process that did not acknowledge in time (its event loop busy) stops serving its old L1
+   * copy within `maxStalenessMs` of Redis taking the message, so of this resolving. When Redis is
+   * unreachable it resolves anyway (the cache never fails a write) and retries once Redis is back; the
+   * bound then counts from that retry.
    */
   async invalidate(
     inv: {
