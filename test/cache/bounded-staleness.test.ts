@@ -205,9 +205,9 @@ describe('bounded staleness: the refusal logic (FakeClock, real Redis)', () => {
   });
 });
 
-/** Reads `k` until L1 serves it (an echo came back), polling every 5 ms for at most a second. */
+/** Reads `key` until L1 serves it (an echo came back), polling every 5 ms, 400 times at most. */
 async function readUntilL1(cache: Cache, key = 'k'): Promise<unknown> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 400; i++) {
     const r = await cache.getOrSetWithMeta(key, async () => 'reloaded');
     if (r.source === 'l1') return r.value;
     await new Promise((resolve) => setTimeout(resolve, 5));
