@@ -314,10 +314,12 @@ export class Cache {
   /** Like `getOrSet`, with where the value came from and whether it is stale. */
   getOrSetWithMeta<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<CacheResult<T>> {
     const e = this.#l1?.get(key);
-    const now = this.#clock.now();
-    if (e !== undefined && e.epoch === this.#epoch && e.expiresAt > now && now <= this.#freshUntil) {
-      this.#counters.l1Hits++;
-      return Promise.resolve({ value: e.value as T, stale: false, source: 'l1' });
+    if (e !== undefined && e.epoch === this.#epoch) {
+      const now = this.#clock.now();
+      if (e.expiresAt > now && now <= this.#freshUntil) {
+        this.#counters.l1Hits++;
+        return Promise.resolve({ value: e.value as T, stale: false, source: 'l1' });
+      }
     }
     return this.#resolve(key, loader, options, e) as Promise<CacheResult<T>>;
   }
