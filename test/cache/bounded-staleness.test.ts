@@ -278,7 +278,8 @@ describe('bounded staleness: a reader process whose loop never yields (two proce
     const admin = await connect();
     const w = new Cache({
       namespace: ns,
-      // Acknowledged as soon as Redis took the invalidation: the busy reader cannot acknowledge.
+      // The busy reader cannot acknowledge: with 1 ms, the write resolves right after Redis took its
+      // invalidation, so the measurement starts about as early as the guarantee allows.
       redis: { client: await connect(), closeClient: true, ackTimeoutMs: 1 },
     });
     assert.ok(await w.ready(3_000));
