@@ -40,6 +40,17 @@ export interface CacheBusOptions {
   onUp(): void;
   /** Bus lost, or a message was missed: nothing in L1 can be trusted. */
   onLost(reason: 'disconnect' | 'gap'): void;
+  /**
+   * Every this many ms while subscribed, publish an echo on this instance's own channel (see `echo`);
+   * undefined: never.
+   */
+  echoIntervalMs?: number | undefined;
+  /**
+   * Every invalidation published (accepted by Redis) before `sentAt` has been applied here. Called when
+   * an echo comes back, with the time it was sent, and on subscription, with the time SUBSCRIBE was sent
+   * (`onUp` has just distrusted everything older).
+   */
+  onHeard?(sentAt: number): void;
 }
 
 interface PendingAck {
@@ -48,11 +59,20 @@ interface PendingAck {
   resolve: () => void;
 }
 
+/** Echoes travel on the instance's own (acknowledgement) channel as `e<sent at, clock ms>`. */
+const ECHO = 'e';
+
 /**
  * Redis pub/sub backplane. Each message carries the publisher's id and a sequence number; a hole in a
  * publisher's sequence means this process missed an invalidation, so L1 is declared stale. A publisher
- * waits (bounded) for every other subscriber to acknowledge, so that once `invalidate` resolves no other
- * live process still serves the old L1 copy.
+ * waits (up to `ackTimeoutMs`) for every other subscriber to acknowledge, so that once `invalidate`
+ * resolves no other live process that could answer in time still serves the old L1 copy; one that could
+ * not (a busy event loop) is held to the staleness bound by the echoes below.
+ *
+ * Echoes tell how current this process is. Redis sends one connection's messages in the order it ran
+ * the PUBLISHes, so when an echo sent at time S comes back on our subscriber connection, every
+ * invalidation Redis accepted before S has already been delivered and applied (message handling is
+ * synchronous). A process whose event loop is busy receives nothing, echoes included, and knows it.
  */
 export class CacheBus {
   readonly #o: CacheBusOptions;
@@ -64,6 +84,8 @@ export class CacheBus {
   #closed = false;
   #firstUp: Promise<void>;
   #resolveFirstUp!: () => void;
+  #echoTimer: (() => void) | undefined;
+  #echoInFlight = false;
 
   constructor(options: CacheBusOptions) {
     this.#o = options;
@@ -80,6 +102,7 @@ export class CacheBus {
     if (sub.status === 'ready') this.#onReady();
     // A lazyConnect client (or its duplicate) would otherwise never connect.
     else if (sub.status === 'wait') sub.connect().catch(this.#onError);
+    this.#scheduleEcho();
   }
 
   get up(): boolean {
@@ -146,9 +169,39 @@ export class CacheBus {
     }
   }
 
+  /**
+   * Publishes an echo now, unless one is on its way or the bus is down. Called every `echoIntervalMs`,
+   * and by the cache when it refuses an L1 entry for want of a recent echo.
+   */
+  echo(): void {
+    if (!this.#up || this.#echoInFlight || this.#closed) return;
+    this.#echoInFlight = true;
+    const done = (): void => {
+      this.#echoInFlight = false;
+    };
+    this.#o.publisher
+      .publish(this.#ackChannel, `${ECHO}${this.#o.clock.now()}`)
+      .then(done, (error: unknown) => {
+        done();
+        this.#o.logger.debug({ err: summary(error) }, 'cache: bus echo failed');
+      });
+  }
+
+  #scheduleEcho(): void {
+    const every = this.#o.echoIntervalMs;
+    if (every === undefined || this.#closed || this.#echoTimer) return;
+    this.#echoTimer = this.#o.clock.setTimer(every, () => {
+      this.#echoTimer = undefined;
+      this.echo();
+      this.#scheduleEcho();
+    });
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#up = false;
+    this.#echoTimer?.();
+    this.#echoTimer = undefined;
     const sub = this.#o.subscriber;
     sub.off('message', this.#onMessage);
     sub.off('ready', this.#onReady);
@@ -166,6 +219,9 @@ export class CacheBus {
   readonly #onReady = (): void => {
     if (this.#closed) return;
     const sub = this.#o.subscriber;
+    // Every invalidation Redis accepts after SUBSCRIBE reaches us; one it accepted before is older than
+    // any L1 entry onUp leaves trusted. So the subscription is as good as an echo sent now.
+    const sentAt = this.#o.clock.now();
     sub.subscribe(this.#o.channel, this.#ackChannel).then(
       () => {
         if (this.#closed || this.#up) return;
@@ -173,6 +229,7 @@ export class CacheBus {
         this.#lastSeq.clear();
         this.#up = true;
         this.#o.onUp();
+        this.#o.onHeard?.(sentAt);
         this.#resolveFirstUp();
       },
       (error: unknown) => {
@@ -195,6 +252,12 @@ export class CacheBus {
   readonly #onMessage = (channel: string, raw: string): void => {
     if (this.#closed) return;
     if (channel === this.#ackChannel) {
+      if (raw.startsWith(ECHO)) {
+        const sentAt = Number(raw.slice(1));
+        // Counted only once up: until onUp has run, L1 is not trusted anyway.
+        if (this.#up && Number.isFinite(sentAt)) this.#o.onHeard?.(sentAt);
+        return;
+      }
       const seq = Number(raw);
       const pending = this.#pending.get(seq);
       if (pending) {

@@ -6,6 +6,7 @@ export class CacheCounters {
   l2Misses = 0;
   staleServed = 0;
   failSafeServed = 0;
+  l1StaleRefusals = 0;
   loaderRuns = 0;
   loaderErrors = 0;
   backgroundRefreshes = 0;
@@ -50,6 +51,12 @@ export interface CacheMetricsSnapshot {
   cacheHitRate: number;
   staleServed: number;
   failSafeServed: number;
+  /**
+   * L1 entries not served because the bus had not been heard from within `maxStalenessMs` (a busy event
+   * loop, a slow or unreachable Redis); each such read went on to Redis or the loader, and counts as an
+   * L1 miss there.
+   */
+  l1StaleRefusals: number;
   /**
    * Loads run for reads that missed. Not counted here: grace refreshes (`backgroundRefreshes`: the read
    * that started one was served the stale value, a hit) and write-through loads (`writeThroughRefreshes`).

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   type Clock,
-  coarseNow,
   InvalidArgumentError,
   type Logger,
   raceSignal,
@@ -13,6 +12,7 @@ import {
 import { endSpan, startSpan } from '../core/tracing.js';
 import { CacheBus, type Invalidation } from './cache-bus.js';
 import { CacheCounters, type CacheMetricsSnapshot, snapshotCounters } from './cache-metrics.js';
+import { coarseClock } from './coarse-clock.js';
 import { CacheError, CacheErrorCode } from './errors.js';
 import { type L1Entry, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 import { FAILED, type GenerationSnapshot, type L2Hit, type RedisClient, RedisStore } from './redis-store.js';
@@ -29,6 +29,15 @@ export interface RedisLayerOptions {
   lease?: boolean | LeaseOptions;
   /** How long an invalidation waits for the other processes to drop their L1 copies (ms, default 100). */
   ackTimeoutMs?: number;
+  /**
+   * Bounded staleness (ms, default 100; false: unbounded). An L1 entry is served only while this process
+   * has heard from the bus within this many ms, so no read returns a value older than this after another
+   * process's write was acknowledged, even when this process's event loop is too busy to receive the
+   * bus's messages; past it, the read goes to Redis (and the loader), whose I/O lets the bus catch up.
+   * Costs one PUBLISH every `maxStalenessMs / 4` ms (at least 5) per cache, on a channel only it hears.
+   * While Redis is unreachable, L1 entries are refused after this long too.
+   */
+  maxStalenessMs?: number | false;
   /** Generation keys live this long after their last bump (ms, default 24 h); must outlast any loader. */
   generationTtlMs?: number;
   /** Also `quit` the command client on `close()` (default false: the caller owns it). */
@@ -172,7 +181,7 @@ export class Cache {
   readonly #ownedSubscriber: RedisClient | undefined;
   readonly #closeClient: boolean;
   readonly #clock: Clock;
-  /** The clock to the millisecond, for the hit paths' freshness checks (see `coarseNow`). */
+  /** The clock to the millisecond, for the hit paths' freshness checks (see `coarseClock`). */
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #counters = new CacheCounters();
@@ -190,6 +199,11 @@ export class Cache {
   /** L1 entries are trusted only when their epoch equals this; a gap or bus outage moves it on. */
   #epoch = 0;
   #l1Trusted: boolean;
+  /**
+   * L1 may serve until this time (clock ms): the send time of the last bus echo heard plus
+   * `maxStalenessMs`. Infinity without a bus, or with the bound off.
+   */
+  #freshUntil = Number.POSITIVE_INFINITY;
   readonly #pending = { tags: new Set<string>(), keys: new Set<string>(), all: false };
   #retryTimer: (() => void) | undefined;
   #closed = false;
@@ -197,7 +211,7 @@ export class Cache {
   constructor(options: CacheOptions = {}) {
     this.instanceId = randomUUID();
     this.#clock = options.clock ?? systemClock;
-    this.#now = coarseNow(this.#clock);
+    this.#now = coarseClock(this.#clock);
     this.#logger = options.logger ?? silentLogger;
     this.#defaultTtl = options.defaultTtl ?? 300_000;
     this.#defaultGrace = options.defaultGrace ?? 0;
@@ -205,10 +219,15 @@ export class Cache {
     this.#l1 = options.l1 === false ? undefined : new MemoryStore(options.l1 ?? {});
     const redis = options.redis;
     this.#closeClient = redis?.closeClient ?? false;
+    const checked = maxStaleness(redis);
     if (!redis) {
       this.#l1Trusted = true;
       return;
     }
+    // Without L1 there is nothing to bound, and no echo to send.
+    const bound = this.#l1 ? checked : undefined;
+    // Nothing heard yet: with a bound, L1 serves nothing until the bus is subscribed.
+    if (bound !== undefined) this.#freshUntil = Number.NEGATIVE_INFINITY;
     // Until the bus is subscribed, an invalidation elsewhere could be missed: L1 is fallback-only.
     this.#l1Trusted = false;
     const timeoutMs = redis.timeoutMs ?? 50;
@@ -253,6 +272,10 @@ export class Cache {
         this.#inflight.clear();
         if (reason === 'disconnect') this.#l1Trusted = false;
       },
+      echoIntervalMs: bound === undefined ? undefined : Math.max(5, bound / 4),
+      onHeard: (sentAt) => {
+        if (bound !== undefined && sentAt + bound > this.#freshUntil) this.#freshUntil = sentAt + bound;
+      },
     });
   }
 
@@ -267,11 +290,15 @@ export class Cache {
   /** The value under `key`, or `loader`'s result (stored with `options`). The hot path: an L1 hit. */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
     const e = this.#l1?.get(key);
-    if (e !== undefined && e.epoch === this.#epoch && e.expiresAt > this.#now()) {
-      this.#counters.l1Hits++;
-      // One settled promise per entry, reused by every hit: the hot path allocates nothing.
-      if (e.resolved === undefined) e.resolved = Promise.resolve(e.value);
-      return e.resolved as Promise<T>;
+    if (e !== undefined && e.epoch === this.#epoch) {
+      const now = this.#now();
+      // Fresh, and the bus heard from recently enough (always, without a bound): two compares.
+      if (e.expiresAt > now && now <= this.#freshUntil) {
+        this.#counters.l1Hits++;
+        // One settled promise per entry, reused by every hit: the hot path allocates nothing.
+        if (e.resolved === undefined) e.resolved = Promise.resolve(e.value);
+        return e.resolved as Promise<T>;
+      }
     }
     if (
       e === undefined &&
@@ -287,9 +314,12 @@ export class Cache {
   /** Like `getOrSet`, with where the value came from and whether it is stale. */
   getOrSetWithMeta<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<CacheResult<T>> {
     const e = this.#l1?.get(key);
-    if (e !== undefined && e.epoch === this.#epoch && e.expiresAt > this.#clock.now()) {
-      this.#counters.l1Hits++;
-      return Promise.resolve({ value: e.value as T, stale: false, source: 'l1' });
+    if (e !== undefined && e.epoch === this.#epoch) {
+      const now = this.#clock.now();
+      if (e.expiresAt > now && now <= this.#freshUntil) {
+        this.#counters.l1Hits++;
+        return Promise.resolve({ value: e.value as T, stale: false, source: 'l1' });
+      }
     }
     return this.#resolve(key, loader, options, e) as Promise<CacheResult<T>>;
   }
@@ -299,15 +329,16 @@ export class Cache {
     throwIfAborted(options?.signal);
     const now = this.#clock.now();
     const e = this.#l1?.get(key);
-    if (e !== undefined && e.epoch === this.#epoch && this.#l1Trusted) {
-      if (e.expiresAt > now) {
-        this.#counters.l1Hits++;
-        return e.value as T;
-      }
-      if (e.staleUntil > now) {
-        this.#counters.staleServed++;
-        return e.value as T;
-      }
+    if (
+      e !== undefined &&
+      e.epoch === this.#epoch &&
+      this.#l1Trusted &&
+      e.staleUntil > now &&
+      this.#knownFresh(now)
+    ) {
+      if (e.expiresAt > now) this.#counters.l1Hits++;
+      else this.#counters.staleServed++;
+      return e.value as T;
     }
     if (this.#l1) this.#counters.l1Misses++;
     if (!this.#l2) {
@@ -367,8 +398,11 @@ export class Cache {
 
   /**
    * The general form: keys and tags in one go. Resolves once Redis has bumped the generations, deleted the
-   * entries and the other processes have acknowledged (or `ackTimeoutMs` passed). When Redis is
-   * unreachable it resolves anyway (the cache never fails a write) and retries once Redis is back.
+   * entries and taken the bus message, and the other processes have acknowledged (or `ackTimeoutMs`
+   * passed). A process that did not acknowledge in time (its event loop busy) stops serving its old L1
+   * copy within `maxStalenessMs` of Redis taking the message, so of this resolving. When Redis is
+   * unreachable it resolves anyway (the cache never fails a write) and retries once Redis is back; the
+   * bound then counts from that retry.
    */
   async invalidate(
     inv: {
@@ -400,10 +434,11 @@ export class Cache {
    * with the write, which has not resolved. When the script was refused (a concurrent write moved a
    * generation), Redis failed, invalidations are still pending from an outage, or there is no Redis,
    * it falls back to `invalidateTags(tags, { refresh: replace })`; when the loader fails, to a plain
-   * invalidation (logged, counted in `writeThroughErrors`). Never rejects; resolves true when replaced.
+   * invalidation (logged, counted in `writeThroughErrors`). Resolves true when replaced; rejects only when
+   * the cache is closed (`ERR_CACHE_CLOSED`).
    */
   invalidateAndReplace(tags: readonly string[], replace: RefreshRequest): Promise<boolean> {
-    this.#ensureOpen();
+    if (this.#closed) return Promise.reject(closedError());
     const done = this.#replace({ keys: NO_TAGS, tags, all: false }, replace);
     this.#refreshing.add(done);
     void done.then(() => this.#refreshing.delete(done));
@@ -604,7 +639,7 @@ export class Cache {
     if (this.#closed) return;
     this.#closed = true;
     this.#retryTimer?.();
-    this.#closing.abort(new CacheError(CacheErrorCode.Closed, 'The cache was closed'));
+    this.#closing.abort(closedError());
     // Aborted first so a loader that honours its signal stops; the rest still get to store their value
     // before the connections go. A refresh is bounded by its loader and the Redis timeout.
     await this.drainRefreshes();
@@ -633,7 +668,13 @@ export class Cache {
     const signal = options?.signal;
     if (signal?.aborted) return raceSignal(Promise.resolve({} as CacheResult<unknown>), signal);
     const now = this.#clock.now();
-    if (l1 !== undefined && l1.epoch === this.#epoch && l1.staleUntil > now && this.#l1Trusted) {
+    if (
+      l1 !== undefined &&
+      l1.epoch === this.#epoch &&
+      l1.staleUntil > now &&
+      this.#l1Trusted &&
+      this.#knownFresh(now)
+    ) {
       // Inside grace: serve the old value now, refresh once in the background.
       this.#counters.staleServed++;
       if (!this.#inflight.has(key)) {
@@ -1002,8 +1043,35 @@ export class Cache {
   }
 
   #ensureOpen(): void {
-    if (this.#closed) throw new CacheError(CacheErrorCode.Closed, 'The cache was closed');
+    if (this.#closed) throw closedError();
   }
+
+  /**
+   * Whether L1 may serve at `now`: the bus was heard from within `maxStalenessMs`. When not, counts a
+   * refusal and asks for an echo, which the I/O of the read that follows gives the chance to come back.
+   */
+  #knownFresh(now: number): boolean {
+    if (now <= this.#freshUntil) return true;
+    this.#counters.l1StaleRefusals++;
+    this.#bus?.echo();
+    return false;
+  }
+}
+
+function closedError(): CacheError {
+  return new CacheError(CacheErrorCode.Closed, 'The cache was closed');
+}
+
+/** `redis.maxStalenessMs` checked: the bound in ms, or undefined for none (no Redis, or turned off). */
+function maxStaleness(redis: RedisLayerOptions | undefined): number | undefined {
+  if (!redis || redis.maxStalenessMs === false) return undefined;
+  const ms = redis.maxStalenessMs ?? 100;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidArgumentError('redis.maxStalenessMs must be a positive number of ms, or false', {
+      details: { maxStalenessMs: ms },
+    });
+  }
+  return ms;
 }
 
 function resultValue(r: CacheResult<unknown>): unknown {

@@ -282,6 +282,33 @@ describe('memory cache (FakeClock)', () => {
     await assert.rejects(cache.set('k', 1, { ttl: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
+  it('a closed cache rejects writes (never throws), with ERR_CACHE_CLOSED, permanent', async () => {
+    const cache = new Cache({ clock: new FakeClock() });
+    await cache.close();
+    const closed = { code: 'ERR_CACHE_CLOSED', transient: false };
+    let replace: Promise<boolean> | undefined;
+    assert.doesNotThrow(() => {
+      replace = cache.invalidateAndReplace(['t'], { key: 'k', loader: async () => 1 });
+    });
+    await assert.rejects(replace!, closed);
+    await assert.rejects(cache.set('k', 1), closed);
+    await assert.rejects(cache.invalidateTags(['t']), closed);
+  });
+
+  it('in a loop that never yields, L1 entries still expire on time (the hit path’s clock moves)', async () => {
+    // The system clock: FakeClock would be read on every call.
+    const cache = new Cache({ defaultTtl: 30 });
+    let runs = 0;
+    const loader = async (): Promise<number> => ++runs;
+    assert.equal(await cache.getOrSet('k', loader), 1);
+    const end = Date.now() + 2_000;
+    let value = 1;
+    // Only awaits of settled promises: no timer can fire in here.
+    while (value === 1 && Date.now() < end) value = await cache.getOrSet('k', loader);
+    assert.equal(value, 2, 'the entry expired and was loaded again');
+    await cache.close();
+  });
+
   it("hit rate: a read that waited for another read's load is a miss; a grace refresh and its load are not reads", async () => {
     const clock = new FakeClock();
     const cache = new Cache({ clock });
