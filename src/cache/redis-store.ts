@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock, Logger } from '../core/index.js';
 import type { CacheCounters } from './cache-metrics.js';
+import { CacheErrorCode } from './errors.js';
 import { decodeEntry, type StoredEntry } from './serializer.js';
 
 /** A standalone client or a Cluster: both expose the commands used here. */
@@ -489,7 +490,10 @@ export class RedisStore {
         g.done = true;
         this.#dropSettled();
         this.#counters.redisErrors++;
-        this.#logger.debug({ op, err: errorSummary(error) }, 'cache: Redis command failed');
+        this.#logger.debug(
+          { op, code: CacheErrorCode.Redis, err: errorSummary(error) },
+          'cache: Redis command failed',
+        );
         settle(g, FAILED);
       },
     );
@@ -539,7 +543,10 @@ export class RedisStore {
         if (g.deadline > now) break;
         g.done = true;
         this.#counters.redisTimeouts++;
-        this.#logger.debug({ op: g.op, timeoutMs: this.#timeoutMs }, 'cache: Redis command timed out');
+        this.#logger.debug(
+          { op: g.op, code: CacheErrorCode.Timeout, timeoutMs: this.#timeoutMs },
+          'cache: Redis command timed out',
+        );
         settle(g, FAILED);
       }
       this.#head++;
