@@ -228,6 +228,15 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
       },
     });
     new Counter({
+      name: `${p}cache_l1_stale_refusals_total`,
+      help: 'L1 entries not served because the invalidation bus was not heard from within maxStalenessMs',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(cache.metrics().l1StaleRefusals);
+      },
+    });
+    new Counter({
       name: `${p}cache_errors_total`,
       help: 'Cache-side failures by kind (redis_error, redis_timeout, loader_error, serialization)',
       labelNames: ['kind'],
