@@ -132,6 +132,18 @@ for (const target of testTargets(['postgres', 'mysql', 'sqlite-memory'])) {
       assert.equal(await countRows(f.db, 'videos'), before + urls.length);
     });
 
+    it('claimJobs: a reclaim cutoff reaching before year 1000 works like year 1000', async () => {
+      const videoId = await f.store.createVideoRecord({ url: `${f.host('reclaim')}/v` });
+      await f.store.claimJobs('drain', 10_000);
+      const job = await f.store.createProcessingJob({ videoId, jobType: 'reclaim' });
+      assert.deepEqual(
+        (await f.store.claimJobs('w1', 1, { reclaimAfterMs: 1e15 })).map((j) => j.id),
+        [job],
+      );
+      // Claimed a moment ago: far younger than the cutoff, so not taken over.
+      assert.deepEqual(await f.store.claimJobs('w2', 1, { reclaimAfterMs: 1e15 }), []);
+    });
+
     it('createVideo inside transactions: the one that commits created it; a rolled-back creation leaves none', async () => {
       const url = `${f.host('tx')}/v.mp4`;
       await assert.rejects(
