@@ -80,6 +80,8 @@ function textCases(field: string, max: number, options: { nonEmpty?: boolean } =
   cases.push(
     { label: `${field}: at the limit`, input: { [field]: 'x'.repeat(max - 1) + 'y' } },
     { label: `${field}: astral at the limit`, input: { [field]: '😀'.repeat(Math.floor(max / 2)) } },
+    // Three UTF-8 bytes per code unit: the most bytes a limit allows (MariaDB's TEXT holds 65,535).
+    { label: `${field}: 3-byte characters at the limit`, input: { [field]: '€'.repeat(max) } },
     { label: `${field}: one over`, input: { [field]: 'x'.repeat(max + 1) }, refused: { field } },
     { label: `${field}: a number`, input: { [field]: 42 }, refused: { field } },
   );
