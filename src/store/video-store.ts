@@ -230,7 +230,7 @@ const JSON_COLUMNS: ReadonlySet<string> = new Set(['effects', 'result']);
 
 /**
  * `columns` to select. On MariaDB/MySQL a JSON column is read as `CAST(col AS CHAR)`: mysql2 parses
- * JSON columns itself (on Node >= 21 turning long integers into strings), and a parsed top-level string
+ * JSON columns itself (where JSON.parse exposes source text, turning long integers into strings), and a parsed top-level string
  * cannot be told from JSON text, so the store reads text and parses it once, as on SQLite.
  */
 function selectList<C extends readonly string[]>(columns: C, dialect: DialectName): C {
@@ -564,7 +564,7 @@ export class VideoStore {
       created_at: now,
       updated_at: now,
     };
-    // The stored row that won a conflict may be deleted before it is read: then insert again.
+    // The row that won a conflict may be deleted before it is read: then insert again.
     for (let attempt = 1; ; attempt++) {
       let inserted: number;
       try {
@@ -583,7 +583,7 @@ export class VideoStore {
       if (attempt === 3) {
         throw new StoreError(
           StoreErrorCode.NotFound,
-          `the video stored under ${url.url} was deleted while being created again; try again`,
+          `a video with the URL ${url.url} exists but cannot be read (deleted meanwhile, or outside this transaction's snapshot)`,
           { details: { url: url.url } },
         );
       }
