@@ -212,6 +212,61 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   return out;
 }
 
+/**
+ * The most a MariaDB batch statement may carry, estimated: half the default 16 MiB max_allowed_packet.
+ * The database layer cuts batches into statements by row count only, so the store hands it groups of
+ * rows small enough that any statement cut from them fits.
+ */
+const MYSQL_BATCH_BYTES = 8 * 1024 * 1024;
+
+/** At most this many UTF-8 bytes per UTF-16 unit, plus room for the numbers, ids and dates of a row. */
+function textBytes(v: unknown): number {
+  return typeof v === 'string' ? v.length * 3 : 0;
+}
+const ROW_OVERHEAD = 256;
+
+function rowBytes(row: readonly unknown[]): number {
+  let bytes = ROW_OVERHEAD;
+  for (const v of row) bytes += textBytes(v);
+  return bytes;
+}
+
+function videoBytes(v: NewVideo): number {
+  if (typeof v !== 'object' || v === null) return ROW_OVERHEAD;
+  // The URL twice: as given and normalised.
+  return (
+    ROW_OVERHEAD +
+    2 * textBytes(v.url) +
+    textBytes(v.title) +
+    textBytes(v.description) +
+    textBytes(v.channelId) +
+    textBytes(v.channelTitle) +
+    textBytes(v.thumbnailPath)
+  );
+}
+
+/** Consecutive [start, end) ranges of `n` rows whose estimated sizes add up to at most `budget` each. */
+function byteGroups(
+  n: number,
+  bytesOf: (i: number) => number,
+  budget: number,
+): Array<readonly [number, number]> {
+  const groups: Array<readonly [number, number]> = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bytesOf(i);
+    if (i > start && bytes + b > budget) {
+      groups.push([start, i]);
+      start = i;
+      bytes = 0;
+    }
+    bytes += b;
+  }
+  groups.push([start, n]);
+  return groups;
+}
+
 /** MariaDB's duplicate-key error on the normalised URL (MySQL names the key `videos.<name>`). */
 function isUrlConflict(error: unknown): boolean {
   if (!isOpusError(error, 'ERR_DB_UNIQUE_VIOLATION')) return false;
@@ -1106,10 +1161,10 @@ export class VideoStore {
     // rolls back. Rows are built chunk by chunk (a sync generator is read without a promise per row):
     // 100,000 row arrays held at once would outlive the young generation and cost more in garbage
     // collection than the insert itself. Rows share the input's strings.
-    const videoRows = function* (): Generator<unknown[]> {
+    const videoRows = function* (start: number, end: number): Generator<unknown[]> {
       // Afresh on every attempt: a transaction re-run after a deadlock reads the rows again.
-      firstIndex = new Map();
-      for (let i = 0; i < n; i++) {
+      if (start === 0) firstIndex = new Map();
+      for (let i = start; i < end; i++) {
         const v = videos[i]!;
         let u: ReturnType<typeof describeVideoUrl>;
         try {
@@ -1157,16 +1212,24 @@ export class VideoStore {
         ];
       }
     };
+    // One group unless the rows are large (MariaDB only: see MYSQL_BATCH_BYTES).
+    const groups =
+      d === 'mysql'
+        ? byteGroups(n, (i) => videoBytes((videos[i] ?? {}) as NewVideo), MYSQL_BATCH_BYTES)
+        : [[0, n] as const];
     return this.#q.transaction(
       async (tx) => {
         const s = this.with(tx);
-        const inserted = await tx.batchInsert({
-          table: 'videos',
-          columns: batchColumns(d, VIDEO_BATCH_COLUMNS),
-          rows: videoRows(),
-          onConflict: mode === 'existing' ? 'ignore' : 'error',
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
+        let inserted = 0;
+        for (const [start, end] of groups) {
+          inserted += await tx.batchInsert({
+            table: 'videos',
+            columns: batchColumns(d, VIDEO_BATCH_COLUMNS),
+            rows: videoRows(start, end),
+            onConflict: mode === 'existing' ? 'ignore' : 'error',
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+        }
         const unique = firstIndex.size;
         if (inserted < unique) {
           // Some URLs were already stored: their ids are the stored ones.
@@ -1391,12 +1454,18 @@ export class VideoStore {
   }
 
   async #insertClips(rows: unknown[][], signal: AbortSignal | undefined): Promise<void> {
-    await this.#q.batchInsert({
-      table: 'clips',
-      columns: batchColumns(this.#st.dialect, CLIP_BATCH_COLUMNS),
-      rows,
-      ...(signal ? { signal } : {}),
-    });
+    const groups =
+      this.#st.dialect === 'mysql'
+        ? byteGroups(rows.length, (i) => rowBytes(rows[i]!), MYSQL_BATCH_BYTES)
+        : [[0, rows.length] as const];
+    for (const [start, end] of groups) {
+      await this.#q.batchInsert({
+        table: 'clips',
+        columns: batchColumns(this.#st.dialect, CLIP_BATCH_COLUMNS),
+        rows: start === 0 && end === rows.length ? rows : rows.slice(start, end),
+        ...(signal ? { signal } : {}),
+      });
+    }
   }
 
   /** Adds "video #i" to a validation error of one item of a batch. */

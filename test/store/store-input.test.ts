@@ -565,6 +565,26 @@ for (const target of testTargets(['postgres', 'mysql', 'sqlite-memory'])) {
       }
     });
 
+    it('batches of rows at the limits are stored whole (more than a MariaDB packet in all)', async () => {
+      const description = '€'.repeat(L.description);
+      const base = f.host('big');
+      const before = await counts(f);
+      const ids = await s.batchInsertVideos(
+        Array.from({ length: 60 }, (_, i) => ({ url: `${base}/${i}`, description })),
+      );
+      assert.equal((await counts(f)).videos, before.videos + 60);
+      for (const id of [ids[0]!, ids[59]!])
+        assert.equal((await s.getVideoById(id))?.description, description);
+      const effects = { s: 'x'.repeat(L.jsonBytes - 16) };
+      const clips = Array.from({ length: 5 }, (_, i) => ({ startTime: i, endTime: i + 1, effects }));
+      const videoId = await s.createVideoRecord({ url: `${base}/clips` });
+      const replaced = await s.replaceClips(videoId, clips);
+      const added = await s.batchInsertClips(clips.map((c) => ({ ...c, videoId })));
+      const stored = await s.getClipsByVideoId(videoId);
+      assert.deepEqual(stored.map((c) => c.id).sort(), [...replaced, ...added].sort());
+      for (const c of stored) assert.deepEqual(c.effects, effects);
+    });
+
     it('JSON read back never pollutes prototypes', () => {
       assert.equal(({} as Record<string, unknown>).polluted, undefined);
       assert.equal(({} as Record<string, unknown>).p, undefined);
