@@ -20,7 +20,7 @@ function invalidUrl(input: unknown, why: string): StoreError {
   // The input may carry credentials (user:pass@host, ?key=): name it, but redacted and bounded.
   const shown = typeof input === 'string' ? redactUrl(input).slice(0, 200) : String(typeof input);
   return new StoreError(StoreErrorCode.InvalidUrl, `Invalid video URL ${JSON.stringify(shown)}: ${why}`, {
-    details: { reason: why },
+    details: { field: 'url', reason: why },
   });
 }
 

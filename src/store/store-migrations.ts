@@ -201,6 +201,45 @@ function stagesMigration(dialect: DialectName): Migration {
 }
 
 /**
+ * MariaDB's and MySQL 5.7's `utf8mb4_bin` is a PAD SPACE collation: it compares 'a' and 'a ' as equal,
+ * so on MariaDB a stage named 'transcript ' overwrote 'transcript' (the key of video_stages) and a
+ * worker id with a trailing space passed for the worker holding a job, where PostgreSQL and SQLite
+ * compare exactly. The text columns the store compares or keys on move to a NO PAD binary collation
+ * (`utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8). Ids and the normalised URL are
+ * ASCII, validated or built by the store, and never end in a space.
+ */
+function exactTextMigration(dialect: DialectName): Migration {
+  const columns = [
+    ['video_stages', 'stage', 'varchar(32)', 'not null'],
+    ['processing_jobs', 'locked_by', 'varchar(255)', 'null'],
+  ] as const;
+  const modify = async (db: Kysely<unknown>, collation: string): Promise<void> => {
+    for (const [table, column, type, nullable] of columns) {
+      await sql
+        .raw(
+          `alter table ${table} modify ${column} ${type} character set utf8mb4 collate ${collation} ${nullable}`,
+        )
+        .execute(db);
+    }
+  };
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      if (dialect !== 'mysql') return;
+      const found = await sql<{ name: string }>`
+        select collation_name as name from information_schema.collations
+        where collation_name in ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')`.execute(db);
+      const names = found.rows.map((r) => r.name);
+      const collation = names.includes('utf8mb4_nopad_bin') ? 'utf8mb4_nopad_bin' : names[0];
+      // A server with neither (MySQL 5.7) keeps PAD SPACE: see the store's input rules.
+      if (collation !== undefined) await modify(db, collation);
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      if (dialect === 'mysql') await modify(db, 'utf8mb4_bin');
+    },
+  };
+}
+
+/**
  * The store's migrations for one dialect, for `db.migrate(...)`. Each step is idempotent
  * (`if not exists`), so re-running it over an existing schema changes nothing.
  */
@@ -208,6 +247,7 @@ export function storeMigrations(dialect: DialectName): MigrationSet {
   return {
     store_0001_schema: schemaMigration(dialect),
     store_0002_video_stages: stagesMigration(dialect),
+    store_0003_exact_text_keys: exactTextMigration(dialect),
   };
 }
 

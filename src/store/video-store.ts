@@ -37,6 +37,7 @@ import {
   type NewJob,
   type NewVideo,
   type ParsedClip,
+  STORE_LIMITS,
   toJsonText,
   type VideoPatch,
   validate,
@@ -211,8 +212,88 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   return out;
 }
 
+/**
+ * The most a MariaDB batch statement may carry, estimated: half the default 16 MiB max_allowed_packet.
+ * The database layer cuts batches into statements by row count only, so the store hands it groups of
+ * rows small enough that any statement cut from them fits.
+ */
+const MYSQL_BATCH_BYTES = 8 * 1024 * 1024;
+
+/** At most this many UTF-8 bytes per UTF-16 unit, plus room for the numbers, ids and dates of a row. */
+function textBytes(v: unknown): number {
+  return typeof v === 'string' ? v.length * 3 : 0;
+}
+const ROW_OVERHEAD = 256;
+
+function rowBytes(row: readonly unknown[]): number {
+  let bytes = ROW_OVERHEAD;
+  for (const v of row) bytes += textBytes(v);
+  return bytes;
+}
+
+function videoBytes(v: NewVideo): number {
+  if (typeof v !== 'object' || v === null) return ROW_OVERHEAD;
+  // The URL twice: as given and normalised.
+  return (
+    ROW_OVERHEAD +
+    2 * textBytes(v.url) +
+    textBytes(v.title) +
+    textBytes(v.description) +
+    textBytes(v.channelId) +
+    textBytes(v.channelTitle) +
+    textBytes(v.thumbnailPath)
+  );
+}
+
+/** Consecutive [start, end) ranges of `n` rows whose estimated sizes add up to at most `budget` each. */
+function byteGroups(
+  n: number,
+  bytesOf: (i: number) => number,
+  budget: number,
+): Array<readonly [number, number]> {
+  const groups: Array<readonly [number, number]> = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bytesOf(i);
+    if (i > start && bytes + b > budget) {
+      groups.push([start, i]);
+      start = i;
+      bytes = 0;
+    }
+    bytes += b;
+  }
+  groups.push([start, n]);
+  return groups;
+}
+
+/** MariaDB's duplicate-key error on the normalised URL (MySQL names the key `videos.<name>`). */
+function isUrlConflict(error: unknown): boolean {
+  if (!isOpusError(error, 'ERR_DB_UNIQUE_VIOLATION')) return false;
+  const constraint = (error as { constraint?: unknown }).constraint;
+  return typeof constraint === 'string' && constraint.endsWith('videos_url_normalized_key');
+}
+
 function notFound(what: string, id: string): StoreError {
   return new StoreError(StoreErrorCode.NotFound, `${what} ${id} not found`, { details: { id } });
+}
+
+const STAGE_COLUMNS = ['video_id', 'stage', 'result', 'completed_at'] as const;
+
+/** The columns that hold JSON. */
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['effects', 'result']);
+
+/**
+ * `columns` to select. On MariaDB/MySQL a JSON column is read as `CAST(col AS CHAR)`: mysql2 parses
+ * JSON columns itself (where JSON.parse exposes source text, turning long integers into strings), and a parsed top-level string
+ * cannot be told from JSON text, so the store reads text and parses it once, as on SQLite.
+ */
+function selectList<C extends readonly string[]>(columns: C, dialect: DialectName): C {
+  if (dialect !== 'mysql') return columns;
+  // Typed as the plain column list: each expression is aliased to its column's name.
+  return columns.map((c) =>
+    JSON_COLUMNS.has(c) ? sql<string>`cast(${sql.ref(c)} as char)`.as(c) : c,
+  ) as unknown as C;
 }
 
 /** The statements compiled once per dialect and shared by every store bound to that dialect. */
@@ -242,6 +323,10 @@ class Statements {
   readonly countVideos: Prepared;
   readonly countClips: Prepared;
   readonly countJobs: Prepared;
+  /** Column lists to select, with JSON columns read as text on MariaDB (see selectList). */
+  readonly clipSelect: typeof CLIP_COLUMNS;
+  readonly jobSelect: typeof JOB_COLUMNS;
+  readonly stageSelect: typeof STAGE_COLUMNS;
 
   constructor(k: Kysely<StoreSchema>, dialect: DialectName) {
     this.dialect = dialect;
@@ -252,6 +337,9 @@ class Statements {
     const typed = (key: string, pgType: string): RawBuilder<unknown> =>
       pg ? sql`cast(${slot(key)} as ${sql.raw(pgType)})` : sql`${slot(key)}`;
     const columnList = (cols: readonly string[]) => sql.join(cols.map((c) => sql.ref(c)));
+    this.clipSelect = selectList(CLIP_COLUMNS, dialect);
+    this.jobSelect = selectList(JOB_COLUMNS, dialect);
+    this.stageSelect = selectList(STAGE_COLUMNS, dialect);
 
     this.getVideoById = new Prepared(
       'store.getVideoById',
@@ -266,10 +354,12 @@ class Statements {
     const insertVideo = k
       .insertInto('videos')
       .values(Object.fromEntries(VIDEO_COLUMNS.map((c) => [c, slot(c)])) as never);
+    // MariaDB: a plain INSERT whose URL conflict createVideo catches. INSERT IGNORE would also turn an
+    // error about a value (too long, out of range, bad text) into a warning and store the value changed.
     this.insertVideo = new Prepared(
       'store.createVideoRecord',
       (mysql
-        ? insertVideo.ignore()
+        ? insertVideo
         : insertVideo.onConflict((oc) => oc.column('url_normalized').doNothing())
       ).compile(),
     );
@@ -323,7 +413,7 @@ class Statements {
       'store.getClipsByVideoId',
       k
         .selectFrom('clips')
-        .select(CLIP_COLUMNS)
+        .select(this.clipSelect)
         .where('video_id', '=', slot('videoId'))
         .orderBy('start_time')
         .orderBy('id')
@@ -369,14 +459,14 @@ class Statements {
         .orderBy('priority', 'desc')
         .orderBy('id')
         .limit(slot('limit'));
-    this.pendingJobs = new Prepared('store.getPendingJobs', runnable(false).select(JOB_COLUMNS).compile());
+    this.pendingJobs = new Prepared('store.getPendingJobs', runnable(false).select(this.jobSelect).compile());
     const claim = (stale: boolean): Prepared => {
       const name = stale ? 'store.claimJobs.reclaim' : 'store.claimJobs';
       if (mysql) {
         // MariaDB has no UPDATE ... RETURNING: lock the rows (skipping those another worker holds), then update.
         return new Prepared(
           `${name}.lock`,
-          runnable(stale).select(JOB_COLUMNS).forUpdate().skipLocked().compile(),
+          runnable(stale).select(this.jobSelect).forUpdate().skipLocked().compile(),
         );
       }
       const ids = runnable(stale).select('id');
@@ -529,18 +619,30 @@ export class VideoStore {
       created_at: now,
       updated_at: now,
     };
-    const inserted = await this.#run(this.#st.insertVideo, values, options.signal);
-    if (inserted.affectedRows > 0) {
-      await this.#invalidate(['videos', `video:${id}`]);
-      return { id, created: true };
+    // The row that won a conflict may be deleted before it is read: then insert again.
+    for (let attempt = 1; ; attempt++) {
+      let inserted: number;
+      try {
+        inserted = (await this.#run(this.#st.insertVideo, values, options.signal)).affectedRows;
+      } catch (error) {
+        if (!isUrlConflict(error)) throw error;
+        inserted = 0;
+      }
+      if (inserted > 0) {
+        await this.#invalidate(['videos', `video:${id}`]);
+        return { id, created: true };
+      }
+      const existing = await this.#run(this.#st.videoIdByUrl, { url: url.url }, options.signal);
+      const row = existing.rows[0];
+      if (row !== undefined) return { id: String(row.id), created: false };
+      if (attempt === 3) {
+        throw new StoreError(
+          StoreErrorCode.NotFound,
+          `a video with the URL ${url.url} exists but cannot be read (deleted meanwhile, or outside this transaction's snapshot)`,
+          { details: { url: url.url } },
+        );
+      }
     }
-    const existing = await this.#run(this.#st.videoIdByUrl, { url: url.url }, options.signal);
-    const row = existing.rows[0];
-    if (row === undefined) {
-      // MariaDB's INSERT IGNORE also skips rows it would reject for other reasons.
-      throw invalidInput('video', 'the database rejected the row', { url: url.url });
-    }
-    return { id: String(row.id), created: false };
   }
 
   /** The video, or undefined (also for a malformed id). The hot path: one precompiled statement. */
@@ -586,8 +688,12 @@ export class VideoStore {
   /** The pipeline stages this video has completed, by name, with their results. */
   async getStages(videoId: string, options: CallOptions = {}): Promise<Map<string, StageRecord>> {
     throwIfAborted(options.signal);
-    const id = validate.id(videoId, 'video id');
-    const q = this.#q.kysely.selectFrom('video_stages').selectAll().where('video_id', '=', id).compile();
+    const id = validate.id(videoId, 'video id', 'videoId');
+    const q = this.#q.kysely
+      .selectFrom('video_stages')
+      .select(this.#st.stageSelect)
+      .where('video_id', '=', id)
+      .compile();
     const res = await this.#exec(q, 'store.getStages', options.signal);
     return new Map(res.rows.map((r) => [String((r as Row).stage), this.#st.map.stage(r as Row)]));
   }
@@ -600,13 +706,13 @@ export class VideoStore {
     options: CallOptions = {},
   ): Promise<void> {
     throwIfAborted(options.signal);
-    const id = validate.id(videoId, 'video id');
-    const name = validate.text(stage, 'stage', 32);
+    const id = validate.id(videoId, 'video id', 'videoId');
+    const name = validate.text(stage, 'stage', STORE_LIMITS.stage);
     if (!name) throw invalidInput('stage', 'must be a non-empty string');
     const values = {
       video_id: id,
       stage: name,
-      result: toJsonText(result, 'stage result'),
+      result: toJsonText(result, 'stage result', 'result'),
       completed_at: this.#st.map.ts(new Date(this.#clock.now())),
     };
     const insert = this.#q.kysely.insertInto('video_stages').values(values);
@@ -660,9 +766,9 @@ export class VideoStore {
    * ERR_STORE_INVALID_TRANSITION (or ERR_STORE_NOT_FOUND) and writes nothing.
    */
   async updateVideoStatus(id: string, status: VideoStatus, options: StatusUpdateOptions = {}): Promise<void> {
-    const videoId = validate.id(id, 'video id');
+    const videoId = validate.id(id, 'video id', 'id');
     const target = validate.videoStatus(status);
-    const reason = validate.text(options.reason, 'status reason', 10_000);
+    const reason = validate.text(options.reason, 'status reason', STORE_LIMITS.statusReason, 'reason');
     const now = this.#st.map.ts(new Date(this.#clock.now()));
     const res = await this.#run(
       this.#st.updateVideoStatus[target],
@@ -684,7 +790,7 @@ export class VideoStore {
 
   /** Changes a video's metadata (fields given; null clears one). Throws ERR_STORE_NOT_FOUND. */
   async updateVideo(id: string, patch: VideoPatch, options: CallOptions = {}): Promise<void> {
-    const videoId = validate.id(id, 'video id');
+    const videoId = validate.id(id, 'video id', 'id');
     const p = validate.videoPatch(patch);
     const set: Record<string, unknown> = { updated_at: this.#st.map.ts(new Date(this.#clock.now())) };
     const columns: Record<keyof typeof p, string> = {
@@ -721,9 +827,9 @@ export class VideoStore {
    * duration when known; otherwise ERR_STORE_INVALID_INPUT. An unknown video: ERR_STORE_NOT_FOUND.
    */
   async createClipRecord(videoId: string, clip: NewClip, options: CallOptions = {}): Promise<string> {
-    const vid = validate.id(videoId, 'video id');
+    const vid = validate.id(videoId, 'video id', 'videoId');
     const c = validate.clip(clip);
-    const effects = toJsonText(c.effects, 'clip effects');
+    const effects = toJsonText(c.effects, 'clip effects', 'effects');
     const id = uuidv7();
     const res = await this.#run(
       this.#st.insertClip,
@@ -772,9 +878,9 @@ export class VideoStore {
     options: CallOptions = {},
   ): Promise<string[]> {
     throwIfAborted(options.signal);
-    const vid = validate.id(videoId, 'video id');
+    const vid = validate.id(videoId, 'video id', 'videoId');
     const parsed = clips.map((c, i) => validate.clip(c, `clip #${i}`));
-    const effects = parsed.map((c, i) => toJsonText(c.effects, `clip #${i} effects`));
+    const effects = parsed.map((c, i) => toJsonText(c.effects, `clip #${i} effects`, 'effects'));
     return this.#q.transaction(
       async (tx) => {
         const s = this.with(tx);
@@ -803,7 +909,7 @@ export class VideoStore {
   async batchInsertClips(clips: readonly NewClipFor[], options: CallOptions = {}): Promise<string[]> {
     throwIfAborted(options.signal);
     const parsed = clips.map((c, i) => validate.clipFor(c, `clip #${i}`));
-    const effects = parsed.map((c, i) => toJsonText(c.effects, `clip #${i} effects`));
+    const effects = parsed.map((c, i) => toJsonText(c.effects, `clip #${i} effects`, 'effects'));
     if (parsed.length === 0) return [];
     const videoIds = [...new Set(parsed.map((c) => c.videoId.toLowerCase()))];
     return this.#q.transaction(
@@ -841,7 +947,7 @@ export class VideoStore {
 
   /** Sets a rendered clip's asset paths (fields given; null clears one). Throws ERR_STORE_NOT_FOUND. */
   async updateClipAssets(clipId: string, assets: ClipAssets, options: CallOptions = {}): Promise<void> {
-    const id = validate.id(clipId, 'clip id');
+    const id = validate.id(clipId, 'clip id', 'clipId');
     const a = validate.clipAssets(assets);
     const set: Record<string, string | null> = {};
     if (a.filePath !== undefined) set.file_path = a.filePath;
@@ -902,8 +1008,9 @@ export class VideoStore {
    */
   async claimJobs(workerId: string, limit = 1, options: ClaimOptions = {}): Promise<ProcessingJob[]> {
     throwIfAborted(options.signal);
-    const worker = validate.text(workerId, 'worker id', 255);
-    if (worker === null || worker.length === 0) throw invalidInput('worker id', 'must be a non-empty string');
+    const worker = validate.text(workerId, 'worker id', STORE_LIMITS.workerId, 'workerId');
+    if (worker === null || worker.length === 0)
+      throw invalidInput('workerId', 'must be a non-empty string', {}, 'worker id');
     const n = validate.limit(limit);
     const reclaim = options.reclaimAfterMs;
     if (reclaim !== undefined && !(Number.isFinite(reclaim) && reclaim > 0)) {
@@ -912,7 +1019,12 @@ export class VideoStore {
     const nowDate = new Date(this.#clock.now());
     const now = this.#st.map.ts(nowDate);
     const statement = reclaim === undefined ? this.#st.claim : this.#st.claimStale;
-    const staleBefore = reclaim === undefined ? null : this.#st.map.ts(new Date(nowDate.getTime() - reclaim));
+    // A cutoff before the earliest storable time selects the same rows as that time, and MariaDB's
+    // DATETIME cannot take it as a parameter.
+    const staleBefore =
+      reclaim === undefined
+        ? null
+        : this.#st.map.ts(new Date(Math.max(nowDate.getTime() - reclaim, STORE_LIMITS.minDate)));
     let jobs: ProcessingJob[];
     if (this.#st.dialect !== 'mysql') {
       const res = await this.#run(
@@ -968,13 +1080,19 @@ export class VideoStore {
    * also when `workerId` is given and another worker holds the job. Leaving 'running' releases the lock.
    */
   async updateJobStatus(jobId: string, status: JobStatus, options: JobUpdateOptions = {}): Promise<void> {
-    const id = validate.id(jobId, 'job id');
+    const id = validate.id(jobId, 'job id', 'jobId');
     const target = validate.jobStatus(status);
     const error =
-      options.error === undefined ? undefined : validate.text(options.error, 'job error', 1_000_000);
+      options.error === undefined
+        ? undefined
+        : validate.text(options.error, 'job error', STORE_LIMITS.jobError, 'error');
     const worker =
-      options.workerId === undefined ? undefined : validate.text(options.workerId, 'worker id', 255);
-    const result = options.result === undefined ? undefined : toJsonText(options.result, 'job result');
+      options.workerId === undefined
+        ? undefined
+        : validate.text(options.workerId, 'worker id', STORE_LIMITS.workerId, 'workerId');
+    const result =
+      options.result === undefined ? undefined : toJsonText(options.result, 'job result', 'result');
+    const runAfter = validate.date(options.runAfter, 'runAfter');
     const now = this.#st.map.ts(new Date(this.#clock.now()));
     const set: Record<string, unknown> = { status: target, updated_at: now };
     if (result !== undefined) set.result = result;
@@ -988,7 +1106,7 @@ export class VideoStore {
       set.locked_at = null;
     }
     if (target === 'pending') {
-      set.run_after = options.runAfter ? this.#st.map.ts(options.runAfter) : null;
+      set.run_after = runAfter ? this.#st.map.ts(runAfter) : null;
     }
     let update = this.#q.kysely
       .updateTable('processing_jobs')
@@ -1043,10 +1161,10 @@ export class VideoStore {
     // rolls back. Rows are built chunk by chunk (a sync generator is read without a promise per row):
     // 100,000 row arrays held at once would outlive the young generation and cost more in garbage
     // collection than the insert itself. Rows share the input's strings.
-    const videoRows = function* (): Generator<unknown[]> {
+    const videoRows = function* (start: number, end: number): Generator<unknown[]> {
       // Afresh on every attempt: a transaction re-run after a deadlock reads the rows again.
-      firstIndex = new Map();
-      for (let i = 0; i < n; i++) {
+      if (start === 0) firstIndex = new Map();
+      for (let i = start; i < end; i++) {
         const v = videos[i]!;
         let u: ReturnType<typeof describeVideoUrl>;
         try {
@@ -1059,10 +1177,12 @@ export class VideoStore {
         const first = firstIndex.get(u.url);
         if (first !== undefined) {
           if (mode !== 'existing') {
-            throw invalidInput(`video #${i}`, `its URL repeats video #${first}`, {
-              index: i,
-              firstIndex: first,
-            });
+            throw invalidInput(
+              'url',
+              `its URL repeats video #${first}`,
+              { index: i, firstIndex: first },
+              `video #${i}`,
+            );
           }
           ids[i] = ids[first]!;
           continue;
@@ -1092,16 +1212,24 @@ export class VideoStore {
         ];
       }
     };
+    // One group unless the rows are large (MariaDB only: see MYSQL_BATCH_BYTES).
+    const groups =
+      d === 'mysql'
+        ? byteGroups(n, (i) => videoBytes((videos[i] ?? {}) as NewVideo), MYSQL_BATCH_BYTES)
+        : [[0, n] as const];
     return this.#q.transaction(
       async (tx) => {
         const s = this.with(tx);
-        const inserted = await tx.batchInsert({
-          table: 'videos',
-          columns: batchColumns(d, VIDEO_BATCH_COLUMNS),
-          rows: videoRows(),
-          onConflict: mode === 'existing' ? 'ignore' : 'error',
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
+        let inserted = 0;
+        for (const [start, end] of groups) {
+          inserted += await tx.batchInsert({
+            table: 'videos',
+            columns: batchColumns(d, VIDEO_BATCH_COLUMNS),
+            rows: videoRows(start, end),
+            onConflict: mode === 'existing' ? 'ignore' : 'error',
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+        }
         const unique = firstIndex.size;
         if (inserted < unique) {
           // Some URLs were already stored: their ids are the stored ones.
@@ -1139,8 +1267,8 @@ export class VideoStore {
   ): Promise<number> {
     throwIfAborted(options.signal);
     const target = validate.videoStatus(status);
-    const reason = validate.text(options.reason, 'status reason', 10_000);
-    const unique = [...new Set(ids.map((id, i) => validate.id(id, `video id #${i}`)))];
+    const reason = validate.text(options.reason, 'status reason', STORE_LIMITS.statusReason, 'reason');
+    const unique = [...new Set(ids.map((id, i) => validate.id(id, `video id #${i}`, 'ids')))];
     if (unique.length === 0) return 0;
     const now = this.#st.map.ts(new Date(this.#clock.now()));
     return this.#q.transaction(
@@ -1294,12 +1422,10 @@ export class VideoStore {
 
   #clipTooLong(c: ParsedClip, duration: number | null, what: string): StoreError {
     return invalidInput(
-      what,
+      'endTime',
       `endTime ${c.endTime} is past the end of the video (${duration ?? 'unknown'} s)`,
-      {
-        endTime: c.endTime,
-        duration,
-      },
+      { endTime: c.endTime, duration },
+      what,
     );
   }
 
@@ -1328,12 +1454,18 @@ export class VideoStore {
   }
 
   async #insertClips(rows: unknown[][], signal: AbortSignal | undefined): Promise<void> {
-    await this.#q.batchInsert({
-      table: 'clips',
-      columns: batchColumns(this.#st.dialect, CLIP_BATCH_COLUMNS),
-      rows,
-      ...(signal ? { signal } : {}),
-    });
+    const groups =
+      this.#st.dialect === 'mysql'
+        ? byteGroups(rows.length, (i) => rowBytes(rows[i]!), MYSQL_BATCH_BYTES)
+        : [[0, rows.length] as const];
+    for (const [start, end] of groups) {
+      await this.#q.batchInsert({
+        table: 'clips',
+        columns: batchColumns(this.#st.dialect, CLIP_BATCH_COLUMNS),
+        rows: start === 0 && end === rows.length ? rows : rows.slice(start, end),
+        ...(signal ? { signal } : {}),
+      });
+    }
   }
 
   /** Adds "video #i" to a validation error of one item of a batch. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isOpusError } from '../../src/core/index.js';
-import { validate } from '../../src/store/validation.js';
+import { STORE_LIMITS, toJsonText, validate } from '../../src/store/validation.js';
 
 /**
  * Clips, videos and statuses are checked by hand first (zod only explains a failure): these cases pin
@@ -73,5 +73,72 @@ describe('store input validation', () => {
         /Invalid video status/,
       );
     }
+  });
+
+  it('text and dates every dialect stores alike; the error names the field in details.field', () => {
+    const cases: Array<[unknown, 'ok' | string]> = [
+      [{ url: 'u', title: 'a😀b' }, 'ok'],
+      [{ url: 'u', title: 'a\uD800b' }, 'title'],
+      [{ url: 'u', description: '\uDC00' }, 'description'],
+      [{ url: 'u\uDBFF' }, 'url'],
+      [{ url: 'u', channelTitle: 'x\0' }, 'channelTitle'],
+      [{ url: 'u', publishedAt: new Date(STORE_LIMITS.minDate) }, 'ok'],
+      [{ url: 'u', publishedAt: new Date(STORE_LIMITS.maxDate) }, 'ok'],
+      [{ url: 'u', publishedAt: new Date(STORE_LIMITS.minDate - 1) }, 'publishedAt'],
+      [{ url: 'u', publishedAt: new Date(STORE_LIMITS.maxDate + 1) }, 'publishedAt'],
+      [{ url: 'u', viewCount: 2 ** 53 }, 'viewCount'],
+      [{ url: 'u', bogus: 1 }, 'bogus'],
+    ];
+    for (const [input, expected] of cases) {
+      let field: unknown = 'ok';
+      try {
+        validate.video(input);
+      } catch (error) {
+        assert.ok(isOpusError(error, 'ERR_STORE_INVALID_INPUT'), String(error));
+        field = error.details.field;
+      }
+      assert.equal(field, expected, JSON.stringify(input));
+    }
+    assert.equal(validate.text('w1 ', 'worker id', 255, 'workerId'), 'w1 ');
+    assert.throws(
+      () => validate.text('w\uD800', 'worker id', 255, 'workerId'),
+      (e: unknown) => isOpusError(e) && e.details.field === 'workerId' && /worker id/.test(e.message),
+    );
+    assert.throws(
+      () => validate.date(new Date(-62135596800000), 'runAfter'),
+      (e: unknown) => isOpusError(e) && e.details.field === 'runAfter' && /1000-01-01/.test(e.message),
+    );
+  });
+
+  it('JSON: escapes are read as JSON.stringify writes them, nesting and size are bounded', () => {
+    const json = (v: unknown): string => {
+      try {
+        return toJsonText(v, 'clip #1 effects', 'effects') ?? 'null';
+      } catch (error) {
+        assert.ok(isOpusError(error, 'ERR_STORE_INVALID_INPUT'));
+        assert.equal(error.details.field, 'effects');
+        assert.match(error.message, /^Invalid clip #1 effects: /);
+        return `refused: ${error.message}`;
+      }
+    };
+    const nest = (n: number): unknown => (n === 0 ? 0 : [nest(n - 1)]);
+    // A backslash before "u0000" in the text is an escaped backslash, not an escape.
+    assert.equal(json({ a: '\\u0000' }), '{"a":"\\\\u0000"}');
+    assert.equal(json(['\\ud800', '😀']), '["\\\\ud800","😀"]');
+    assert.match(json({ a: '\\\0' }), /NUL/);
+    assert.match(json({ a: '\uD800' }), /unpaired/);
+    assert.match(json({ '\uDFFF': 1 }), /unpaired/);
+    assert.equal(json(nest(STORE_LIMITS.jsonDepth)), JSON.stringify(nest(STORE_LIMITS.jsonDepth)));
+    assert.match(json(nest(STORE_LIMITS.jsonDepth + 1)), /deeper than 31/);
+    // Brackets inside strings do not count.
+    assert.equal(json('['.repeat(100)), JSON.stringify('['.repeat(100)));
+    assert.match(json('x'.repeat(STORE_LIMITS.jsonBytes)), /at most 4194304 bytes/);
+    assert.match(json(10n), /not JSON-serialisable/);
+    assert.match(
+      json(() => 1),
+      /not JSON-serialisable/,
+    );
+    assert.equal(json(undefined), 'null');
+    assert.equal(json(-0), '0');
   });
 });
