@@ -23,7 +23,8 @@ export const PipelineErrorCode = defineErrorCodes('pipeline', {
   Stage: {
     code: 'ERR_PIPELINE_STAGE',
     class: 'permanent',
-    meaning: 'A stage failed with an error that is not one of the library\'s own (a bug or an unexpected failure).',
+    meaning:
+      "A stage failed with an error that is not one of the library's own (a bug or an unexpected failure).",
     action: 'Read the cause; the video is marked failed and a re-run resumes from the stage that failed.',
   },
 });

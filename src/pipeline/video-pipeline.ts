@@ -9,6 +9,7 @@ import { endSpan, startSpan } from '../core/tracing.js';
 import type { Video } from '../store/schema.js';
 import { StoreErrorCode } from '../store/store-error.js';
 import type { VideoStore } from '../store/video-store.js';
+import { cleanNullable, cleanText } from './clean-text.js';
 import { titleAndDescriptionTranscript } from './fallback-transcript.js';
 import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
 import {
@@ -297,10 +298,10 @@ export class VideoPipeline {
       }
       const m = meta.value;
       const patch = {
-        title: m.title,
-        description: m.description,
+        title: cleanText(m.title),
+        description: cleanText(m.description),
         channelId: m.channelId,
-        channelTitle: m.channelTitle,
+        channelTitle: cleanNullable(m.channelTitle),
         publishedAt: m.publishedAt,
         duration: m.durationSeconds,
         viewCount: m.viewCount,
@@ -336,7 +337,8 @@ export class VideoPipeline {
 
       let transcript = stages.get('transcript')?.result as Transcript | undefined;
       if (!transcript) {
-        transcript = await this.#transcript(m, signal);
+        const raw = await this.#transcript(m, signal);
+        transcript = { ...raw, segments: raw.segments.map((g) => ({ ...g, text: cleanText(g.text) })) };
         await store.recordStage(id, 'transcript', transcript, so);
         mark('transcript');
       }
@@ -356,8 +358,8 @@ export class VideoPipeline {
           .map((c) => ({
             startTime: c.start,
             endTime: c.end,
-            title: c.title,
-            caption: c.caption,
+            title: cleanText(c.title),
+            caption: cleanText(c.caption),
             score: c.score,
           }));
         // Clips and the stage record commit together: a crash between them cannot leave clips that a
@@ -436,7 +438,7 @@ export class VideoPipeline {
 
   async #fail(videoId: string, reason: string): Promise<void> {
     try {
-      await this.#o.store.updateVideoStatus(videoId, 'failed', { reason: reason.slice(0, 1000) });
+      await this.#o.store.updateVideoStatus(videoId, 'failed', { reason: cleanText(reason, 1000) });
     } catch (error) {
       // Already failed (or completed by another worker): the status is final either way.
       if (!isOpusError(error, StoreErrorCode.InvalidTransition)) throw error;

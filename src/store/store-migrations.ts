@@ -1,4 +1,5 @@
 import { type ColumnDataType, type Expression, type Kysely, type Migration, sql } from 'kysely';
+import { InvalidArgumentError } from '../core/index.js';
 import type { DialectName, MigrationResultSummary, MigrationSet } from '../db/types.js';
 import { JOB_STATUSES, VIDEO_STATUSES } from './schema.js';
 
@@ -261,6 +262,9 @@ export interface Migratable {
 }
 
 /** Creates or updates the store's tables and indexes (runs its migrations under the database's lock). */
-export function setupStore(db: Migratable): Promise<MigrationResultSummary> {
+export async function setupStore(db: Migratable): Promise<MigrationResultSummary> {
+  if (typeof db?.migrate !== 'function' || typeof db.dialect !== 'string') {
+    throw new InvalidArgumentError('setupStore(db): db must be a Database from createDatabase()');
+  }
   return db.migrate(storeMigrations(db.dialect), { table: STORE_MIGRATION_TABLE });
 }

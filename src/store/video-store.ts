@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { abortReason, type Clock, isOpusError, systemClock, throwIfAborted } from '../core/index.js';
+import { DbErrorCode } from '../db/errors.js';
 import type {
   BatchInsertSpec,
   ColumnType,
@@ -729,7 +730,7 @@ export class VideoStore {
     try {
       await this.#exec(q, 'store.recordStage', options.signal);
     } catch (error) {
-      if (isOpusError(error, 'ERR_DB_FOREIGN_KEY')) throw notFound('video', id);
+      if (isOpusError(error, DbErrorCode.ForeignKey)) throw notFound('video', id);
       throw error;
     }
   }
