@@ -1,6 +1,7 @@
 import { MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely';
 import mysql from 'mysql2';
 import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
+import { transactionAbortedError } from '../../errors.js';
 import type { ExecResult } from '../../types.js';
 import { mysqlBatchInsert } from './mysql-batch-insert.js';
 import { mapMysqlError } from './mysql-map-error.js';
@@ -19,10 +20,26 @@ export interface ResultHeader {
   info?: string;
 }
 
+/** SERVER_STATUS_IN_TRANS in the status flags of an OK packet: a transaction is open. */
+const SERVER_STATUS_IN_TRANS = 1;
+/** ER_LOCK_DEADLOCK: InnoDB has rolled back the victim's whole transaction, always. */
+const ER_LOCK_DEADLOCK = 1213;
+
+type Settle = (error: unknown, result: unknown) => void;
+
 export class MysqlConnection implements DriverConnection {
   readonly raw: mysql.Connection;
   readonly #prepared: boolean;
   #broken = false;
+  /**
+   * A statement is with the server. Later ones wait here rather than in mysql2's own queue, which would
+   * send them the moment the previous answer arrives: after a deadlock, before anyone could stop them,
+   * and so in autocommit.
+   */
+  #busy = false;
+  readonly #queue: Array<() => void> = [];
+  #watching = false;
+  #lost: unknown;
 
   constructor(raw: mysql.Connection, prepared: boolean) {
     this.raw = raw;
@@ -38,6 +55,15 @@ export class MysqlConnection implements DriverConnection {
 
   get broken(): boolean {
     return this.#broken;
+  }
+
+  get transactionLost(): unknown {
+    return this.#lost;
+  }
+
+  watchTransaction(open: boolean): void {
+    this.#watching = open;
+    this.#lost = undefined;
   }
 
   exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
@@ -57,19 +83,70 @@ export class MysqlConnection implements DriverConnection {
     shape: (result: unknown[] | ResultHeader) => T,
   ): Promise<T> {
     return new Promise((resolve, reject) => {
-      // Inside the executor: a value that cannot be bound rejects rather than throws.
-      const values = normalizeParams(params);
-      const done = (error: unknown, result: unknown): void => {
-        if (error) {
-          if ((error as { fatal?: boolean }).fatal) this.#broken = true;
-          reject(error);
-        } else resolve(shape(result as unknown[] | ResultHeader));
+      const settle: Settle = (error, result) => {
+        if (error) reject(error);
+        else resolve(shape(result as unknown[] | ResultHeader));
       };
+      if (this.#busy) this.#queue.push(() => this.#send(sql, params, settle));
+      else this.#send(sql, params, settle);
+    });
+  }
+
+  #send(sql: string, params: readonly unknown[], settle: Settle): void {
+    if (this.#lost !== undefined) {
+      settle(transactionAbortedError(mapMysqlError(this.#lost)), undefined);
+      this.#next();
+      return;
+    }
+    this.#busy = true;
+    const done = (error: unknown, result: unknown): void => {
+      if (error) {
+        if ((error as { fatal?: boolean }).fatal) this.#broken = true;
+        if (this.#watching && this.#lost === undefined) {
+          if ((error as { errno?: unknown }).errno === ER_LOCK_DEADLOCK || this.#broken) this.#lost = error;
+          else {
+            this.#probe(error, settle);
+            return;
+          }
+        }
+      }
+      this.#busy = false;
+      settle(error, result);
+      this.#next();
+    };
+    try {
+      // A value that cannot be bound fails here, before anything is sent.
+      const values = normalizeParams(params);
       // Prepared statements (binary protocol) are cached per connection by mysql2; `query` is the
       // text protocol, for proxies that cannot keep statements.
       if (this.#prepared && values.length > 0) this.raw.execute(sql, values as mysql.ExecuteValues, done);
       else this.raw.query(sql, values as mysql.QueryValues, done);
+    } catch (error) {
+      this.#busy = false;
+      settle(error, undefined);
+      this.#next();
+    }
+  }
+
+  /**
+   * A statement failed inside a watched transaction: asks the server whether the transaction is still
+   * open before anything else is sent. A lock wait timeout undoes the statement or, with
+   * innodb_rollback_on_timeout, the whole transaction; the OK packet's status flags say which. Only
+   * then does the failed statement reject.
+   */
+  #probe(error: unknown, settle: Settle): void {
+    this.raw.query('DO 0', (probeError: unknown, header: unknown) => {
+      const status = (header as { serverStatus?: number } | undefined)?.serverStatus;
+      if (probeError || status === undefined || (status & SERVER_STATUS_IN_TRANS) === 0) this.#lost = error;
+      this.#busy = false;
+      settle(error, undefined);
+      this.#next();
     });
+  }
+
+  #next(): void {
+    const send = this.#queue.shift();
+    if (send !== undefined) send();
   }
 
   ping(): Promise<void> {
@@ -121,6 +198,7 @@ export function createMysqlDriver(options: MysqlDriverOptions): DialectDriver<My
   return {
     dialect: 'mysql',
     maxConnections: undefined,
+    failureAbortsBlock: false,
     async connect() {
       const raw = mysql.createConnection({
         uri: options.url,
