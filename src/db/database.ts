@@ -193,6 +193,9 @@ export class Database<DB> extends QueryableBase<DB> {
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
     if (this.#closing) return Promise.reject(closedError());
+    if (typeof query?.sql !== 'string' || !Array.isArray(query.parameters)) {
+      return Promise.reject(malformedQuery(query));
+    }
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const name = options?.name ?? 'raw';
     const slot = this.#in.pool.tryAcquire(name);
@@ -258,7 +261,7 @@ export class Database<DB> extends QueryableBase<DB> {
       running = conn.exec<R>(query.sql, query.parameters, name);
     } catch (error) {
       // Nothing was sent (a query that is not { sql, parameters }, a value the driver refuses).
-      const mapped = malformedQuery(query) ?? this.#in.driver.mapError(error);
+      const mapped = this.#in.driver.mapError(error);
       this.#in.metrics.error(mapped.code);
       endSpan(span, mapped);
       return Promise.reject(mapped);
@@ -396,6 +399,12 @@ export class Database<DB> extends QueryableBase<DB> {
    * application's) can share one database; on PostgreSQL they live in the configured schema.
    */
   async migrate(migrations: MigrationSet, options: { table?: string } = {}): Promise<MigrationResultSummary> {
+    if (typeof migrations !== 'object' || migrations === null) {
+      throw new InvalidArgumentError('migrate: `migrations` must be an object of named migrations');
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('migrate: `options` must be an object');
+    }
     const table = options.table ?? 'kysely_migration';
     const migrator = new Migrator({
       db: this.kysely,
@@ -513,6 +522,9 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB>, Fa
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
     if (this.#finished) return Promise.reject(finishedError());
     if (this.#state.cause !== undefined) return Promise.reject(transactionAbortedError(this.#state.cause));
+    if (typeof query?.sql !== 'string' || !Array.isArray(query.parameters)) {
+      return Promise.reject(malformedQuery(query));
+    }
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     return this.#db.runOn<R>(this.#conn, query, options?.name ?? 'tx.query', this);
   }
@@ -744,15 +756,11 @@ async function rollbackOn(conn: DriverConnection): Promise<boolean> {
   }
 }
 
-/** The InvalidArgumentError for a query that is not `{ sql: string, parameters: array }`, if it is not. */
-function malformedQuery(query: unknown): InvalidArgumentError | undefined {
-  const q = query as Partial<SqlQuery> | null | undefined;
-  if (typeof q !== 'object' || q === null || typeof q.sql !== 'string') {
-    return new InvalidArgumentError('execute: `query.sql` must be a string');
-  }
-  if (!Array.isArray(q.parameters))
-    return new InvalidArgumentError('execute: `query.parameters` must be an array');
-  return undefined;
+/** What execute() rejects with for a query that is not `{ sql: string, parameters: array }`. */
+function malformedQuery(query: unknown): InvalidArgumentError {
+  return typeof (query as Partial<SqlQuery> | null | undefined)?.sql !== 'string'
+    ? new InvalidArgumentError('execute: `query.sql` must be a string')
+    : new InvalidArgumentError('execute: `query.parameters` must be an array');
 }
 
 const ISOLATION_LEVELS: ReadonlySet<string> = new Set([
