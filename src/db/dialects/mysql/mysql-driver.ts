@@ -25,8 +25,6 @@ const SERVER_STATUS_IN_TRANS = 1;
 /** ER_LOCK_DEADLOCK: InnoDB has rolled back the victim's whole transaction, always. */
 const ER_LOCK_DEADLOCK = 1213;
 
-type Settle = (error: unknown, result: unknown) => void;
-
 export class MysqlConnection implements DriverConnection {
   readonly raw: mysql.Connection;
   readonly #prepared: boolean;
@@ -82,19 +80,21 @@ export class MysqlConnection implements DriverConnection {
     params: readonly unknown[],
     shape: (result: unknown[] | ResultHeader) => T,
   ): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const settle: Settle = (error, result) => {
-        if (error) reject(error);
-        else resolve(shape(result as unknown[] | ResultHeader));
-      };
-      if (this.#busy) this.#queue.push(() => this.#send(sql, params, settle));
-      else this.#send(sql, params, settle);
+    return new Promise<T>((resolve, reject) => {
+      if (this.#busy) this.#queue.push(() => this.#send(sql, params, shape, resolve, reject));
+      else this.#send(sql, params, shape, resolve, reject);
     });
   }
 
-  #send(sql: string, params: readonly unknown[], settle: Settle): void {
+  #send<T>(
+    sql: string,
+    params: readonly unknown[],
+    shape: (result: unknown[] | ResultHeader) => T,
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+  ): void {
     if (this.#lost !== undefined) {
-      settle(transactionAbortedError(mapMysqlError(this.#lost)), undefined);
+      reject(transactionAbortedError(mapMysqlError(this.#lost)));
       this.#next();
       return;
     }
@@ -105,13 +105,16 @@ export class MysqlConnection implements DriverConnection {
         if (this.#watching && this.#lost === undefined) {
           if ((error as { errno?: unknown }).errno === ER_LOCK_DEADLOCK || this.#broken) this.#lost = error;
           else {
-            this.#probe(error, settle);
+            this.#probe(error, reject);
             return;
           }
         }
+        this.#busy = false;
+        reject(error);
+      } else {
+        this.#busy = false;
+        resolve(shape(result as unknown[] | ResultHeader));
       }
-      this.#busy = false;
-      settle(error, result);
       this.#next();
     };
     try {
@@ -123,7 +126,7 @@ export class MysqlConnection implements DriverConnection {
       else this.raw.query(sql, values as mysql.QueryValues, done);
     } catch (error) {
       this.#busy = false;
-      settle(error, undefined);
+      reject(error);
       this.#next();
     }
   }
@@ -131,15 +134,15 @@ export class MysqlConnection implements DriverConnection {
   /**
    * A statement failed inside a watched transaction: asks the server whether the transaction is still
    * open before anything else is sent. A lock wait timeout undoes the statement or, with
-   * innodb_rollback_on_timeout, the whole transaction; the OK packet's status flags say which. Only
-   * then does the failed statement reject.
+   * innodb_rollback_on_timeout, the whole transaction; the OK packet's status flags say which (so does
+   * any other failure InnoDB answers with a rollback). Only then does the failed statement reject.
    */
-  #probe(error: unknown, settle: Settle): void {
+  #probe(error: unknown, reject: (error: unknown) => void): void {
     this.raw.query('DO 0', (probeError: unknown, header: unknown) => {
       const status = (header as { serverStatus?: number } | undefined)?.serverStatus;
       if (probeError || status === undefined || (status & SERVER_STATUS_IN_TRANS) === 0) this.#lost = error;
       this.#busy = false;
-      settle(error, undefined);
+      reject(error);
       this.#next();
     });
   }
