@@ -22,8 +22,6 @@ export interface ResultHeader {
 
 /** SERVER_STATUS_IN_TRANS in the status flags of an OK packet: a transaction is open. */
 const SERVER_STATUS_IN_TRANS = 1;
-/** ER_LOCK_DEADLOCK: InnoDB has rolled back the victim's whole transaction, always. */
-const ER_LOCK_DEADLOCK = 1213;
 
 export class MysqlConnection implements DriverConnection {
   readonly raw: mysql.Connection;
@@ -103,7 +101,7 @@ export class MysqlConnection implements DriverConnection {
       if (error) {
         if ((error as { fatal?: boolean }).fatal) this.#broken = true;
         if (this.#watching && this.#lost === undefined) {
-          if ((error as { errno?: unknown }).errno === ER_LOCK_DEADLOCK || this.#broken) this.#lost = error;
+          if (this.#broken) this.#lost = error;
           else {
             this.#probe(error, reject);
             return;
@@ -133,9 +131,11 @@ export class MysqlConnection implements DriverConnection {
 
   /**
    * A statement failed inside a watched transaction: asks the server whether the transaction is still
-   * open before anything else is sent. A lock wait timeout undoes the statement or, with
-   * innodb_rollback_on_timeout, the whole transaction; the OK packet's status flags say which (so does
-   * any other failure InnoDB answers with a rollback). Only then does the failed statement reject.
+   * open before anything else is sent, and only then rejects the statement. A deadlock (1213) always
+   * ends the whole transaction; a lock wait timeout (1205) undoes only the statement, or the whole
+   * transaction with innodb_rollback_on_timeout; most other failures undo only the statement. The
+   * status flags of the OK packet say which, whatever the server's settings; the round trip is paid
+   * only on failures.
    */
   #probe(error: unknown, reject: (error: unknown) => void): void {
     this.raw.query('DO 0', (probeError: unknown, header: unknown) => {
