@@ -156,7 +156,7 @@ function inferQueryType(sql: string): QueryType {
 
 /**
  * A pool of connections to one database, with the typed Kysely builder, raw parameterized queries,
- * transactions (savepoints when nested, re-run on serialization failures and deadlocks), batch writes,
+ * all-or-nothing transactions (savepoints when nested, re-run after conflicts), batch writes,
  * migrations and metrics. Create it with `createDatabase()`.
  */
 export class Database<DB> extends QueryableBase<DB> {
