@@ -255,6 +255,37 @@ for (const target of testTargets(['postgres', 'mysql'])) {
       }
     });
 
+    it('a failure caught inside a savepoint: on PostgreSQL the savepoint rejects with it and is rolled back; the rest commits', async () => {
+      await db.executeQuery('INSERT INTO log (k) VALUES (?)', ['taken']);
+      let inside = '';
+      let savepoint = '';
+      const result = await outcome(
+        db.transaction(async (tx) => {
+          await tx.executeQuery('INSERT INTO log (k) VALUES (?)', ['outer']);
+          savepoint = await outcome(
+            tx.transaction(async (sp) => {
+              await sp.executeQuery('INSERT INTO log (k) VALUES (?)', ['inner-before']);
+              await sp.executeQuery('INSERT INTO log (k) VALUES (?)', ['taken']).catch(() => {});
+              inside = await outcome(sp.executeQuery('INSERT INTO log (k) VALUES (?)', ['inner-after']));
+              // Returns normally.
+            }),
+          );
+          await tx.executeQuery('INSERT INTO log (k) VALUES (?)', ['outer-after']);
+        }),
+      );
+      assert.equal(result, 'resolved');
+      if (pg) {
+        assert.equal(inside, 'ERR_DB_TRANSACTION_ABORTED');
+        // Before, RELEASE SAVEPOINT failed with 25P02 (ERR_DB_QUERY) in place of the real failure.
+        assert.equal(savepoint, 'ERR_DB_UNIQUE_VIOLATION');
+        assert.deepEqual(await logged(), ['outer', 'outer-after', 'taken']);
+      } else {
+        assert.equal(inside, 'resolved');
+        assert.equal(savepoint, 'resolved');
+        assert.deepEqual(await logged(), ['inner-after', 'inner-before', 'outer', 'outer-after', 'taken']);
+      }
+    });
+
     it('an error the callback makes of a caught failure is reported as it is; a refusal is reported as its cause', async () => {
       await db.executeQuery('INSERT INTO log (k) VALUES (?)', ['taken']);
       class Domain extends Error {}
