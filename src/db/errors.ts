@@ -171,12 +171,17 @@ export class DatabaseError extends OpusError {
   }
 }
 
-/** What a statement on a transaction the database has aborted rejects with; `cause` is why it was aborted. */
+/**
+ * What a statement on a transaction the database has aborted rejects with; `cause` is why it was
+ * aborted. Transient when the cause is (re-running the whole operation later can succeed), so that a
+ * caller above the transaction, which sees this error only from Kysely's own transaction API, decides
+ * as it would on the cause.
+ */
 export function transactionAbortedError(cause: unknown): DatabaseError {
   const why = cause instanceof OpusError ? `${cause.code}: ${cause.message}` : String(cause);
   return new DatabaseError(
     DbErrorCode.TransactionAborted,
     `The database has aborted this transaction (${why}); nothing more runs in it and none of it will be committed`,
-    { cause },
+    { cause, transient: cause instanceof OpusError && cause.transient },
   );
 }

@@ -210,6 +210,11 @@ for (const target of testTargets(['postgres', 'mysql'])) {
               await tx.executeQuery('UPDATE accounts SET balance = balance + 1 WHERE id = 2');
             } catch (error) {
               caught.push((error as OpusError).code);
+              const refused = await tx.executeQuery('SELECT 1 AS one').catch((e: unknown) => e);
+              assert.ok(refused instanceof DatabaseError);
+              assert.equal(refused.code, 'ERR_DB_TRANSACTION_ABORTED');
+              assert.equal((refused.cause as OpusError).code, 'ERR_DB_DEADLOCK', 'the cause says why');
+              assert.equal(refused.transient, true, 'transient like its cause');
             }
             seen.push(await tryEverything(tx, attempts));
           },
