@@ -38,7 +38,7 @@ export interface DatabaseConfig extends PoolOptions {
   schema?: string;
   /** SQLite only: busy timeout in ms (default 5 000). */
   busyTimeoutMs?: number;
-  /** Re-runs of a transaction on serialization failure/deadlock (default 3). */
+  /** Re-runs of a transaction after a failure that re-running fixes (see TransactionOptions.maxRetries; default 3). */
   maxTransactionRetries?: number;
   /** How long close() waits for in-flight work before ending the pools (default 10 000). */
   closeTimeoutMs?: number;

@@ -1,4 +1,5 @@
 import { systemClock } from '../core/clock.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { type DatabaseConfig, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './config.js';
 import { ConnectionPool } from './connection-pool.js';
@@ -15,6 +16,9 @@ import { createSqliteDriver } from './dialects/sqlite/sqlite-driver.js';
  * here with a typed error (password redacted) rather than at the first query.
  */
 export async function createDatabase<DB>(config: DatabaseConfig | string = {}): Promise<Database<DB>> {
+  if (typeof config !== 'string' && (typeof config !== 'object' || config === null)) {
+    throw new InvalidArgumentError('createDatabase: `config` must be a URL string or an options object');
+  }
   const cfg: DatabaseConfig = typeof config === 'string' ? { url: config } : config;
   const parsed = parseDatabaseUrl(cfg.url ?? DEFAULT_DATABASE_URL);
   // `?schema=name` on a PostgreSQL URL selects the schema (search_path), like the `schema` option.

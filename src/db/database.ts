@@ -11,13 +11,13 @@ import {
 } from 'kysely';
 import { abortReason } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
-import { OpusError } from '../core/errors.js';
+import { InvalidArgumentError, isOpusError, OpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { endSpan, NO_SPAN, startSpan, tracingActive } from '../core/tracing.js';
 import type { ConnectionPool, Slot } from './connection-pool.js';
 import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
-import { DatabaseError, DbErrorCode } from './errors.js';
+import { DatabaseError, DbErrorCode, transactionAbortedError } from './errors.js';
 import { translatePlaceholders } from './translate-placeholders.js';
 import type {
   BatchInsertSpec,
@@ -95,8 +95,19 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
     params: readonly unknown[] = [],
     options: ExecuteQueryOptions = {},
   ): Promise<unknown> {
-    const type = options.queryType ?? inferQueryType(sql);
-    const query = translatePlaceholders(sql, params, this.dialect);
+    let type: QueryType;
+    let query: SqlQuery;
+    try {
+      if (typeof sql !== 'string') throw new InvalidArgumentError('executeQuery: `sql` must be a string');
+      if (!Array.isArray(params)) throw new InvalidArgumentError('executeQuery: `params` must be an array');
+      if (typeof options !== 'object' || options === null) {
+        throw new InvalidArgumentError('executeQuery: `options` must be an object');
+      }
+      type = options.queryType ?? inferQueryType(sql);
+      query = translatePlaceholders(sql, params, this.dialect);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const execOptions: ExecOptions = {};
     if (options.name !== undefined) execOptions.name = options.name;
     if (options.signal !== undefined) execOptions.signal = options.signal;
@@ -145,7 +156,7 @@ function inferQueryType(sql: string): QueryType {
 
 /**
  * A pool of connections to one database, with the typed Kysely builder, raw parameterized queries,
- * transactions (savepoints when nested, re-run on serialization failures and deadlocks), batch writes,
+ * all-or-nothing transactions (savepoints when nested, re-run after conflicts), batch writes,
  * migrations and metrics. Create it with `createDatabase()`.
  */
 export class Database<DB> extends QueryableBase<DB> {
@@ -182,6 +193,9 @@ export class Database<DB> extends QueryableBase<DB> {
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
     if (this.#closing) return Promise.reject(closedError());
+    if (typeof query?.sql !== 'string' || !Array.isArray(query.parameters)) {
+      return Promise.reject(malformedQuery(query));
+    }
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const name = options?.name ?? 'raw';
     const slot = this.#in.pool.tryAcquire(name);
@@ -227,16 +241,34 @@ export class Database<DB> extends QueryableBase<DB> {
     );
   }
 
-  /** Runs one statement on a given connection, with metrics and error mapping. */
-  runOn<R>(conn: DriverConnection, query: SqlQuery, name: string): Promise<ExecResult<R>> {
+  /**
+   * Runs one statement on a given connection, with metrics and error mapping. Never throws: a query the
+   * driver cannot even send rejects. `watcher`, inside a transaction, learns of every failure.
+   */
+  runOn<R>(
+    conn: DriverConnection,
+    query: SqlQuery,
+    name: string,
+    watcher?: FailureWatcher,
+  ): Promise<ExecResult<R>> {
     const started = performance.now();
     // The query's name, never its parameters: spans must stay free of user data and secrets.
     const span = tracingActive()
       ? startSpan('db.query', { 'db.system.name': this.dialect, 'db.operation.name': name })
       : NO_SPAN;
+    let running: Promise<ExecResult<R>>;
+    try {
+      running = conn.exec<R>(query.sql, query.parameters, name);
+    } catch (error) {
+      // Nothing was sent (a query that is not { sql, parameters }, a value the driver refuses).
+      const mapped = this.#in.driver.mapError(error);
+      this.#in.metrics.error(mapped.code);
+      endSpan(span, mapped);
+      return Promise.reject(mapped);
+    }
     // Callbacks rather than an async method: every query passes here, and a generator frame per query
     // showed in point-select profiles.
-    return conn.exec<R>(query.sql, query.parameters, name).then(
+    return running.then(
       (res) => {
         this.#in.metrics.record(name, performance.now() - started);
         endSpan(span);
@@ -247,6 +279,7 @@ export class Database<DB> extends QueryableBase<DB> {
         const mapped = this.#in.driver.mapError(error);
         this.#in.metrics.error(mapped.code);
         endSpan(span, mapped);
+        watcher?.noteFailure(mapped);
         throw mapped;
       },
     );
@@ -257,6 +290,7 @@ export class Database<DB> extends QueryableBase<DB> {
     options: TransactionOptions = {},
   ): Promise<T> {
     if (this.#closing) throw closedError();
+    checkTransactionArguments(fn, options);
     const maxRetries = options.maxRetries ?? this.#in.maxTransactionRetries;
     const label = `tx:${options.name ?? 'anonymous'}`;
     // Counted from the call, not from the connection: close() must wait for a transaction still queued.
@@ -284,16 +318,29 @@ export class Database<DB> extends QueryableBase<DB> {
         this.#in.metrics.error(mapped.code);
         throw mapped;
       }
+      const conn = slot.conn;
       let released = false;
       let discard = false;
-      const tx = new DbTransaction<DB>(this, this.#in, this.#kyselyParts, slot.conn, options.name, 0);
+      // Shared by the transaction and its savepoints: what the database has aborted, if anything.
+      const state: TxState = { cause: undefined, depth: Number.POSITIVE_INFINITY };
+      const tx = new DbTransaction<DB>(this, this.#in, this.#kyselyParts, conn, options.name, 0, state);
+      let returned = false;
       try {
-        await openTransaction(slot.conn, this.#in.driver.beginStatements(options.isolationLevel), (sql) =>
-          this.runOn(slot.conn, { sql, parameters: [] }, 'tx.begin'),
+        await openTransaction(conn, this.#in.driver.beginStatements(options.isolationLevel), (sql) =>
+          this.runOn(conn, { sql, parameters: [] }, 'tx.begin'),
         );
+        conn.watchTransaction?.(true);
         const result = await fn(tx);
         tx.finish();
-        await this.runOn(slot.conn, { sql: 'COMMIT', parameters: [] }, 'tx.commit');
+        if (state.cause !== undefined) {
+          // The callback caught the failure and returned: its work is gone all the same, and a COMMIT
+          // now would commit only what came after (MySQL) or silently roll back (PostgreSQL).
+          returned = true;
+          throw state.cause;
+        }
+        await commitOn(conn, this.#in.driver, (sql) =>
+          this.runOn(conn, { sql, parameters: [] }, 'tx.commit'),
+        );
         this.#in.metrics.committed++;
         this.#in.pool.release(slot);
         released = true;
@@ -301,19 +348,21 @@ export class Database<DB> extends QueryableBase<DB> {
         return result;
       } catch (error) {
         tx.finish();
+        if (released) throw error; // only runCallbacks' own failures could get here; they are logged
         this.#in.metrics.rolledBack++;
-        try {
-          await slot.conn.exec('ROLLBACK', [], undefined);
-        } catch {
-          discard = true;
-        }
-        if (slot.conn.broken || (error as DatabaseError).code === DbErrorCode.ConnectionLost) discard = true;
-        const retry = error instanceof DatabaseError && error.retryable && attempt < maxRetries;
-        if (!released) {
-          this.#in.pool.release(slot, discard);
-          released = true;
-        }
-        if (!retry) throw error;
+        const cause = state.cause;
+        // A statement refused because of the abort, or a callback that returned normally, reports why
+        // the transaction was aborted; an error of the callback's own making is reported as it is.
+        const reported = cause !== undefined && (returned || isAbortedError(error)) ? cause : error;
+        const unknownCommit = isOpusError(error) && error.code === DbErrorCode.CommitUnknown;
+        if (!unknownCommit && !(await rollbackOn(conn))) discard = true;
+        if (conn.broken || isConnectionLost(error) || unknownCommit) discard = true;
+        if (unknownCommit) this.#in.metrics.error(DbErrorCode.CommitUnknown);
+        const decisive = cause ?? error;
+        const retry = decisive instanceof DatabaseError && decisive.retryable && attempt < maxRetries;
+        this.#in.pool.release(slot, discard);
+        released = true;
+        if (!retry) throw reported;
         this.#in.metrics.retried++;
         // Jittered exponential backoff so two transactions that deadlocked do not collide again.
         const delay = Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random());
@@ -325,6 +374,8 @@ export class Database<DB> extends QueryableBase<DB> {
   }
 
   batchInsert(spec: BatchInsertSpec): Promise<number> {
+    const bad = checkBatchSpec(spec);
+    if (bad !== undefined) return Promise.reject(bad);
     if (spec.signal?.aborted) return Promise.reject(abortReason(spec.signal));
     // A replayable (array) batch may be re-run on deadlock; a stream can be read only once.
     const maxRetries = Array.isArray(spec.rows) ? undefined : 0;
@@ -336,6 +387,9 @@ export class Database<DB> extends QueryableBase<DB> {
 
   /** Outside a transaction the work is already durable: runs `fn` now; await the result to wait for it. */
   afterCommit(fn: AfterCommit): Promise<void> {
+    if (typeof fn !== 'function') {
+      return Promise.reject(new InvalidArgumentError('afterCommit: `fn` must be a function'));
+    }
     return runCallbacks([fn], this.#in.logger);
   }
 
@@ -345,6 +399,12 @@ export class Database<DB> extends QueryableBase<DB> {
    * application's) can share one database; on PostgreSQL they live in the configured schema.
    */
   async migrate(migrations: MigrationSet, options: { table?: string } = {}): Promise<MigrationResultSummary> {
+    if (typeof migrations !== 'object' || migrations === null) {
+      throw new InvalidArgumentError('migrate: `migrations` must be an object of named migrations');
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('migrate: `options` must be an object');
+    }
     const table = options.table ?? 'kysely_migration';
     const migrator = new Migrator({
       db: this.kysely,
@@ -397,8 +457,23 @@ export class Database<DB> extends QueryableBase<DB> {
   }
 }
 
+/** Told of every failed statement of a transaction (see DbTransaction.noteFailure). */
+interface FailureWatcher {
+  noteFailure(error: DatabaseError): void;
+}
+
+/**
+ * What a transaction and its savepoints share: whether the database has aborted work, why, and how much.
+ * `depth` is the savepoint depth whose rollback recovers (PostgreSQL after a failure inside a savepoint);
+ * 0 means the whole transaction is lost. Every statement checks `cause`: the one flag on the hot path.
+ */
+interface TxState {
+  cause: DatabaseError | undefined;
+  depth: number;
+}
+
 /** A transaction (depth 0) or a savepoint inside one (depth 1+), bound to one connection. */
-class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
+class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB>, FailureWatcher {
   readonly dialect: DialectName;
   readonly inTransaction = true;
   readonly name: string | undefined;
@@ -407,6 +482,7 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
   readonly #in: DatabaseInternals;
   readonly #parts: KyselyParts;
   readonly #conn: DriverConnection;
+  readonly #state: TxState;
   #callbacks: AfterCommit[] = [];
   #finished = false;
   #savepoints = 0;
@@ -419,12 +495,14 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
     conn: DriverConnection,
     name: string | undefined,
     depth: number,
+    state: TxState,
   ) {
     super();
     this.#db = db;
     this.#in = internals;
     this.#parts = parts;
     this.#conn = conn;
+    this.#state = state;
     this.dialect = internals.driver.dialect;
     this.name = name;
     this.depth = depth;
@@ -443,8 +521,39 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
     if (this.#finished) return Promise.reject(finishedError());
+    if (this.#state.cause !== undefined) return Promise.reject(transactionAbortedError(this.#state.cause));
+    if (typeof query?.sql !== 'string' || !Array.isArray(query.parameters)) {
+      return Promise.reject(malformedQuery(query));
+    }
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    return this.#db.runOn<R>(this.#conn, query, options?.name ?? 'tx.query');
+    return this.#db.runOn<R>(this.#conn, query, options?.name ?? 'tx.query', this);
+  }
+
+  /**
+   * A statement of this transaction failed: records whether the database aborted more than the
+   * statement. The driver decides it as the answer arrives; this only reads what it decided.
+   */
+  noteFailure(error: DatabaseError): void {
+    let depth: number;
+    if (
+      this.#conn.transactionLost !== undefined ||
+      this.#conn.broken ||
+      error.code === DbErrorCode.ConnectionLost
+    ) {
+      depth = 0;
+    } else if (this.#in.driver.failureAbortsBlock) {
+      depth = this.depth;
+    } else {
+      return;
+    }
+    const s = this.#state;
+    if (s.cause === undefined) {
+      s.cause = rootCause(error);
+      s.depth = depth;
+    } else if (depth < s.depth) {
+      s.depth = depth;
+      if (!isAbortedError(error)) s.cause = error;
+    }
   }
 
   async transaction<T>(
@@ -452,12 +561,16 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
     options: TransactionOptions = {},
   ): Promise<T> {
     if (this.#finished) throw finishedError();
+    checkTransactionArguments(fn, options);
+    const state = this.#state;
+    if (state.cause !== undefined) throw transactionAbortedError(state.cause);
     const savepoint = `opus_sp_${this.depth + 1}_${this.#savepoints++}`;
     const d = this.#in.driver;
     await this.#db.runOn(
       this.#conn,
       { sql: d.savepointStatement(savepoint), parameters: [] },
       'tx.savepoint',
+      this,
     );
     const child = new DbTransaction<DB>(
       this.#db,
@@ -466,48 +579,104 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
       this.#conn,
       options.name ?? this.name,
       this.depth + 1,
+      state,
     );
+    let result: T;
     try {
-      const result = await fn(child);
+      result = await fn(child);
+    } catch (error) {
       child.finish();
+      child.takeAfterCommit();
+      throw await this.#undoSavepoint(savepoint, child.depth, error);
+    }
+    child.finish();
+    if (state.cause !== undefined) {
+      // The callback caught a failure and returned normally: what it did is lost all the same.
+      child.takeAfterCommit();
+      throw await this.#undoSavepoint(savepoint, child.depth, state.cause);
+    }
+    try {
       await this.#db.runOn(
         this.#conn,
         { sql: d.releaseSavepointStatement(savepoint), parameters: [] },
         'tx.savepoint',
+        this,
       );
-      // Work done under the savepoint now belongs to this (outer) transaction.
-      this.#callbacks.push(...child.takeAfterCommit());
-      return result;
     } catch (error) {
-      child.finish();
       child.takeAfterCommit();
+      throw await this.#undoSavepoint(savepoint, child.depth, error);
+    }
+    // Work done under the savepoint now belongs to this (outer) transaction.
+    this.#callbacks.push(...child.takeAfterCommit());
+    return result;
+  }
+
+  /**
+   * Undoes a failed savepoint at `depth` and returns what the savepoint rejects with: the callback's
+   * own error, or, where that is only the refusal of a statement on aborted work, the database's cause.
+   * When the database has aborted more than this savepoint (the whole transaction), nothing is sent.
+   */
+  async #undoSavepoint(name: string, depth: number, error: unknown): Promise<unknown> {
+    const state = this.#state;
+    const reported = (): unknown =>
+      state.cause !== undefined && (error === state.cause || isAbortedError(error)) ? state.cause : error;
+    if (state.cause !== undefined && state.depth < depth) return reported();
+    const out = reported();
+    try {
       await this.#db.runOn(
         this.#conn,
-        { sql: d.rollbackToSavepointStatement(savepoint), parameters: [] },
+        { sql: this.#in.driver.rollbackToSavepointStatement(name), parameters: [] },
         'tx.savepoint',
       );
-      throw error;
+    } catch (rollbackError) {
+      // The savepoint is gone (the server ended the transaction in a way the driver did not report):
+      // the transaction cannot be trusted with anything more.
+      state.cause ??= error instanceof DatabaseError ? rootCause(error) : (rollbackError as DatabaseError);
+      state.depth = 0;
+      return out;
     }
+    // The abort happened inside this savepoint, and rolling back to it has recovered the transaction.
+    if (state.cause !== undefined && state.depth >= depth) {
+      state.cause = undefined;
+      state.depth = Number.POSITIVE_INFINITY;
+    }
+    return out;
   }
 
   batchInsert(spec: BatchInsertSpec): Promise<number> {
     if (this.#finished) return Promise.reject(finishedError());
+    if (this.#state.cause !== undefined) return Promise.reject(transactionAbortedError(this.#state.cause));
+    const bad = checkBatchSpec(spec);
+    if (bad !== undefined) return Promise.reject(bad);
     // What the caller's row source throws (a validation error, a broken file) reaches the caller as it
     // is: it is not a database error.
     const source: { error?: unknown } = {};
     const rows = watchSource(spec.rows, source);
-    return this.#in.driver
-      .batchInsert(this.#conn, rows === spec.rows ? spec : { ...spec, rows })
-      .catch((error: unknown) => {
-        if ('error' in source && error === source.error) throw error;
-        const mapped = this.#in.driver.mapError(error);
-        this.#in.metrics.error(mapped.code);
-        throw mapped;
-      });
+    let running: Promise<number>;
+    try {
+      running = this.#in.driver.batchInsert(this.#conn, rows === spec.rows ? spec : { ...spec, rows });
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return running.catch((error: unknown) => {
+      if ('error' in source && error === source.error) throw error;
+      const mapped = this.#in.driver.mapError(error);
+      this.#in.metrics.error(mapped.code);
+      this.noteFailure(mapped);
+      throw mapped;
+    });
   }
 
-  afterCommit(fn: AfterCommit): undefined {
-    if (this.#finished) throw finishedError();
+  /**
+   * Registers `fn` for after the outermost COMMIT. Returns undefined, or a rejected promise when the
+   * transaction has ended or the database has aborted it (the callback would never run).
+   */
+  afterCommit(fn: AfterCommit): Promise<void> | undefined {
+    if (this.#finished) return Promise.reject(finishedError());
+    if (this.#state.cause !== undefined) return Promise.reject(transactionAbortedError(this.#state.cause));
+    if (typeof fn !== 'function') {
+      return Promise.reject(new InvalidArgumentError('afterCommit: `fn` must be a function'));
+    }
     this.#callbacks.push(fn);
     return undefined;
   }
@@ -521,6 +690,124 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB> {
     this.#callbacks = [];
     return out;
   }
+}
+
+function isAbortedError(error: unknown): error is DatabaseError {
+  return error instanceof DatabaseError && error.code === DbErrorCode.TransactionAborted;
+}
+
+function isConnectionLost(error: unknown): boolean {
+  return error instanceof DatabaseError && error.code === DbErrorCode.ConnectionLost;
+}
+
+/** The failure behind a refusal (a driver's ERR_DB_TRANSACTION_ABORTED carries it as its cause). */
+function rootCause(error: DatabaseError): DatabaseError {
+  return isAbortedError(error) && error.cause instanceof DatabaseError ? error.cause : error;
+}
+
+/**
+ * COMMIT, on either transaction path. Refuses when the server has already ended the transaction; a
+ * connection lost after COMMIT was sent becomes ERR_DB_COMMIT_UNKNOWN (it may have committed), which
+ * nothing retries.
+ */
+async function commitOn(
+  conn: DriverConnection,
+  driver: DialectDriver,
+  run: (sql: string) => Promise<unknown>,
+): Promise<void> {
+  if (conn.transactionLost !== undefined) throw rootCause(driver.mapError(conn.transactionLost));
+  if (conn.broken) {
+    throw new DatabaseError(
+      DbErrorCode.ConnectionLost,
+      'The connection was lost before COMMIT was sent; the server has rolled the transaction back',
+    );
+  }
+  try {
+    await run('COMMIT');
+  } catch (error) {
+    if (isConnectionLost(error)) {
+      throw new DatabaseError(
+        DbErrorCode.CommitUnknown,
+        `The connection was lost after COMMIT was sent: the transaction may or may not have been committed (${
+          (error as Error).message
+        })`,
+        { cause: error },
+      );
+    }
+    throw error;
+  } finally {
+    conn.watchTransaction?.(false);
+  }
+}
+
+/**
+ * Ends a failed transaction. False when the connection cannot be trusted with another (ROLLBACK
+ * failed). Where the server has already ended the transaction by itself, nothing is sent.
+ */
+async function rollbackOn(conn: DriverConnection): Promise<boolean> {
+  const lost = conn.transactionLost !== undefined;
+  conn.watchTransaction?.(false);
+  if (lost) return true;
+  try {
+    await conn.exec('ROLLBACK', [], undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What execute() rejects with for a query that is not `{ sql: string, parameters: array }`. */
+function malformedQuery(query: unknown): InvalidArgumentError {
+  return typeof (query as Partial<SqlQuery> | null | undefined)?.sql !== 'string'
+    ? new InvalidArgumentError('execute: `query.sql` must be a string')
+    : new InvalidArgumentError('execute: `query.parameters` must be an array');
+}
+
+const ISOLATION_LEVELS: ReadonlySet<string> = new Set([
+  'read uncommitted',
+  'read committed',
+  'repeatable read',
+  'serializable',
+]);
+
+/** Throws InvalidArgumentError (inside the async caller, so it rejects) for a bad callback or option. */
+function checkTransactionArguments(fn: unknown, options: unknown): void {
+  if (typeof fn !== 'function') throw new InvalidArgumentError('transaction: `fn` must be a function');
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('transaction: `options` must be an object');
+  }
+  const o = options as TransactionOptions;
+  if (o.maxRetries !== undefined && !(Number.isInteger(o.maxRetries) && o.maxRetries >= 0)) {
+    throw new InvalidArgumentError('transaction: `options.maxRetries` must be a non-negative integer');
+  }
+  // Spliced into SQL (SET TRANSACTION ISOLATION LEVEL …): only the four known levels pass.
+  if (o.isolationLevel !== undefined && !ISOLATION_LEVELS.has(o.isolationLevel)) {
+    throw new InvalidArgumentError(
+      'transaction: `options.isolationLevel` must be read uncommitted, read committed, repeatable read or serializable',
+    );
+  }
+}
+
+/** The InvalidArgumentError for a batch spec without a table, columns or rows, if it lacks one. */
+function checkBatchSpec(spec: unknown): InvalidArgumentError | undefined {
+  const s = spec as Partial<BatchInsertSpec> | null | undefined;
+  if (typeof s !== 'object' || s === null)
+    return new InvalidArgumentError('batchInsert: `spec` must be an object');
+  if (typeof s.table !== 'string' || s.table === '') {
+    return new InvalidArgumentError('batchInsert: `spec.table` must be a non-empty string');
+  }
+  if (!Array.isArray(s.columns) || s.columns.length === 0) {
+    return new InvalidArgumentError('batchInsert: `spec.columns` must be a non-empty array');
+  }
+  const rows = s.rows as unknown;
+  if (
+    typeof rows !== 'object' ||
+    rows === null ||
+    !(Symbol.iterator in rows || Symbol.asyncIterator in rows)
+  ) {
+    return new InvalidArgumentError('batchInsert: `spec.rows` must be an iterable or async iterable of rows');
+  }
+  return undefined;
 }
 
 async function runCallbacks(callbacks: AfterCommit[], logger: Logger): Promise<void> {
@@ -608,14 +895,18 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
     },
     beginTransaction: async (conn, settings: TransactionSettings) => {
       const iso = settings.isolationLevel === 'snapshot' ? undefined : settings.isolationLevel;
-      await openTransaction(
-        (conn as PooledKyselyConnection).slot.conn,
-        dialectDriver.beginStatements(iso),
-        (sql) => run(conn, sql),
-      );
+      const c = (conn as PooledKyselyConnection).slot.conn;
+      await openTransaction(c, dialectDriver.beginStatements(iso), (sql) => run(conn, sql));
+      c.watchTransaction?.(true);
     },
-    commitTransaction: (conn) => run(conn, 'COMMIT'),
-    rollbackTransaction: (conn) => run(conn, 'ROLLBACK'),
+    commitTransaction: (conn) =>
+      commitOn((conn as PooledKyselyConnection).slot.conn, dialectDriver, (sql) => run(conn, sql)),
+    rollbackTransaction: async (conn) => {
+      const c = (conn as PooledKyselyConnection).slot.conn;
+      const lost = c.transactionLost !== undefined;
+      c.watchTransaction?.(false);
+      if (!lost) await run(conn, 'ROLLBACK');
+    },
     savepoint: (conn, name) => run(conn, dialectDriver.savepointStatement(name)),
     rollbackToSavepoint: (conn, name) => run(conn, dialectDriver.rollbackToSavepointStatement(name)),
     releaseSavepoint: (conn, name) => run(conn, dialectDriver.releaseSavepointStatement(name)),

@@ -11,6 +11,20 @@ export interface DriverConnection extends PoolableConnection {
    * trip. A COMMIT or ROLLBACK before any statement ends the empty transaction without I/O.
    */
   deferBegin?(sql: string): void;
+  /**
+   * For servers that can end an open transaction by themselves while the client goes on (InnoDB rolls
+   * back the whole transaction of a deadlock victim; SQLite rolls back on some I/O errors): called with
+   * `true` once a transaction is open on this connection and with `false` before it ends. In between,
+   * the driver sets `transactionLost` when it sees the server end the transaction.
+   */
+  watchTransaction?(open: boolean): void;
+  /**
+   * The driver error with which the server ended the watched transaction by itself. Set synchronously
+   * as the failing statement's answer arrives, before any later statement is sent; from then on `exec`
+   * rejects every statement with ERR_DB_TRANSACTION_ABORTED without sending it, so nothing meant for the
+   * transaction runs in autocommit. Cleared by `watchTransaction`.
+   */
+  readonly transactionLost?: unknown;
 }
 
 /**
@@ -22,6 +36,11 @@ export interface DialectDriver<C extends DriverConnection = DriverConnection> {
   readonly dialect: DialectName;
   /** A hard cap on connections regardless of configuration (1 for SQLite's single writer). */
   readonly maxConnections: number | undefined;
+  /**
+   * True where a failed statement aborts the enclosing transaction, or the savepoint it ran in, until
+   * ROLLBACK (TO SAVEPOINT) (PostgreSQL); false where only the statement is undone (MySQL, SQLite).
+   */
+  readonly failureAbortsBlock: boolean;
   connect(): Promise<C>;
   mapError(error: unknown): DatabaseError;
   beginStatements(isolation: IsolationLevel | undefined): string[];

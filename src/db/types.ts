@@ -45,7 +45,11 @@ export interface TransactionOptions {
   /** Shown in metrics and in the pool-exhaustion report. */
   name?: string;
   isolationLevel?: IsolationLevel;
-  /** Re-runs of the whole callback on serialization failures and deadlocks (default 3). */
+  /**
+   * Re-runs of the whole callback when the attempt ended with a failure that re-running fixes
+   * (`DatabaseError.retryable`: serialization failure, deadlock, lock timeout, SQLite busy, connection
+   * lost before COMMIT); default 3. Never after ERR_DB_COMMIT_UNKNOWN.
+   */
   maxRetries?: number;
   signal?: AbortSignal;
 }
@@ -90,7 +94,13 @@ export interface Queryable<DB> {
     params: readonly unknown[],
     options: ExecuteQueryOptions & { queryType: 'update' | 'delete' | 'ddl' },
   ): Promise<number>;
-  /** Runs `fn` in a transaction (a savepoint when already inside one). */
+  /**
+   * Runs `fn` in a transaction (a savepoint when already inside one): all of it commits or none of it.
+   * When the database aborts the transaction by itself (a MySQL deadlock, a failed statement outside a
+   * savepoint on PostgreSQL, a lost connection), every later call on it rejects with
+   * ERR_DB_TRANSACTION_ABORTED, and the outermost transaction() never commits: it re-runs `fn` (see
+   * `maxRetries`) or rejects with the cause, also when `fn` caught the failure and returned.
+   */
   transaction<T>(fn: (tx: Transaction<DB>) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Inserts many rows in the fewest round trips the dialect allows; returns the number inserted. */
   batchInsert(spec: BatchInsertSpec): Promise<number>;

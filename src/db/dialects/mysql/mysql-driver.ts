@@ -1,6 +1,7 @@
 import { MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely';
 import mysql from 'mysql2';
 import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
+import { transactionAbortedError } from '../../errors.js';
 import type { ExecResult } from '../../types.js';
 import { mysqlBatchInsert } from './mysql-batch-insert.js';
 import { mapMysqlError } from './mysql-map-error.js';
@@ -19,10 +20,22 @@ export interface ResultHeader {
   info?: string;
 }
 
+/** SERVER_STATUS_IN_TRANS in the status flags of an OK packet: a transaction is open. */
+const SERVER_STATUS_IN_TRANS = 1;
+
 export class MysqlConnection implements DriverConnection {
   readonly raw: mysql.Connection;
   readonly #prepared: boolean;
   #broken = false;
+  /**
+   * A statement is with the server. Later ones wait here rather than in mysql2's own queue, which would
+   * send them the moment the previous answer arrives: after a deadlock, before anyone could stop them,
+   * and so in autocommit.
+   */
+  #busy = false;
+  readonly #queue: Array<() => void> = [];
+  #watching = false;
+  #lost: unknown;
 
   constructor(raw: mysql.Connection, prepared: boolean) {
     this.raw = raw;
@@ -38,6 +51,15 @@ export class MysqlConnection implements DriverConnection {
 
   get broken(): boolean {
     return this.#broken;
+  }
+
+  get transactionLost(): unknown {
+    return this.#lost;
+  }
+
+  watchTransaction(open: boolean): void {
+    this.#watching = open;
+    this.#lost = undefined;
   }
 
   exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
@@ -56,20 +78,78 @@ export class MysqlConnection implements DriverConnection {
     params: readonly unknown[],
     shape: (result: unknown[] | ResultHeader) => T,
   ): Promise<T> {
-    return new Promise((resolve, reject) => {
-      // Inside the executor: a value that cannot be bound rejects rather than throws.
+    return new Promise<T>((resolve, reject) => {
+      if (this.#busy) this.#queue.push(() => this.#send(sql, params, shape, resolve, reject));
+      else this.#send(sql, params, shape, resolve, reject);
+    });
+  }
+
+  #send<T>(
+    sql: string,
+    params: readonly unknown[],
+    shape: (result: unknown[] | ResultHeader) => T,
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    if (this.#lost !== undefined) {
+      reject(transactionAbortedError(mapMysqlError(this.#lost)));
+      this.#next();
+      return;
+    }
+    this.#busy = true;
+    const done = (error: unknown, result: unknown): void => {
+      if (error) {
+        if ((error as { fatal?: boolean }).fatal) this.#broken = true;
+        if (this.#watching && this.#lost === undefined) {
+          if (this.#broken) this.#lost = error;
+          else {
+            this.#probe(error, reject);
+            return;
+          }
+        }
+        this.#busy = false;
+        reject(error);
+      } else {
+        this.#busy = false;
+        resolve(shape(result as unknown[] | ResultHeader));
+      }
+      this.#next();
+    };
+    try {
+      // A value that cannot be bound fails here, before anything is sent.
       const values = normalizeParams(params);
-      const done = (error: unknown, result: unknown): void => {
-        if (error) {
-          if ((error as { fatal?: boolean }).fatal) this.#broken = true;
-          reject(error);
-        } else resolve(shape(result as unknown[] | ResultHeader));
-      };
       // Prepared statements (binary protocol) are cached per connection by mysql2; `query` is the
       // text protocol, for proxies that cannot keep statements.
       if (this.#prepared && values.length > 0) this.raw.execute(sql, values as mysql.ExecuteValues, done);
       else this.raw.query(sql, values as mysql.QueryValues, done);
+    } catch (error) {
+      this.#busy = false;
+      reject(error);
+      this.#next();
+    }
+  }
+
+  /**
+   * A statement failed inside a watched transaction: asks the server whether the transaction is still
+   * open before anything else is sent, and only then rejects the statement. A deadlock (1213) always
+   * ends the whole transaction; a lock wait timeout (1205) undoes only the statement, or the whole
+   * transaction with innodb_rollback_on_timeout; most other failures undo only the statement. The
+   * status flags of the OK packet say which, whatever the server's settings; the round trip is paid
+   * only on failures.
+   */
+  #probe(error: unknown, reject: (error: unknown) => void): void {
+    this.raw.query('DO 0', (probeError: unknown, header: unknown) => {
+      const status = (header as { serverStatus?: number } | undefined)?.serverStatus;
+      if (probeError || status === undefined || (status & SERVER_STATUS_IN_TRANS) === 0) this.#lost = error;
+      this.#busy = false;
+      reject(error);
+      this.#next();
     });
+  }
+
+  #next(): void {
+    const send = this.#queue.shift();
+    if (send !== undefined) send();
   }
 
   ping(): Promise<void> {
@@ -121,6 +201,7 @@ export function createMysqlDriver(options: MysqlDriverOptions): DialectDriver<My
   return {
     dialect: 'mysql',
     maxConnections: undefined,
+    failureAbortsBlock: false,
     async connect() {
       const raw = mysql.createConnection({
         uri: options.url,

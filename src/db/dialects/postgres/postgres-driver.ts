@@ -82,6 +82,7 @@ export class PostgresConnection implements DriverConnection {
     const begin = this.#pendingBegin;
     let query: NamedQuery;
     if (begin === undefined) {
+      if (sql === 'COMMIT') return this.#commit();
       // A statement without parameters (BEGIN, COMMIT, SAVEPOINT) goes as one simple-protocol message:
       // preparing it saves no parse worth having and costs a Bind round of messages per call.
       query = new pg.Query(sql, values);
@@ -125,6 +126,35 @@ export class PostgresConnection implements DriverConnection {
         // A two-statement simple query answers with one result per statement.
         const last = Array.isArray(res) ? res[res.length - 1]! : res!;
         resolve({ rows: last.rows as R[], affectedRows: last.rowCount ?? 0 });
+      };
+      this.client.query(query);
+    });
+  }
+
+  /**
+   * COMMIT of a transaction that an error has aborted ends it with a rollback, and the server answers
+   * "ROLLBACK" rather than an error: that answer rejects here, so no caller takes it for a commit.
+   */
+  #commit<R>(): Promise<ExecResult<R>> {
+    return new Promise((resolve, reject) => {
+      const query: NamedQuery = new pg.Query('COMMIT');
+      query.callback = (error, res) => {
+        if (error) {
+          if (isConnectionError(error)) this.#broken = true;
+          reject(error);
+          return;
+        }
+        const last = Array.isArray(res) ? res[res.length - 1] : res;
+        if (last?.command === 'ROLLBACK') {
+          reject(
+            Object.assign(
+              new Error('COMMIT rolled the transaction back: an earlier statement had aborted it'),
+              { code: '25P02' },
+            ),
+          );
+          return;
+        }
+        resolve({ rows: [], affectedRows: 0 });
       };
       this.client.query(query);
     });
@@ -230,6 +260,8 @@ export function createPostgresDriver(options: PostgresDriverOptions): DialectDri
   return {
     dialect: 'postgres',
     maxConnections: undefined,
+    // Every failed statement aborts the transaction block, or the savepoint it ran in.
+    failureAbortsBlock: true,
     async connect() {
       const client = new pg.Client({
         connectionString: options.url,

@@ -12,6 +12,8 @@ const BY_SQLSTATE: Record<string, DbErrorCode> = {
   '57P01': DbErrorCode.ConnectionLost,
   '57P02': DbErrorCode.ConnectionLost,
   '57P03': DbErrorCode.ConnectionLost,
+  // "current transaction is aborted, commands ignored until end of transaction block"
+  '25P02': DbErrorCode.TransactionAborted,
 };
 
 /** Maps a pg error to a DatabaseError, keeping the SQLSTATE and constraint name. */

@@ -1,6 +1,7 @@
 import Sqlite from 'better-sqlite3';
 import { SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
+import { transactionAbortedError } from '../../errors.js';
 import type { ExecResult } from '../../types.js';
 import { sqliteBatchInsert } from './sqlite-batch-insert.js';
 import { mapSqliteError } from './sqlite-map-error.js';
@@ -16,6 +17,8 @@ export class SqliteConnection implements DriverConnection {
   readonly raw: Sqlite.Database;
   readonly #statements = new Map<string, Sqlite.Statement>();
   readonly #busyTimeoutMs: number;
+  #watching = false;
+  #lost: unknown;
 
   constructor(raw: Sqlite.Database, busyTimeoutMs: number) {
     this.raw = raw;
@@ -26,14 +29,35 @@ export class SqliteConnection implements DriverConnection {
     return !this.raw.open;
   }
 
+  get transactionLost(): unknown {
+    return this.#lost;
+  }
+
+  watchTransaction(open: boolean): void {
+    this.#watching = open;
+    this.#lost = undefined;
+  }
+
   /** Synchronous under the hood; the promise keeps one signature across dialects. */
   exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
+    if (this.#lost !== undefined) {
+      return Promise.reject(transactionAbortedError(mapSqliteError(this.#lost)));
+    }
     try {
       return Promise.resolve(this.execSync<R>(sql, params));
     } catch (error) {
       if (isBusy(error)) return this.#retryBusy<R>(sql, params);
+      this.#failed(error);
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Some failures (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, ...) make SQLite roll back the whole
+   * transaction by itself; noted here, before any later statement could run in autocommit.
+   */
+  #failed(error: unknown): void {
+    if (this.#watching && this.#lost === undefined && !this.raw.inTransaction) this.#lost = error;
   }
 
   /**
@@ -44,10 +68,14 @@ export class SqliteConnection implements DriverConnection {
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
       await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+      if (this.#lost !== undefined) throw transactionAbortedError(mapSqliteError(this.#lost));
       try {
         return this.execSync<R>(sql, params);
       } catch (error) {
-        if (!isBusy(error) || Date.now() >= deadline) throw error;
+        if (!isBusy(error) || Date.now() >= deadline) {
+          this.#failed(error);
+          throw error;
+        }
       }
     }
   }
@@ -122,6 +150,7 @@ export function createSqliteDriver(options: SqliteDriverOptions): DialectDriver<
     // One connection: better-sqlite3 is synchronous and SQLite has a single writer, so a second
     // connection would only add lock contention (and `:memory:` would be a different database).
     maxConnections: 1,
+    failureAbortsBlock: false,
     async connect() {
       // A zero driver timeout: waits for another writer happen asynchronously in exec().
       const raw = new Sqlite(options.filename, { timeout: 0 });
