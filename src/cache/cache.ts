@@ -439,9 +439,18 @@ export class Cache {
    */
   invalidateAndReplace(tags: readonly string[], replace: RefreshRequest): Promise<boolean> {
     if (this.#closed) return Promise.reject(closedError());
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
+      return Promise.reject(
+        new InvalidArgumentError('invalidateAndReplace: tags must be an array of strings'),
+      );
+    const bad = badKeyOrLoader('invalidateAndReplace', replace?.key, replace?.loader);
+    if (bad) return Promise.reject(bad);
     const done = this.#replace({ keys: NO_TAGS, tags, all: false }, replace);
     this.#refreshing.add(done);
-    void done.then(() => this.#refreshing.delete(done));
+    const forget = (): void => {
+      this.#refreshing.delete(done);
+    };
+    done.then(forget, forget);
     return done;
   }
 
@@ -578,11 +587,13 @@ export class Cache {
    * invalidates meanwhile rejects it (or deletes it, if it lands first). Readers of `key` in this process
    * that arrive meanwhile wait for it instead of loading again.
    *
-   * Never rejects. Resolves true when the value was stored (in L2, or in L1 without Redis), false when
+   * Rejects only on bad arguments. Resolves true when the value was stored (in L2, or in L1 without Redis), false when
    * it was not: rejected by a newer invalidation, a failed loader (logged, counted in
    * `writeThroughErrors`), or a closed cache. Counted in `writeThroughRefreshes`, not in `loaderRuns`.
    */
   refresh<T>(key: string, loader: Loader<T>, options: EntryOptions = {}): Promise<boolean> {
+    const bad = badKeyOrLoader('refresh', key, loader);
+    if (bad) return Promise.reject(bad);
     if (this.#closed || (!this.#l1 && !this.#l2)) return Promise.resolve(false);
     const outcome = { stored: false };
     const load = this.#startLoad(key, loader, options, undefined, outcome);
@@ -1085,4 +1096,11 @@ function safeKey(key: string): string {
 
 function summary(error: unknown): string {
   return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+}
+
+/** The error for a call whose key is not a string or whose loader is not a function, if it is one. */
+function badKeyOrLoader(method: string, key: unknown, loader: unknown): InvalidArgumentError | undefined {
+  if (typeof key !== 'string') return new InvalidArgumentError(`${method}: key must be a string`);
+  if (typeof loader !== 'function') return new InvalidArgumentError(`${method}: loader must be a function`);
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { AbortedError, OpusError, TimeoutError } from './errors.js';
+import { AbortedError, InvalidArgumentError, OpusError, TimeoutError } from './errors.js';
 
 /** The error to throw for an aborted signal: the caller's own OpusError reason if it gave one. */
 export function abortReason(signal: AbortSignal): OpusError {
@@ -27,7 +27,11 @@ export function combineSignals(...signals: Array<AbortSignal | undefined>): Abor
  * but the caller stops waiting and gets an AbortedError or TimeoutError.
  */
 export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (typeof (promise as PromiseLike<T> | null)?.then !== 'function')
+    return Promise.reject(new InvalidArgumentError('raceSignal: the first argument must be a promise'));
   if (!signal) return promise;
+  if (!(signal instanceof AbortSignal))
+    return Promise.reject(new InvalidArgumentError('raceSignal: signal must be an AbortSignal'));
   if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortReason(signal));

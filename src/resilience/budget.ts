@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { abortReason, type Clock, ClosedError, systemClock } from '../core/index.js';
+import { abortReason, type Clock, ClosedError, InvalidArgumentError, systemClock } from '../core/index.js';
 import {
   type BudgetBackend,
   MemoryBudgetBackend,
@@ -119,6 +119,11 @@ export class Budget {
 
   /** Waits (FIFO) until `cost` fits in every window; refuses at once when that would pass the deadline. */
   reserve(cost: Cost, options: ReserveOptions = {}): Promise<Reservation> {
+    if (typeof cost !== 'number' && (typeof cost !== 'object' || cost === null))
+      return Promise.reject(
+        new InvalidArgumentError(`${this.name}: reserve(cost): cost must be a number or an object`),
+      );
+    if (options === null || typeof options !== 'object') options = {};
     const costs = this.costVector(cost);
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
@@ -193,6 +198,10 @@ export class Budget {
 
   /** @internal called by Reservation; synchronous for in-memory backends (hot path). */
   settle(reservation: Reservation, actual: readonly number[] | undefined): Promise<void> {
+    if (typeof reservation?.id !== 'string' || !Array.isArray(reservation.costs))
+      return Promise.reject(
+        new InvalidArgumentError(`${this.name}: settle(reservation): not a reservation of reserve()`),
+      );
     if (this.#backend.sync) {
       if (actual === undefined) this.#backend.refund(reservation.id, reservation.costs, reservation.handle);
       else {

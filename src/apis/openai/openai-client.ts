@@ -346,12 +346,12 @@ export class OpenAIClient {
     transcripts: readonly string[],
     options: BatchCaptionsOptions = {},
   ): Promise<Array<BatchResult<string[]>>> {
-    const { concurrency, ...rest } = options;
+    const { concurrency, ...rest } = options ?? ({} as BatchCaptionsOptions);
     // One deadline for the whole batch when the caller gave one.
     const call = withDeadline(this.#http, rest);
     return mapSettled(transcripts, (t) => this.generateCaptions(t, call), {
       concurrency: concurrency ?? 4,
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(rest.signal ? { signal: rest.signal } : {}),
     });
   }
 
