@@ -93,12 +93,22 @@ export const jobSchema = {
 
 const countsByState = { type: 'object', additionalProperties: { type: 'integer' } } as const;
 
-const errorResponses = {
-  400: { $ref: 'Error#' },
-  401: { $ref: 'Error#' },
-} as const;
+const errorRef = { $ref: 'Error#' } as const;
+
+/**
+ * Error answers a route documents, all in the `Error` shape: 400 (a field is invalid; malformed URL),
+ * 401 (secured routes), 500 (unexpected), plus what the route adds (404, 413, 415, 503).
+ */
+const errorResponses = { 400: errorRef, 401: errorRef, 500: errorRef } as const;
+const bodyErrors = { 413: errorRef, 415: errorRef } as const;
+const unavailable = { 503: errorRef } as const;
+const notFound = { 404: errorRef } as const;
+
+/** Routes answered without an API key. */
+const publicRoute = { security: [] } as const;
 
 export const listVideosSchema = {
+  operationId: 'listVideos',
   tags: ['videos'],
   summary: 'List videos, newest first, optionally of one status; keyset pagination',
   querystring: {
@@ -120,6 +130,7 @@ export const listVideosSchema = {
       },
     },
     ...errorResponses,
+    ...unavailable,
   },
 } as const;
 
@@ -130,13 +141,15 @@ const idParams = {
 } as const;
 
 export const getVideoSchema = {
+  operationId: 'getVideo',
   tags: ['videos'],
   summary: 'One video',
   params: idParams,
-  response: { 200: { $ref: 'Video#' }, 404: { $ref: 'Error#' }, ...errorResponses },
+  response: { 200: { $ref: 'Video#' }, ...errorResponses, ...notFound, ...unavailable },
 } as const;
 
 export const createVideoSchema = {
+  operationId: 'createVideo',
   tags: ['videos'],
   summary: 'Register a video by URL and enqueue its processing (202 with the job id)',
   body: {
@@ -157,16 +170,21 @@ export const createVideoSchema = {
         videoId: uuid,
         youtubeId: { type: 'string' },
         url: { type: 'string' },
-        duplicate: { type: 'boolean', description: 'A job for this video was already pending' },
+        duplicate: {
+          type: 'boolean',
+          description: 'False only for the request that created the video; true for every other one',
+        },
         requestId: { type: 'string' },
       },
     },
-    503: { $ref: 'Error#' },
     ...errorResponses,
+    ...bodyErrors,
+    ...unavailable,
   },
 } as const;
 
 export const listClipsSchema = {
+  operationId: 'listVideoClips',
   tags: ['videos'],
   summary: "A video's clips, in time order",
   params: idParams,
@@ -176,12 +194,14 @@ export const listClipsSchema = {
       required: ['items'],
       properties: { items: { type: 'array', items: { $ref: 'Clip#' } } },
     },
-    404: { $ref: 'Error#' },
     ...errorResponses,
+    ...notFound,
+    ...unavailable,
   },
 } as const;
 
 export const listJobsSchema = {
+  operationId: 'listJobs',
   tags: ['jobs'],
   summary: 'Pipeline jobs with their progress',
   querystring: {
@@ -201,12 +221,13 @@ export const listJobsSchema = {
       required: ['items', 'counts'],
       properties: { items: { type: 'array', items: { $ref: 'Job#' } }, counts: countsByState },
     },
-    503: { $ref: 'Error#' },
     ...errorResponses,
+    ...unavailable,
   },
 } as const;
 
 export const getJobSchema = {
+  operationId: 'getJob',
   tags: ['jobs'],
   summary: 'One pipeline job',
   params: {
@@ -214,10 +235,11 @@ export const getJobSchema = {
     required: ['id'],
     properties: { id: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' } },
   },
-  response: { 200: { $ref: 'Job#' }, 404: { $ref: 'Error#' }, 503: { $ref: 'Error#' }, ...errorResponses },
+  response: { 200: { $ref: 'Job#' }, ...errorResponses, ...notFound, ...unavailable },
 } as const;
 
 export const statsSchema = {
+  operationId: 'getStats',
   tags: ['stats'],
   summary: 'Counts of videos, clips and jobs by status, and queue counts',
   response: {
@@ -241,14 +263,19 @@ export const statsSchema = {
             },
           },
         },
-        queue: { ...countsByState, description: 'BullMQ job counts by state (absent without a queue)' },
+        queue: {
+          ...countsByState,
+          description: 'BullMQ job counts by state (absent without a queue or when Redis is late)',
+        },
       },
     },
     ...errorResponses,
+    ...unavailable,
   },
 } as const;
 
 export const summarySchema = {
+  operationId: 'getMetricsSummary',
   tags: ['stats'],
   summary: "A JSON digest of the service's metrics, for the dashboard's charts",
   response: {
@@ -307,12 +334,31 @@ const health = {
 } as const;
 
 export const healthSchema = {
+  operationId: 'getHealth',
   tags: ['health'],
   summary: 'The process is up',
-  response: { 200: health },
+  ...publicRoute,
+  response: { 200: health, 400: errorRef, 500: errorRef },
 } as const;
 export const readySchema = {
+  operationId: 'getReadiness',
   tags: ['health'],
   summary: 'The database answers a query and Redis a PING (503 when not)',
-  response: { 200: health, 503: health },
+  ...publicRoute,
+  response: { 200: health, 400: errorRef, 500: errorRef, 503: health },
 } as const;
+
+/** GET /metrics: the Prometheus text exposition; public when `publicMetrics` is set. */
+export function metricsSchema(isPublic: boolean) {
+  return {
+    operationId: 'getMetrics',
+    tags: ['stats'],
+    summary: 'Prometheus metrics in the text exposition format',
+    ...(isPublic ? publicRoute : {}),
+    produces: ['text/plain'],
+    response: {
+      200: { description: 'The exposition (text/plain; version=0.0.4)', type: 'string' },
+      ...(isPublic ? { 400: errorRef, 500: errorRef } : errorResponses),
+    },
+  } as const;
+}
