@@ -10,7 +10,8 @@ import { createVideoStore, type StoreSchema, type VideoStore } from '../store/in
 import { ApiDto } from './api-dto.js';
 import { installApiKeyAuth } from './api-key-auth.js';
 import { withDeadline } from './dependency-deadline.js';
-import { installErrorResponses } from './error-responses.js';
+import { frameworkErrorResponse, installErrorResponses } from './error-responses.js';
+import { finiteNumbersPlugin } from './finite-numbers.js';
 import {
   type CacheMetricsSource,
   createMetricsRegistry,
@@ -132,9 +133,10 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
+    frameworkErrors: frameworkErrorResponse,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // Numbers must be finite: `?limit=Infinity` or `1e400` fail validation instead of passing as Infinity.
-    ajv: { customOptions: { removeAdditional: false, strictNumbers: true } },
+    ajv: { customOptions: { removeAdditional: false, strictNumbers: true }, plugins: [finiteNumbersPlugin] },
     // Idle keep-alive connections close with the server; busy ones are dropped by close()'s bound.
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;

@@ -39,6 +39,8 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: ServerErrorCode; fi
   },
   FST_ERR_BAD_URL: { status: 400, code: ServerErrorCode.BadRequest, field: 'url' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: ServerErrorCode.BadRequest, field: 'url' },
+  // Every route's only path parameter is `id`.
+  FST_ERR_MAX_PARAM_LENGTH: { status: 400, code: ServerErrorCode.BadRequest, field: 'id' },
 };
 
 /** The field named in a validation error: `url`, `limit`, `id`, or the part (`body`, `querystring`). */
@@ -74,6 +76,22 @@ function send(
   };
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply.status(status).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors its router raises before any hook runs (a malformed URL, a path
+ * parameter longer than `maxParamLength`), answered in the same shape.
+ */
+export function frameworkErrorResponse(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const known = FASTIFY_ERRORS[error.code] ?? { status: 400, code: ServerErrorCode.BadRequest, field: 'url' };
+  reply.header('x-request-id', request.id);
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'Malformed URL';
+  void send(request, reply, known.status, known.code, message, known.field);
 }
 
 /**

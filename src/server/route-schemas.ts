@@ -9,6 +9,11 @@ const nullableNumber = { type: ['number', 'null'] } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
 
+/** An integer from a query string, within [minimum, maximum]; `x-finite` refuses Infinity (see finite-numbers.ts). */
+function queryInteger(minimum: number, maximum: number, defaultValue: number) {
+  return { type: 'integer', minimum, maximum, default: defaultValue, 'x-finite': true } as const;
+}
+
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
@@ -116,7 +121,7 @@ export const listVideosSchema = {
     additionalProperties: false,
     properties: {
       status: { type: 'string', enum: [...VIDEO_STATUSES] },
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+      limit: queryInteger(1, 500, 50),
       cursor: { ...uuid, description: 'nextCursor of the previous page' },
     },
   },
@@ -212,7 +217,7 @@ export const listJobsSchema = {
         type: 'string',
         enum: ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'],
       },
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+      limit: queryInteger(1, 500, 100),
     },
   },
   response: {

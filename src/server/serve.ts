@@ -10,8 +10,13 @@ export interface ServeConfig {
   databaseUrl: string;
   /** PostgreSQL only: the schema (search_path). */
   databaseSchema?: string;
-  redisUrl: string;
+  /**
+   * Redis for the pipeline queue and /readyz. Without it the service runs: the queue routes
+   * (`POST /api/videos`, `/api/jobs`) answer 503 ERR_SERVER_REDIS_NOT_CONFIGURED, the rest works.
+   */
+  redisUrl?: string | undefined;
   port?: number;
+  /** Interface to listen on (default 127.0.0.1); `RunningService.url` is the address really bound. */
   host?: string;
   /** API keys, or false to run without authentication. */
   auth: { apiKeys: readonly string[] } | false;
@@ -25,16 +30,38 @@ export interface ServeConfig {
   queuePrefix?: string;
   /** Create or update the store's tables first (default true). */
   migrate?: boolean;
+  /** Deadline of each database or Redis call a request makes (default 3000 ms). */
+  dependencyTimeoutMs?: number;
+  /** Longest close() takes, requests in flight and dependencies that are gone included (default 5000 ms). */
+  closeTimeoutMs?: number;
 }
 
 export interface RunningService {
+  /** The base URL of the bound address, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly server: OpusServer;
-  /** Stops accepting requests, then closes the queue, Redis and the database. */
+  /**
+   * Stops accepting requests, then closes the queue, Redis and the database. Bounded by
+   * `closeTimeoutMs` per step: a dependency that is gone is dropped rather than waited for.
+   */
   close(): Promise<void>;
 }
 
-/** Opens the database, Redis and the queue from `config`, starts the service and listens. */
+/** Runs `step`, giving up on it after `ms` and then calling `abandon` (drop the connection). */
+async function bounded(step: () => Promise<unknown>, ms: number, abandon?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((done) => {
+    timer = setTimeout(() => done('late'), ms);
+  });
+  try {
+    const outcome = await Promise.race([step().catch(() => undefined), late]);
+    if (outcome === 'late') abandon?.();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens the database, Redis (when configured) and the queue from `config`, starts the service, listens. */
 export async function serve(config: ServeConfig): Promise<RunningService> {
   const secrets = config.auth === false ? [] : [...config.auth.apiKeys];
   const logger = createServerLogger({
@@ -42,28 +69,64 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     ...(config.pretty ? { pretty: true } : {}),
     secrets,
   });
+  const closeTimeoutMs = config.closeTimeoutMs ?? 5000;
   const db = await createDatabase<StoreSchema>({
     url: config.databaseUrl,
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
-  const opened: Array<() => Promise<unknown>> = [() => db.close()];
+  const opened: Array<() => Promise<void>> = [() => bounded(() => db.close(), closeTimeoutMs)];
   try {
     if (config.migrate !== false) await setupStore(db);
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
-    opened.unshift(() => redis.quit().catch(() => redis.disconnect()));
-    const queue = new PipelineQueue({
-      connection: config.redisUrl,
-      ...(config.queueName ? { name: config.queueName } : {}),
-      ...(config.queuePrefix ? { prefix: config.queuePrefix } : {}),
-    });
-    opened.unshift(() => queue.close());
+    let redis: Redis | undefined;
+    let queue: PipelineQueue | undefined;
+    if (config.redisUrl) {
+      const redisLog = logger.child({ component: 'redis' });
+      // One line per distinct failure, redacted by the logger (ioredis reports each retry).
+      let lastError = '';
+      const onRedisError = (error: Error) => {
+        if (error.message === lastError) return;
+        lastError = error.message;
+        redisLog.warn({ err: error }, 'Redis connection failed; queue routes answer 503 until it is back');
+      };
+      const client = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+      client.on('error', onRedisError);
+      client.on('ready', () => {
+        lastError = '';
+      });
+      redis = client;
+      opened.unshift(() =>
+        bounded(
+          () => client.quit(),
+          closeTimeoutMs,
+          () => client.disconnect(),
+        ),
+      );
+      const q = new PipelineQueue({
+        connection: config.redisUrl,
+        ...(config.queueName ? { name: config.queueName } : {}),
+        ...(config.queuePrefix ? { prefix: config.queuePrefix } : {}),
+      });
+      q.queue.on('error', onRedisError);
+      queue = q;
+      opened.unshift(() =>
+        bounded(
+          () => q.close(),
+          closeTimeoutMs,
+          () => void q.queue.disconnect().catch(() => {}),
+        ),
+      );
+    }
     const server = await createServer({
       db,
-      redis,
-      queue,
+      ...(redis ? { redis } : {}),
+      ...(queue ? { queue } : {}),
       auth: config.auth,
       logger,
+      closeTimeoutMs,
+      ...(config.dependencyTimeoutMs !== undefined
+        ? { dependencyTimeoutMs: config.dependencyTimeoutMs }
+        : {}),
       ...(config.publicMetrics ? { publicMetrics: true } : {}),
       ...(config.cors ? { cors: config.cors } : {}),
       ...(config.assetsDir ? { assetsDir: config.assetsDir } : {}),
