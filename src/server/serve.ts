@@ -32,7 +32,10 @@ export interface ServeConfig {
   migrate?: boolean;
   /** Deadline of each database or Redis call a request makes (default 3000 ms). */
   dependencyTimeoutMs?: number;
-  /** Longest close() takes, requests in flight and dependencies that are gone included (default 5000 ms). */
+  /**
+   * Longest close() takes, requests in flight and dependencies that are gone included (default 5000 ms):
+   * in-flight requests get half of it, then the queue, Redis and the database share the rest.
+   */
   closeTimeoutMs?: number;
 }
 
@@ -41,8 +44,8 @@ export interface RunningService {
   readonly url: string;
   readonly server: OpusServer;
   /**
-   * Stops accepting requests, then closes the queue, Redis and the database. Bounded by
-   * `closeTimeoutMs` per step: a dependency that is gone is dropped rather than waited for.
+   * Stops accepting requests, then closes the queue, Redis and the database, all within
+   * `closeTimeoutMs`: a dependency that is gone is dropped rather than waited for.
    */
   close(): Promise<void>;
 }
@@ -75,7 +78,10 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
-  const opened: Array<() => Promise<void>> = [() => bounded(() => db.close(), closeTimeoutMs)];
+  // close() has one bound in all: the server gets half of it, the dependencies share what is left.
+  let closeDeadline = 0;
+  const remaining = () => Math.max(50, closeDeadline - Date.now());
+  const opened: Array<() => Promise<void>> = [() => bounded(() => db.close(), remaining())];
   try {
     if (config.migrate !== false) await setupStore(db);
     let redis: Redis | undefined;
@@ -98,7 +104,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       opened.unshift(() =>
         bounded(
           () => client.quit(),
-          closeTimeoutMs,
+          remaining(),
           () => client.disconnect(),
         ),
       );
@@ -112,7 +118,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       opened.unshift(() =>
         bounded(
           () => q.close(),
-          closeTimeoutMs,
+          remaining(),
           () => void q.queue.disconnect().catch(() => {}),
         ),
       );
@@ -123,7 +129,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       ...(queue ? { queue } : {}),
       auth: config.auth,
       logger,
-      closeTimeoutMs,
+      closeTimeoutMs: Math.floor(closeTimeoutMs / 2),
       ...(config.dependencyTimeoutMs !== undefined
         ? { dependencyTimeoutMs: config.dependencyTimeoutMs }
         : {}),
@@ -137,10 +143,12 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       url,
       server,
       async close() {
+        closeDeadline = Date.now() + closeTimeoutMs;
         for (const close of opened) await close();
       },
     };
   } catch (error) {
+    closeDeadline = Date.now() + closeTimeoutMs;
     for (const close of opened) await close().catch(() => {});
     throw error;
   }
