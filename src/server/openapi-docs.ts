@@ -33,13 +33,17 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
         { name: 'stats', description: 'Counts and metrics' },
         { name: 'health', description: 'Liveness and readiness probes (public)' },
       ],
-      components: {
-        securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
-          bearer: { type: 'http', scheme: 'bearer' },
-        },
-      },
-      security: options.authenticated ? [{ apiKey: [] }, { bearer: [] }] : [],
+      ...(options.authenticated
+        ? {
+            components: {
+              securitySchemes: {
+                apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+                bearer: { type: 'http', scheme: 'bearer' },
+              },
+            },
+            security: [{ apiKey: [] }, { bearer: [] }],
+          }
+        : { security: [] }),
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>

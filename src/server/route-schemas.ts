@@ -116,12 +116,14 @@ export const listVideosSchema = {
   operationId: 'listVideos',
   tags: ['videos'],
   summary: 'List videos, newest first, optionally of one status; keyset pagination',
+  description:
+    "Without `status` the per-status pages are merged by id. Pass the answer's `nextCursor` as `cursor` for the next page; `null` means the last page.",
   querystring: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      status: { type: 'string', enum: [...VIDEO_STATUSES] },
-      limit: queryInteger(1, 500, 50),
+      status: { type: 'string', enum: [...VIDEO_STATUSES], description: 'Only videos in this status' },
+      limit: { ...queryInteger(1, 500, 50), description: 'Page size, 1 to 500' },
       cursor: { ...uuid, description: 'nextCursor of the previous page' },
     },
   },
@@ -142,13 +144,14 @@ export const listVideosSchema = {
 const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: uuid },
+  properties: { id: { ...uuid, description: 'The video id (a UUID)' } },
 } as const;
 
 export const getVideoSchema = {
   operationId: 'getVideo',
   tags: ['videos'],
   summary: 'One video',
+  description: 'The video with its metadata, status and thumbnail URL; 404 when no video has this id.',
   params: idParams,
   response: { 200: { $ref: 'Video#' }, ...errorResponses, ...notFound, ...unavailable },
 } as const;
@@ -157,6 +160,8 @@ export const createVideoSchema = {
   operationId: 'createVideo',
   tags: ['videos'],
   summary: 'Register a video by URL and enqueue its processing (202 with the job id)',
+  description:
+    'The URL is validated in full first (a YouTube video URL, no credentials, no control characters, at most 2048 characters); a refused URL answers 400 naming `url` and nothing is stored or enqueued. The canonical URL is stored (idempotent) and one job per video is enqueued; `duplicate` is false only for the request that created the video. Needs Redis (503 without).',
   body: {
     type: 'object',
     required: ['url'],
@@ -192,6 +197,8 @@ export const listClipsSchema = {
   operationId: 'listVideoClips',
   tags: ['videos'],
   summary: "A video's clips, in time order",
+  description:
+    'Clip files, thumbnails and narration inside the assets directory come with URLs under /assets/.',
   params: idParams,
   response: {
     200: {
@@ -209,6 +216,8 @@ export const listJobsSchema = {
   operationId: 'listJobs',
   tags: ['jobs'],
   summary: 'Pipeline jobs with their progress',
+  description:
+    'Jobs of the BullMQ queue, newest first, with counts by state. Needs Redis (503 without, or when Redis does not answer in time).',
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -216,8 +225,9 @@ export const listJobsSchema = {
       state: {
         type: 'string',
         enum: ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'],
+        description: 'Only jobs in this state',
       },
-      limit: queryInteger(1, 500, 100),
+      limit: { ...queryInteger(1, 500, 100), description: 'Most jobs to list, 1 to 500' },
     },
   },
   response: {
@@ -235,10 +245,20 @@ export const getJobSchema = {
   operationId: 'getJob',
   tags: ['jobs'],
   summary: 'One pipeline job',
+  description:
+    'The job with its progress, attempts, failure reason and request id; 404 when unknown. Needs Redis.',
   params: {
     type: 'object',
     required: ['id'],
-    properties: { id: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' } },
+    properties: {
+      id: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: 'The job id (`yt-` and the YouTube video id)',
+      },
+    },
   },
   response: { 200: { $ref: 'Job#' }, ...errorResponses, ...notFound, ...unavailable },
 } as const;
@@ -247,6 +267,8 @@ export const statsSchema = {
   operationId: 'getStats',
   tags: ['stats'],
   summary: 'Counts of videos, clips and jobs by status, and queue counts',
+  description:
+    'Store counts from the database; `queue` is left out when there is no queue or Redis does not answer in time.',
   response: {
     200: {
       type: 'object',
@@ -283,6 +305,8 @@ export const summarySchema = {
   operationId: 'getMetricsSummary',
   tags: ['stats'],
   summary: "A JSON digest of the service's metrics, for the dashboard's charts",
+  description:
+    'Request, database, cache, API-client and queue figures; parts whose source does not answer in time are left out.',
   response: {
     200: {
       type: 'object',
@@ -342,6 +366,7 @@ export const healthSchema = {
   operationId: 'getHealth',
   tags: ['health'],
   summary: 'The process is up',
+  description: 'Liveness: 200 while the process serves requests. Public.',
   ...publicRoute,
   response: { 200: health, 400: errorRef, 500: errorRef },
 } as const;
@@ -349,6 +374,7 @@ export const readySchema = {
   operationId: 'getReadiness',
   tags: ['health'],
   summary: 'The database answers a query and Redis a PING (503 when not)',
+  description: 'Readiness: each check has `readinessTimeoutMs` (default 1000 ms). Public.',
   ...publicRoute,
   response: { 200: health, 400: errorRef, 500: errorRef, 503: health },
 } as const;
@@ -359,10 +385,13 @@ export function metricsSchema(isPublic: boolean) {
     operationId: 'getMetrics',
     tags: ['stats'],
     summary: 'Prometheus metrics in the text exposition format',
+    description: 'Needs the API key unless the service runs with `publicMetrics`.',
     ...(isPublic ? publicRoute : {}),
-    produces: ['text/plain'],
     response: {
-      200: { description: 'The exposition (text/plain; version=0.0.4)', type: 'string' },
+      200: {
+        description: 'The exposition (text/plain; version=0.0.4)',
+        content: { 'text/plain': { schema: { type: 'string' } } },
+      },
       ...(isPublic ? { 400: errorRef, 500: errorRef } : errorResponses),
     },
   } as const;
