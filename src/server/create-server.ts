@@ -167,7 +167,9 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     requestCount++;
   });
 
-  // ---- cross-cutting: request context, auth, errors, headers, CORS ----
+  // ---- cross-cutting: headers, request context, auth, errors, CORS ----
+  // Security headers first: their hook must run before auth's, which ends refused requests early.
+  await registerSecurityHeaders(app);
   installRequestContext(app);
   if (options.auth !== false) {
     installApiKeyAuth(app, {
@@ -177,7 +179,6 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     });
   }
   installErrorResponses(app);
-  await registerSecurityHeaders(app);
   if (options.cors) {
     const origin = options.cors.origin;
     await app.register(fastifyCors, {
