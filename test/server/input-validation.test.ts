@@ -177,6 +177,29 @@ describe('validate, then act: bad input over real HTTP', () => {
     assert.deepEqual(await queueState(), queueBefore, 'a refused request touched the queue');
   });
 
+  it('answers an unexpected failure 500 in the same shape, with no internals', async () => {
+    // A store whose read fails with a programming error (not a dependency being down).
+    const broken = Object.create(fx.store) as typeof fx.store;
+    broken.stats = () => Promise.reject(new TypeError('cannot read properties of undefined (reading "x")'));
+    const other = await serviceServer(fx, { store: broken, logger: { level: 'silent' } });
+    try {
+      const res = await other.app.inject({
+        method: 'GET',
+        url: '/api/stats',
+        headers: { 'x-api-key': API_KEY },
+      });
+      assert.equal(res.statusCode, 500);
+      const body = res.json() as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'message', 'requestId', 'statusCode']);
+      assert.equal(body.code, 'ERR_SERVER_INTERNAL');
+      assert.equal(body.error, 'Internal Server Error');
+      assert.equal(body.message, 'Internal error');
+      assert.doesNotMatch(res.body, /reading|TypeError/);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('stores and enqueues only the canonical URL of a good request', async () => {
     const yt = youtubeUrl();
     const res = await fetch(`${base}/api/videos`, {
