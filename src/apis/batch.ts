@@ -1,4 +1,5 @@
 import { OpusError, throwIfAborted } from '../core/index.js';
+import { ApiErrorCode } from './errors.js';
 
 /** One entry of a partial-failure report: same order as the inputs, never a shorter list. */
 export type BatchResult<T> = { ok: true; value: T } | { ok: false; error: OpusError };
@@ -11,7 +12,7 @@ export interface MapSettledOptions {
 
 function asOpusError(error: unknown): OpusError {
   if (error instanceof OpusError) return error;
-  return new OpusError('ERR_UNEXPECTED', error instanceof Error ? error.message : String(error), {
+  return new OpusError(ApiErrorCode.Unexpected, error instanceof Error ? error.message : String(error), {
     cause: error,
   });
 }

@@ -6,7 +6,18 @@ import { ApiResponseShapeError } from './errors.js';
 /** Options every client method accepts as its last argument. */
 export interface CallOptions {
   signal?: AbortSignal;
-  /** Total time for the call, retries and waits included (ms). */
+  /**
+   * Deadline of the method call (ms): every request it makes, their retries, budget waits and response
+   * bodies included, ends by then with ERR_HTTP_TIMEOUT. Without it each request has the client's
+   * `deadlineMs`.
+   */
+  deadlineMs?: number;
+  /** The same as an absolute time (epoch ms on the client's clock); wins over `deadlineMs`. */
+  deadlineAt?: number;
+  /**
+   * Alias of `deadlineMs` (the whole call, not one attempt, unlike the client option of the same name).
+   * @deprecated use `deadlineMs`.
+   */
   timeoutMs?: number;
   /** Retries after the first attempt; 0 = never retry. */
   retries?: number;
@@ -17,9 +28,9 @@ export interface CallOptions {
 /** The settings every vendor client shares (the HTTP layer's knobs, minus service-specific ones). */
 export interface VendorHttpOptions {
   baseUrl?: string;
-  /** Per-attempt timeout (ms). */
+  /** Per-attempt inactivity timeout (ms): the wait for headers, and any silence within a body. */
   timeoutMs?: number;
-  /** Total deadline per call (ms). */
+  /** Default deadline per request (ms), body included; a method's `deadlineMs` overrides it. */
   deadlineMs?: number;
   maxRetries?: number;
   retryDelayMs?: number;
@@ -36,7 +47,11 @@ export function requestOptions(call: CallOptions | undefined, extra: RequestOpti
   const out: RequestOptions = { ...extra };
   if (!call) return out;
   if (call.signal) out.signal = call.signal;
-  if (call.timeoutMs !== undefined) out.deadlineMs = call.timeoutMs;
+  if (call.deadlineAt !== undefined) out.deadlineAt = call.deadlineAt;
+  else {
+    const ms = call.deadlineMs ?? call.timeoutMs;
+    if (ms !== undefined) out.deadlineMs = ms;
+  }
   if (call.retries !== undefined) {
     out.maxRetries = call.retries;
     if (call.retries === 0) out.retryOnError = false;
@@ -46,6 +61,19 @@ export function requestOptions(call: CallOptions | undefined, extra: RequestOpti
     if (typeof call.cache === 'object') out.cacheTtlMs = call.cache.ttlMs;
   }
   return out;
+}
+
+/**
+ * For a method that makes several requests: turns the caller's deadline into one absolute time that
+ * every request shares, so the method as a whole ends by it. Without a deadline from the caller, each
+ * request keeps the client's own.
+ */
+export function withDeadline<T extends CallOptions>(http: HttpClient, call: T): T;
+export function withDeadline<T extends CallOptions>(http: HttpClient, call: T | undefined): T | undefined;
+export function withDeadline<T extends CallOptions>(http: HttpClient, call: T | undefined): T | undefined {
+  if (!call || call.deadlineAt !== undefined) return call;
+  const ms = call.deadlineMs ?? call.timeoutMs;
+  return ms === undefined ? call : { ...call, deadlineAt: http.deadlineAt(ms) };
 }
 
 /** Validates `data` at the boundary: a typed shape error naming the field and the endpoint. */
@@ -78,11 +106,15 @@ export async function requestJson<S extends z.ZodType>(
 ): Promise<{ value: z.output<S>; response: HttpResponse<string> }> {
   const repeatable = method === 'GET' || options.retrySafe === true || options.idempotencyKey !== undefined;
   const budget = options.retryOnError === false || !repeatable ? 0 : (options.maxRetries ?? 2);
+  // A repeat shares the first request's deadline: the call as a whole ends by it.
+  const deadlineAt = options.deadlineAt ?? http.deadlineAt(options.deadlineMs);
+  let current = options;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await requestJsonOnce(http, method, path, schema, options);
+      return await requestJsonOnce(http, method, path, schema, current);
     } catch (error) {
-      if (!(error instanceof ApiResponseShapeError && error.garbled) || attempt >= budget) throw error;
+      if (!(error instanceof ApiResponseShapeError && error.transient) || attempt >= budget) throw error;
+      current = { ...options, deadlineAt };
     }
   }
 }

@@ -1,6 +1,7 @@
 import { abortReason } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
 import { LatencyRecorder } from '../core/latency-recorder.js';
+import { dbChannels } from './db-channels.js';
 import { DatabaseError, DbErrorCode } from './errors.js';
 
 /** What the pool needs from a driver connection. */
@@ -137,6 +138,7 @@ export class ConnectionPool<C extends PoolableConnection> {
     const fast = this.tryAcquire(label);
     if (fast) {
       this.#acquireWait.record(0);
+      if (dbChannels.acquire.hasSubscribers) dbChannels.acquire.publish({ waitMs: 0 });
       return Promise.resolve(fast);
     }
     return new Promise<Slot<C>>((resolve, reject) => {
@@ -262,6 +264,7 @@ export class ConnectionPool<C extends PoolableConnection> {
   #handTo(waiter: Waiter<C>, slot: Slot<C>, now: number): void {
     waiter.detachSignal?.();
     this.#acquireWait.record(now - waiter.since);
+    if (dbChannels.acquire.hasSubscribers) dbChannels.acquire.publish({ waitMs: now - waiter.since });
     this.#lend(slot, waiter.label, now);
     waiter.resolve(slot);
   }

@@ -1,5 +1,6 @@
 import { LatencyRecorder, type LatencySummary } from '../core/latency-recorder.js';
 import type { PoolStats } from './connection-pool.js';
+import { dbChannels } from './db-channels.js';
 
 export interface DbMetricsSnapshot {
   /** The seed's name: queries run (successful or not). */
@@ -31,6 +32,7 @@ export class DatabaseMetrics {
       this.#byName.set(name, rec);
     }
     rec.record(ms);
+    if (dbChannels.query.hasSubscribers) dbChannels.query.publish({ name, durationMs: ms });
   }
 
   error(code: string): void {

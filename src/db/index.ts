@@ -9,6 +9,7 @@ export type { Holder, PoolStats } from './connection-pool.js';
 export { createDatabase } from './create-database.js';
 export { Database, type QueryCacheHooks } from './database.js';
 export type { DbMetricsSnapshot } from './database-metrics.js';
+export { dbChannels } from './db-channels.js';
 export { DatabaseError, DbErrorCode } from './errors.js';
 export { translatePlaceholders } from './translate-placeholders.js';
 export type * from './types.js';

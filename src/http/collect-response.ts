@@ -14,16 +14,109 @@ export interface CollectedResponse {
  * stream, its events and the AsyncResource that `request()` creates per call buy nothing here, and on
  * the client's hot path they cost about as much as the rest of the stack. Errors are undici's own, the
  * same that `request()` and its body raise; an abort ends the request with `signal.reason`.
+ *
+ * With a `watch`, the whole exchange (waiting for a connection, the headers and every byte of the body)
+ * ends at `expiresAt` (`performance.now()` time) with a `DeadlineExceededError`, however the server
+ * paces its bytes: undici's own timeouts only bound the silence between two chunks.
  */
 export function collectResponse(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
   signal: AbortSignal | undefined,
   maxBytes = Number.POSITIVE_INFINITY,
+  watch?: DeadlineWatch,
+  expiresAt = Number.POSITIVE_INFINITY,
 ): Promise<CollectedResponse> {
   return new Promise((resolve, reject) => {
-    dispatcher.dispatch(options, new CollectingHandler(resolve, reject, signal, maxBytes));
+    const handler = new CollectingHandler(resolve, reject, signal, maxBytes, watch, expiresAt);
+    dispatcher.dispatch(options, handler);
   });
+}
+
+/** The exchange was still going when its deadline came: the request was ended, its socket closed. */
+export class DeadlineExceededError extends Error {
+  /** Whether the headers had arrived (the provider answered, its body did not finish in time). */
+  readonly answered: boolean;
+  readonly statusCode: number;
+
+  constructor(statusCode: number) {
+    super(
+      statusCode > 0
+        ? 'the deadline passed while the response body was arriving'
+        : 'the deadline passed before the response headers arrived',
+    );
+    this.name = 'DeadlineExceededError';
+    this.answered = statusCode > 0;
+    this.statusCode = statusCode;
+  }
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+
+interface Expirable {
+  readonly expiresAt: number;
+  expire(): void;
+}
+
+/**
+ * One timer for every exchange of a client, set for the earliest deadline among them, rather than a
+ * timer per call. An exchange joins when it is dispatched and leaves when it ends; when the timer fires
+ * it ends the exchanges whose deadline has come and sets itself for the next one. Exchanges that end in
+ * time only cost a Set insertion and deletion; the timer is re-created only when an exchange's deadline
+ * is earlier than the one it is set for. Runs on real time (`performance.now()`), as the sockets do.
+ */
+export class DeadlineWatch {
+  readonly #entries = new Set<Expirable>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedAt = Number.POSITIVE_INFINITY;
+
+  /** Exchanges being watched (for tests and metrics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  add(entry: Expirable): void {
+    this.#entries.add(entry);
+    if (entry.expiresAt < this.#armedAt) this.#arm(entry.expiresAt);
+  }
+
+  delete(entry: Expirable): void {
+    // The timer stays set: clearing and re-creating it per call is what the watch exists to avoid.
+    this.#entries.delete(entry);
+  }
+
+  /** Stops the timer; exchanges still watched are left to their own timeouts. */
+  close(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Number.POSITIVE_INFINITY;
+    this.#entries.clear();
+  }
+
+  #arm(at: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#armedAt = at;
+    // setTimeout fires at once for a delay past 2^31 - 1 ms; a far deadline is re-checked then instead.
+    this.#timer = setTimeout(this.#sweep, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now())));
+    this.#timer.unref();
+  }
+
+  readonly #sweep = (): void => {
+    this.#timer = undefined;
+    this.#armedAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.#entries) {
+      // setTimeout may fire up to a millisecond early by performance.now().
+      if (entry.expiresAt <= now + 1) {
+        this.#entries.delete(entry);
+        entry.expire();
+      } else if (entry.expiresAt < next) {
+        next = entry.expiresAt;
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+  };
 }
 
 /** The body passed `maxBytes` (announced by content-length, or as it arrived): the request was ended. */
@@ -49,7 +142,7 @@ export function utf8Text(chunks: readonly Buffer[]): string {
 }
 
 // undici's legacy handler interface, which its core calls directly (the newer one is adapted to it).
-class CollectingHandler implements Dispatcher.DispatchHandler {
+class CollectingHandler implements Dispatcher.DispatchHandler, Expirable {
   readonly #resolve: (response: CollectedResponse) => void;
   readonly #reject: (error: unknown) => void;
   readonly #signal: AbortSignal | undefined;
@@ -60,24 +153,55 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   readonly #chunks: Buffer[] = [];
   readonly #maxBytes: number;
   #bytes = 0;
+  readonly #watch: DeadlineWatch | undefined;
+  readonly expiresAt: number;
+  /** Why the exchange was ended before undici started it (abort or deadline while queued). */
+  #ended: Error | undefined;
 
   constructor(
     resolve: (response: CollectedResponse) => void,
     reject: (error: unknown) => void,
     signal: AbortSignal | undefined,
     maxBytes: number,
+    watch: DeadlineWatch | undefined,
+    expiresAt: number,
   ) {
     this.#resolve = resolve;
     this.#reject = reject;
     this.#signal = signal;
     this.#maxBytes = maxBytes;
+    this.expiresAt = expiresAt;
     if (signal && !signal.aborted) {
-      this.#onAbort = () => this.#abort?.(abortReason(signal));
+      this.#onAbort = () => this.#end(abortReason(signal));
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+    this.#watch = watch;
+    watch?.add(this);
+  }
+
+  /** The watch's deadline came. */
+  expire(): void {
+    this.#end(new DeadlineExceededError(this.#statusCode));
+  }
+
+  /**
+   * Ends the exchange with `reason`: through undici once it has started it (undici then calls onError
+   * and closes the socket), at once while it still waits in the pool's queue (undici drops it on start).
+   */
+  #end(reason: Error): void {
+    if (this.#abort) {
+      this.#abort(reason);
+      return;
+    }
+    this.#ended = reason;
+    this.onError(reason);
   }
 
   onConnect(abort: (reason?: Error) => void): void {
+    if (this.#ended) {
+      abort(this.#ended);
+      return;
+    }
     if (this.#signal?.aborted) {
       abort(abortReason(this.#signal));
       return;
@@ -124,6 +248,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   #done(): void {
     if (this.#onAbort) this.#signal!.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
+    this.#watch?.delete(this);
   }
 }
 

@@ -240,15 +240,27 @@ export function kindForStatus(status: number): HttpErrorKind | undefined {
   }
 }
 
-/** The error for a non-2xx response; `kind` (from classifyError) overrides the status mapping. */
+/**
+ * The error for a non-2xx response; `kind` (from classifyError) overrides the status mapping, so a 403
+ * that a provider means as "quota spent" is ERR_HTTP_QUOTA_EXHAUSTED and transient. `retryAfterAt` (the
+ * server's Retry-After as epoch ms) becomes `retryAt` on a transient error only: a permanent one has no
+ * time at which trying again helps.
+ */
 export function errorForStatus(
   kind: HttpErrorKind | undefined,
-  init: HttpErrorInit & { status: number },
+  init: HttpErrorInit & { status: number; retryAfterAt?: number },
 ): HttpError {
+  const { retryAfterAt, ...rest } = init;
+  let error: HttpError;
   if (init.status === 408) {
-    return new HttpTimeoutError(`${init.service} ${init.method} ${init.endpoint} answered 408`, init);
+    error = new HttpTimeoutError(`${init.service} ${init.method} ${init.endpoint} answered 408`, rest);
+  } else {
+    const resolved = kind ?? kindForStatus(init.status);
+    const cls = resolved ? KIND_CLASS[resolved] : HttpStatusError;
+    error = new cls(`${init.service} ${init.method} ${init.endpoint} answered ${init.status}`, rest);
   }
-  const resolved = kind ?? kindForStatus(init.status);
-  const cls = resolved ? KIND_CLASS[resolved] : HttpStatusError;
-  return new cls(`${init.service} ${init.method} ${init.endpoint} answered ${init.status}`, init);
+  if (retryAfterAt !== undefined && error.transient && error.retryAt === undefined) {
+    error.retryAt = retryAfterAt;
+  }
+  return error;
 }

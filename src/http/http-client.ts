@@ -4,7 +4,9 @@ import zlib from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { Agent, Pool } from 'undici';
 import {
+  AbortedError,
   type Clock,
+  ClosedError,
   ConfigError,
   fingerprint,
   InvalidArgumentError,
@@ -31,7 +33,14 @@ import {
 } from '../resilience/index.js';
 import { ApiMetricsCollector, httpChannels, type ServiceMetrics } from './api-metrics-collector.js';
 import { authSecret, type HttpAuth } from './auth.js';
-import { BodyTooLargeError, type CollectedResponse, collectResponse, utf8Text } from './collect-response.js';
+import {
+  BodyTooLargeError,
+  type CollectedResponse,
+  collectResponse,
+  DeadlineExceededError,
+  DeadlineWatch,
+  utf8Text,
+} from './collect-response.js';
 import {
   errorForStatus,
   HttpAbortedError,
@@ -86,8 +95,16 @@ export interface RequestOptions {
   retrySafe?: boolean;
   responseType?: ResponseType;
   signal?: AbortSignal;
-  /** Overrides the client's total deadline for this call. */
+  /**
+   * Overrides the client's deadline for this call: everything from the call to its last body byte
+   * (cache read, budget waits, every attempt with its body, backoff) ends by then.
+   */
   deadlineMs?: number;
+  /**
+   * The same as an absolute time (epoch ms on the client's clock); wins over `deadlineMs`. For work made
+   * of several calls that shares one deadline (see `HttpClient.deadlineAt`).
+   */
+  deadlineAt?: number;
   /** Metric label and cost lookup (e.g. `search.list`); defaults to the endpoint path. */
   operation?: string;
   /** Estimated cost to reserve in the service's budget. */
@@ -101,9 +118,15 @@ export interface HttpClientOptions {
   auth?: HttpAuth;
   headers?: Record<string, string>;
   userAgent?: string;
-  /** Per-attempt timeout (headers and body inactivity). */
+  /**
+   * Per-attempt inactivity timeout: the longest wait for the headers, and the longest silence between
+   * two chunks of the body (undici `headersTimeout` / `bodyTimeout`). Not a bound on the attempt.
+   */
   timeoutMs?: number;
-  /** Total time for a call: waits, attempts and backoff. */
+  /**
+   * Total time for a call, the bound a caller can count on: budget waits, every attempt (connection,
+   * headers and the whole body, however slowly it arrives) and backoff. Default 120 000.
+   */
   deadlineMs?: number;
   /**
    * Largest response body read (default 64 MiB); a larger one ends the request with
@@ -206,6 +229,8 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const brotli = promisify(zlib.brotliDecompress);
 
+const DEFAULT_DEADLINE_MS = 120_000;
+
 /** Errors where the request never left this machine, so repeating it cannot duplicate anything. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUTS = new Set([
@@ -282,6 +307,9 @@ export class HttpClient {
   readonly #limit: number;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
+  readonly #deadlineMs: number;
+  /** Ends every exchange at its call's deadline, body included, with one timer for the client. */
+  readonly #watch = new DeadlineWatch();
   #pending = 0;
   #closed = false;
   readonly #remainingHeaders: Array<{ window: string; remaining: string; reset: string }>;
@@ -307,6 +335,7 @@ export class HttpClient {
     this.#retryBudget = options.retryBudget ?? new RetryBudget({ clock: this.#clock });
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
+    this.#deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const connections = Math.max(
       1,
       Math.min(options.maxConnections ?? 100, options.maxConnectionsPerHost ?? 100),
@@ -318,7 +347,7 @@ export class HttpClient {
         connections,
         keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,
         allowH2: options.allowH2 ?? false,
-        // The per-attempt timeout lives on the pool, so a call only passes one when its deadline is nearer.
+        // The per-attempt inactivity timeout lives on the pool; the deadline is the watch's.
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });
@@ -353,6 +382,15 @@ export class HttpClient {
     return this.#pending;
   }
 
+  /**
+   * The absolute deadline (epoch ms on the client's clock) of a call started now with `deadlineMs` (the
+   * client's default when omitted): pass it as `deadlineAt` to every call of a multi-call operation so
+   * that they share one bound.
+   */
+  deadlineAt(deadlineMs?: number): number {
+    return this.#clock.now() + (deadlineMs ?? this.#deadlineMs);
+  }
+
   get(endpoint: string, options: RequestOptions = {}): Promise<HttpResponse> {
     return this.makeRequest('GET', endpoint, options);
   }
@@ -376,7 +414,7 @@ export class HttpClient {
     options: RequestOptions = {},
   ): Promise<HttpResponse<T>> {
     if (this.#closed) {
-      return Promise.reject(new OpusError('ERR_CLOSED', `HttpClient ${this.service} is closed`));
+      return Promise.reject(new ClosedError(`HttpClient ${this.service} is closed`));
     }
     let maybe: Prepared | Promise<Prepared>;
     try {
@@ -467,6 +505,7 @@ export class HttpClient {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#watch.close();
     if (!this.#o.dispatcher) await this.#dispatcher.close();
     await this.#otherOrigins?.close();
   }
@@ -602,10 +641,10 @@ export class HttpClient {
     if (httpChannels.request.hasSubscribers) {
       httpChannels.request.publish({ service: this.service, method: p.method, endpoint: p.endpoint });
     }
-    // No controller or timer per call: the deadline bounds every wait and each attempt's undici timeouts.
-    const deadlineMs = options.deadlineMs ?? this.#o.deadlineMs ?? 120_000;
+    // No controller or timer per call: the deadline bounds every wait, and the client's one watch
+    // ends each attempt's exchange when the deadline comes.
     const startedAt = this.#clock.now();
-    const deadlineAt = startedAt + deadlineMs;
+    const deadlineAt = options.deadlineAt ?? startedAt + (options.deadlineMs ?? this.#deadlineMs);
     const signal = options.signal;
     try {
       // The retry loop lives here rather than in its own async method: one async frame less per call.
@@ -644,7 +683,9 @@ export class HttpClient {
       const error = caught instanceof HttpError ? caught : this.#wrap(caught, p, signal);
       const ms = performance.now() - started;
       endSpan(span, error);
-      if (stale && STALE_OK.has(error.code)) {
+      // A failure that time can fix (5xx, network, timeout, open circuit, rate limit, spent quota): an
+      // expired cached answer beats none. A permanent one (404, 401, ...) is the answer.
+      if (stale && error.transient) {
         this.#logger.warn(
           { service: this.service, endpoint: p.endpoint, code: error.code },
           'serving stale response',
@@ -691,22 +732,19 @@ export class HttpClient {
     const error = caught;
     const signal = options.signal;
     error.attempts = attempt + 1;
-    const notSent = error.code === HttpErrorCode.Network && NOT_SENT.has(errorCode(error.cause) ?? '');
     if (signal?.aborted) throw this.#abortError(p, signal);
-    const retryable =
-      error.code === HttpErrorCode.Network ||
-      error.code === HttpErrorCode.Timeout ||
-      error.code === HttpErrorCode.RateLimited ||
-      error.code === HttpErrorCode.ServerError;
+    // Permanent errors are not retried; transient ones decided locally or by a spent quota are `final`:
+    // waiting is the cure, not sending again now. They carry retryAt for a job queue.
+    if (!error.transient || error.final || attempt >= maxRetries) throw error;
+    const notSent = error.status === undefined && NOT_SENT.has(errorCode(error.cause) ?? '');
     const replayable =
       (p.method !== 'POST' && p.method !== 'PATCH') ||
       options.idempotencyKey !== undefined ||
       options.retrySafe === true;
+    if (!(replayable || notSent)) throw error;
     const now = this.#clock.now();
-    const asked = error.status === undefined ? undefined : parseRetryAfter(error.headers as Headers, now);
-    if (asked !== undefined && error.retryAt === undefined) error.retryAt = now + asked;
-    // Budget/breaker refusals and spent quotas are final here; they carry retryAt for a job queue.
-    if (!retryable || error.final || attempt >= maxRetries || !(replayable || notSent)) throw error;
+    // The server's own wait (Retry-After on a 429 or 503), read when the error was made.
+    const asked = error.retryAt === undefined ? undefined : Math.max(0, error.retryAt - now);
     const delay = Math.max(
       backoffDelay(attempt, {
         initialDelayMs: this.#o.retryDelayMs ?? 500,
@@ -782,9 +820,8 @@ export class HttpClient {
         if (budget.waits !== waitsBefore) this.metrics.rateLimitWait(p.operation);
       }
     }
-    // The attempt may not outlive the call's deadline.
+    // The attempt may not outlive the call's deadline: the watch ends its exchange then, body included.
     const remaining = deadlineAt - (waited ? this.#clock.now() : startedAt);
-    const timeout = Math.max(1, Math.min(this.#timeoutMs, remaining));
     let response: CollectedResponse;
     try {
       if (remaining <= 0)
@@ -800,11 +837,19 @@ export class HttpClient {
         headers: p.headers,
       };
       if (p.body !== undefined) request.body = p.body;
-      if (timeout < this.#timeoutMs || this.#o.dispatcher) {
-        request.headersTimeout = timeout;
-        request.bodyTimeout = timeout;
+      if (this.#o.dispatcher) {
+        // An injected dispatcher has its own defaults; the per-attempt inactivity timeout still holds.
+        request.headersTimeout = this.#timeoutMs;
+        request.bodyTimeout = this.#timeoutMs;
       }
-      response = await collectResponse(this.#dispatch(p), request, signal, this.#maxResponseBytes);
+      response = await collectResponse(
+        this.#dispatch(p),
+        request,
+        signal,
+        this.#maxResponseBytes,
+        this.#watch,
+        performance.now() + remaining,
+      );
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
         // The service answered; the size is our own limit: not a breaker failure, and the call is billed.
@@ -909,6 +954,8 @@ export class HttpClient {
     const now = this.#clock.now();
     const retryAfter = parseRetryAfter(headers, now);
     const error = errorForStatus(kind, {
+      // When to try again, where the server says (Retry-After on a 429 or 503); never on a permanent error.
+      ...(retryAfter === undefined ? {} : { retryAfterAt: now + retryAfter }),
       service: this.service,
       method: p.method,
       endpoint: p.endpoint,
@@ -947,7 +994,8 @@ export class HttpClient {
   ): HttpError {
     void reservation?.refund().catch(() => {});
     const wrapped = this.#wrap(error, p, signal);
-    if (wrapped.code === HttpErrorCode.Aborted) permit?.release();
+    // The caller's own signal (an abort, or its own timeout) says nothing about the provider.
+    if (signal?.aborted) permit?.release();
     else permit?.failure(wrapped);
     return wrapped;
   }
@@ -974,7 +1022,15 @@ export class HttpClient {
 
   /** Breaker and budget refusals: typed HTTP errors that were decided locally, before sending. */
   #localRefusal(error: unknown, p: Prepared): HttpError {
-    const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: error, final: true };
+    const init = {
+      service: this.service,
+      method: p.method,
+      endpoint: p.endpoint,
+      cause: error,
+      final: true,
+      // The refusal's own class: a cost larger than a whole window is a spent quota that never comes back.
+      ...(error instanceof OpusError ? { transient: error.transient } : {}),
+    };
     if (error instanceof CircuitOpenError) {
       return new HttpCircuitOpenError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
     }
@@ -987,47 +1043,65 @@ export class HttpClient {
     return this.#wrap(error, p, undefined);
   }
 
+  /**
+   * The caller's signal fired: ERR_HTTP_ABORTED (permanent: the caller asked), or ERR_HTTP_TIMEOUT
+   * (transient) when the signal is a timeout (`AbortSignal.timeout`, core's `timeoutSignal`).
+   */
   #abortError(p: Prepared, signal: AbortSignal): HttpError {
-    return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, {
-      service: this.service,
-      method: p.method,
-      endpoint: p.endpoint,
-      cause: signal.reason,
-    });
+    const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: signal.reason };
+    const reason: unknown = signal.reason;
+    const timedOut =
+      reason instanceof OpusError
+        ? reason.transient
+        : reason instanceof Error && reason.name === 'TimeoutError';
+    if (timedOut) {
+      return new HttpTimeoutError(
+        `${this.service} ${p.method} ${p.endpoint}: the caller's signal timed out`,
+        init,
+      );
+    }
+    return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, init);
   }
 
   #wrap(error: unknown, p: Prepared, signal: AbortSignal | undefined): HttpError {
     if (error instanceof HttpError) return error;
     if (signal?.aborted) return this.#abortError(p, signal);
     const init = { service: this.service, method: p.method, endpoint: p.endpoint, cause: error };
+    if (error instanceof DeadlineExceededError) {
+      return new HttpTimeoutError(`${this.service} ${p.method} ${p.endpoint}: ${error.message}`, {
+        ...init,
+        ...(error.answered ? { details: { responseStatus: error.statusCode } } : {}),
+      });
+    }
     const code = errorCode(error);
     if (code && TIMEOUTS.has(code)) {
       return new HttpTimeoutError(`${this.service} ${p.method} ${p.endpoint} timed out (${code})`, init);
     }
-    if (error instanceof OpusError && error.code === 'ERR_ABORTED') {
+    if (error instanceof AbortedError) {
       return new HttpAbortedError(`${this.service} ${p.method} ${p.endpoint} was aborted`, init);
     }
     const message = error instanceof Error ? error.message : String(error);
-    return new HttpNetworkError(
-      `${this.service} ${p.method} ${p.endpoint} failed: ${redactSecrets(message, this.#secrets)}${code ? ` (${code})` : ''}`,
-      { ...init, ...(code ? { details: { errno: code } } : {}) },
-    );
+    const text = `${this.service} ${p.method} ${p.endpoint} failed: ${redactSecrets(message, this.#secrets)}`;
+    if (error instanceof OpusError) {
+      // A local failure from a lower layer (a closed budget, its Redis store down): it keeps its class.
+      return new HttpNetworkError(text, {
+        ...init,
+        transient: error.transient,
+        final: true,
+        ...optional('retryAt', error.retryAt),
+        details: { reason: error.code },
+      });
+    }
+    return new HttpNetworkError(`${text}${code ? ` (${code})` : ''}`, {
+      ...init,
+      ...(code ? { details: { errno: code } } : {}),
+    });
   }
 
   #safe(error: unknown): string {
     return redactSecrets(error instanceof Error ? error.message : String(error), this.#secrets);
   }
 }
-
-/** Failures for which an expired cached answer beats no answer. */
-const STALE_OK = new Set<string>([
-  HttpErrorCode.ServerError,
-  HttpErrorCode.Network,
-  HttpErrorCode.Timeout,
-  HttpErrorCode.CircuitOpen,
-  HttpErrorCode.RateLimited,
-  HttpErrorCode.QuotaExhausted,
-]);
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };

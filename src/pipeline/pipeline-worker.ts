@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { type ConnectionOptions, DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
-import { isOpusError } from '../core/errors.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { isTransient, retryTime } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { PipelineErrorCode } from './pipeline-error.js';
 import { DEFAULT_QUEUE_NAME, redisOptionsFromUrl, type VideoJobData } from './pipeline-queue.js';
-import { isTransientError, type VideoOutcome, type VideoPipeline } from './video-pipeline.js';
+import type { VideoOutcome, VideoPipeline } from './video-pipeline.js';
 
 export interface PipelineWorkerOptions {
   /** A pipeline built with `onRetryableError: 'throw'`, so rate limits and quotas reach the queue. */
@@ -18,20 +18,26 @@ export interface PipelineWorkerOptions {
   lockDurationMs?: number;
   /** How often stalled jobs (their worker died) are looked for. */
   stalledIntervalMs?: number;
+  /**
+   * How long close() waits for running jobs to finish (default 10 s). Past it, the worker stops without
+   * them: their locks expire and another worker takes them over, and their recorded stages make the
+   * re-run resume. Also what bounds close() when Redis is unreachable.
+   */
+  closeTimeoutMs?: number;
+  clock?: Clock;
 }
 
-/** Inputs that no retry will fix. */
-const PERMANENT = new Set<string>([
-  PipelineErrorCode.BadUrl,
-  PipelineErrorCode.VideoNotFound,
-  'ERR_HTTP_NOT_FOUND',
-]);
+/** When a transient error names no time to retry at. */
+const DEFAULT_RETRY_DELAY_MS = 30_000;
 
 export interface PipelineWorker {
   readonly worker: Worker<VideoJobData, VideoOutcome>;
   readonly id: string;
-  /** Stops taking jobs and waits for the running ones (SIGTERM drains through this). */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits for the running ones, up to `closeTimeoutMs`; resolves `'drained'` or
+   * `'timed-out'` (SIGTERM drains through this).
+   */
+  close(): Promise<'drained' | 'timed-out'>;
 }
 
 /**
@@ -56,31 +62,31 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
         },
       });
       if (outcome.status === 'failed') {
+        // The pipeline rethrows what waiting can fix (it runs with onRetryableError: 'throw'), so a
+        // failed outcome is permanent: the job fails now, with the reason the video row also holds.
         logger.warn({ ...log, code: outcome.code, reason: outcome.reason }, 'job failed');
-        if (outcome.code && PERMANENT.has(outcome.code))
-          throw new UnrecoverableError(outcome.reason ?? 'failed');
-        throw new Error(outcome.reason ?? 'failed');
+        throw new UnrecoverableError(
+          outcome.code ? `${outcome.code}: ${outcome.reason ?? 'failed'}` : (outcome.reason ?? 'failed'),
+        );
       }
       logger.info({ ...log, status: outcome.status, clips: outcome.clips }, 'job done');
       return outcome;
     } catch (error) {
-      if (isTransientError(error) && token) {
-        // A rate limit or an exhausted quota is not a failure: wait for the reset, then run again.
-        const details = isOpusError(error) ? error.details : {};
-        const retryAt =
-          typeof (error as { retryAt?: unknown }).retryAt === 'number'
-            ? (error as { retryAt: number }).retryAt
-            : typeof details.retryAt === 'number'
-              ? details.retryAt
-              : Date.now() + 30_000;
+      if (isTransient(error) && token) {
+        // A rate limit, an exhausted quota, an open breaker or an outage is not a failure: wait until
+        // the error's retryAt, then run again.
+        const clock = options.clock ?? systemClock;
+        const retryAt = retryTime(error, clock.now(), DEFAULT_RETRY_DELAY_MS);
         logger.warn(
           { ...log, code: (error as { code?: string }).code, retryAt: new Date(retryAt).toISOString() },
           'job delayed',
         );
-        await job.moveToDelayed(Math.max(retryAt, Date.now() + 100), token);
+        await job.moveToDelayed(Math.max(retryAt, clock.now() + 100), token);
         throw new DelayedError();
       }
-      throw error;
+      if (error instanceof UnrecoverableError) throw error;
+      // Anything else that escaped the pipeline is permanent too: retrying would repeat it.
+      throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
     }
   };
   const worker = new Worker<VideoJobData, VideoOutcome>(options.name ?? DEFAULT_QUEUE_NAME, processor, {
@@ -92,9 +98,37 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
     maxStalledCount: 3,
   });
   worker.on('error', (error) => logger.error({ err: error.message }, 'worker error'));
+  const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  let closing: Promise<'drained' | 'timed-out'> | undefined;
   return {
     worker,
     id,
-    close: () => worker.close(),
+    close: () => {
+      closing ??= boundedClose(worker, closeTimeoutMs, options.clock ?? systemClock);
+      return closing;
+    },
   };
+}
+
+async function boundedClose(
+  worker: Worker,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<'drained' | 'timed-out'> {
+  let cancel: (() => void) | undefined;
+  const expired = new Promise<'timed-out'>((resolve) => {
+    cancel = clock.setTimer(timeoutMs, () => resolve('timed-out'));
+  });
+  const drained = worker.close().then(
+    () => 'drained' as const,
+    () => 'drained' as const,
+  );
+  const result = await Promise.race([drained, expired]);
+  cancel?.();
+  if (result === 'timed-out') {
+    // force: do not wait for running jobs; disconnect: do not wait for a Redis that does not answer.
+    void worker.close(true).catch(() => {});
+    await worker.disconnect().catch(() => {});
+  }
+  return result;
 }

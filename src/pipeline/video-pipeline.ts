@@ -3,10 +3,11 @@ import diagnostics from 'node:diagnostics_channel';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.js';
-import { isOpusError, OpusError } from '../core/errors.js';
+import { isOpusError, isTransient, OpusError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { endSpan, startSpan } from '../core/tracing.js';
 import type { Video } from '../store/schema.js';
+import { StoreErrorCode } from '../store/store-error.js';
 import type { VideoStore } from '../store/video-store.js';
 import { titleAndDescriptionTranscript } from './fallback-transcript.js';
 import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
@@ -104,21 +105,6 @@ const METADATA_BATCH = 50;
 /** `{ stage, durationMs, outcome }` for each stage a video goes through (metrics subscribe to it). */
 export const pipelineStageChannel = diagnostics.channel('opusclip:pipeline:stage');
 const KEEP_OUTCOMES = 1000;
-
-/** Retryable with time rather than by changing the input. */
-const TRANSIENT = new Set([
-  'ERR_HTTP_RATE_LIMITED',
-  'ERR_HTTP_QUOTA_EXHAUSTED',
-  'ERR_HTTP_CIRCUIT_OPEN',
-  'ERR_HTTP_QUEUE_FULL',
-  'ERR_RATE_LIMITED',
-  'ERR_QUOTA_EXHAUSTED',
-  'ERR_BUDGET_EXHAUSTED',
-]);
-
-export function isTransientError(error: unknown): boolean {
-  return isOpusError(error) && (TRANSIENT.has(error.code) || 'retryAt' in (error as object));
-}
 
 /**
  * The complete video processing pipeline (the seed's main job). Each stage is idempotent and recorded
@@ -303,7 +289,7 @@ export class VideoPipeline {
       if (!meta?.ok) {
         const error =
           meta?.ok === false ? meta.error : new PipelineError(PipelineErrorCode.VideoNotFound, 'no metadata');
-        if (isTransientError(error) && this.#o.onRetryableError === 'throw') throw error;
+        if (isTransient(error) && this.#o.onRetryableError === 'throw') throw error;
         const id = video?.id ?? (await store.createVideo({ url: canonical }, so)).id;
         await this.#fail(id, error.message);
         settle(error);
@@ -417,7 +403,12 @@ export class VideoPipeline {
         return { ...outcome, status: 'interrupted', reason: 'interrupted; resumable' };
       }
       const e = asOpusError(error);
-      if (isTransientError(e) && this.#o.onRetryableError === 'throw') throw e;
+      if (isTransient(e) && this.#o.onRetryableError === 'throw') throw e;
+      // The reason is stored on the video, also when the failure came before its row was written.
+      outcome.videoId ??= await store
+        .createVideo({ url: canonicalUrl(youtubeId) }, so)
+        .then((created) => created.id)
+        .catch(() => undefined);
       if (outcome.videoId) await this.#fail(outcome.videoId, e.message).catch(() => {});
       this.#o.logger.warn({ youtubeId, code: e.code, err: e.message }, 'video failed');
       return { ...outcome, reason: e.message, code: e.code };
@@ -432,7 +423,7 @@ export class VideoPipeline {
         if (segments && segments.length > 0) return { source: 'captions', segments };
       } catch (error) {
         // Captions need OAuth and ownership of the video; anything else falls back rather than failing.
-        if (isTransientError(error)) throw error;
+        if (isTransient(error)) throw error;
         this.#o.logger.debug({ youtubeId: m.videoId, err: (error as Error).message }, 'captions unavailable');
       }
     }
@@ -448,7 +439,7 @@ export class VideoPipeline {
       await this.#o.store.updateVideoStatus(videoId, 'failed', { reason: reason.slice(0, 1000) });
     } catch (error) {
       // Already failed (or completed by another worker): the status is final either way.
-      if (!isOpusError(error, 'ERR_STORE_INVALID_TRANSITION')) throw error;
+      if (!isOpusError(error, StoreErrorCode.InvalidTransition)) throw error;
     }
   }
 

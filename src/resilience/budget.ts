@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { abortReason, type Clock, systemClock } from '../core/index.js';
+import { abortReason, type Clock, ClosedError, systemClock } from '../core/index.js';
 import {
   type BudgetBackend,
   MemoryBudgetBackend,
@@ -222,7 +222,7 @@ export class Budget {
   }
 
   async close(): Promise<void> {
-    for (const w of this.#queue.splice(0)) w.reject(new RateLimitedError(`Budget ${this.name} closed`));
+    for (const w of this.#queue.splice(0)) w.reject(new ClosedError(`Budget ${this.name} closed`));
     await this.#backend.close?.();
   }
 
@@ -233,7 +233,9 @@ export class Budget {
   ): Error | undefined {
     const window = r.window >= 0 ? this.windows[r.window] : undefined;
     if (r.never) {
+      // No reset makes room for a cost larger than the whole window: waiting cannot help.
       return new QuotaExhaustedError(`Cost exceeds the whole ${window?.name} limit of ${this.name}`, {
+        transient: false,
         details: { service: this.name, window: window?.name },
       });
     }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type Clock, systemClock } from '../core/index.js';
+import { type Clock, OpusError, systemClock } from '../core/index.js';
 import { CircuitOpenError } from './errors.js';
 
 export const CircuitState = { Closed: 'CLOSED', Open: 'OPEN', HalfOpen: 'HALF_OPEN' } as const;
@@ -55,7 +55,11 @@ export interface CircuitBreakerOptions {
   store?: BreakerStateStore;
   /** How often (ms) a closed breaker asks the store whether another process opened it; 0 = every call. */
   syncIntervalMs?: number;
-  /** Which errors count as failures (default: all). Client errors such as 400 should not. */
+  /**
+   * Which errors count as failures. Default: a transient OpusError (the dependency is struggling) and
+   * anything that is not an OpusError; a permanent OpusError (bad input, a 404, an abort) means the
+   * dependency answered, and counts as a success.
+   */
   isFailure?: (error: unknown) => boolean;
 }
 
@@ -158,7 +162,7 @@ export class CircuitBreaker {
     this.#clock = o.clock ?? systemClock;
     this.#store = o.store;
     this.#syncInterval = o.syncIntervalMs ?? 1000;
-    this.#isFailure = o.isFailure ?? (() => true);
+    this.#isFailure = o.isFailure ?? countsAsFailure;
   }
 
   /** The state as of now (an expired OPEN reads as HALF_OPEN). */
@@ -329,4 +333,8 @@ export class CircuitBreaker {
       if (at >= 0) list.splice(at, 1);
     };
   }
+}
+
+function countsAsFailure(error: unknown): boolean {
+  return !(error instanceof OpusError) || error.transient;
 }

@@ -19,12 +19,6 @@ export const ResilienceErrorCode = defineErrorCodes('resilience', {
     meaning: "The provider's quota for the period is spent (YouTube units until Pacific midnight, ...).",
     action: 'Wait until retryAt (the quota reset); jobs are delayed to it automatically.',
   },
-  QueueFull: {
-    code: 'ERR_QUEUE_FULL',
-    class: 'transient',
-    meaning: 'Too many calls are already waiting for this budget or client.',
-    action: 'Retry later, or lower the concurrency that feeds it.',
-  },
 });
 
 /** Base of every error this layer raises. `retryAt` (epoch ms) tells a job queue when to try again. */
@@ -57,11 +51,5 @@ export class RateLimitedError extends ResilienceError {
 export class QuotaExhaustedError extends ResilienceError {
   constructor(message: string, options: OpusErrorOptions = {}) {
     super(ResilienceErrorCode.QuotaExhausted, message, options);
-  }
-}
-
-export class QueueFullError extends ResilienceError {
-  constructor(message: string, options: OpusErrorOptions = {}) {
-    super(ResilienceErrorCode.QueueFull, message, options);
   }
 }

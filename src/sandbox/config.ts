@@ -18,6 +18,23 @@ export interface ChaosConfig {
   slowBodyMs: number;
 }
 
+/**
+ * An answer given instead of the normal one, to the next `times` requests that match: deterministic
+ * faults for tests (a 429 with Retry-After, a 401, a 503), where chaos draws them at random.
+ */
+export interface ScriptedFault {
+  vendor: Vendor;
+  /** Only requests whose URL (path and query) contains this, e.g. `/youtube/v3/videos` or `id=abc`. */
+  urlIncludes?: string;
+  /** The HTTP status to answer with (4xx or 5xx), in the vendor's own error shape. */
+  status: number;
+  /** How many matching requests get the fault; each one spends one. */
+  times: number;
+  /** Sent as Retry-After (seconds). */
+  retryAfterSeconds?: number;
+  message?: string;
+}
+
 export interface LatencyConfig {
   fixedMs: number;
   /** Uniform extra delay in [0, jitterMs], drawn from a seeded generator. */
@@ -76,6 +93,8 @@ export interface ElevenLabsConfig {
 export interface SandboxConfig {
   latency: LatencyConfig;
   chaos: ChaosConfig;
+  /** Scripted faults, consulted in order before chaos; spent ones stay with `times: 0`. */
+  faults: ScriptedFault[];
   youtube: YouTubeConfig;
   openai: OpenAIConfig;
   stability: StabilityConfig;
@@ -115,6 +134,7 @@ export function defaultConfig(): SandboxConfig {
       seed: 1,
       slowBodyMs: 500,
     },
+    faults: [],
     youtube: {
       dailyQuotaUnits: 10_000,
       costs: {

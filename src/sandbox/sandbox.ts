@@ -91,10 +91,21 @@ async function parseMultipart(contentType: string, body: Buffer): Promise<Record
   return out;
 }
 
+const GOOGLE_REASONS: Record<number, string> = {
+  401: 'authError',
+  403: 'forbidden',
+  404: 'notFound',
+  429: 'rateLimitExceeded',
+};
+
 function vendorErrorBody(vendor: Vendor | 'unknown', status: number, message: string, id: string): unknown {
   switch (vendor) {
     case 'youtube':
-      return googleError(status, status >= 500 ? 'backendError' : 'badRequest', message);
+      return googleError(
+        status,
+        GOOGLE_REASONS[status] ?? (status >= 500 ? 'backendError' : 'badRequest'),
+        message,
+      );
     case 'openai':
       return openaiError(message, status >= 500 ? 'server_error' : 'invalid_request_error', null);
     case 'stability':
@@ -177,6 +188,28 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     const { fixedMs, jitterMs } = config.latency;
     const delay = fixedMs + (jitterMs > 0 ? latencyRng.next() * jitterMs : 0);
     if (delay > 0) await clock.sleep(delay);
+
+    const fault = config.faults.find(
+      (f) =>
+        f.times > 0 &&
+        f.vendor === request.sandboxVendor &&
+        (f.urlIncludes === undefined || request.url.includes(f.urlIncludes)),
+    );
+    if (fault) {
+      fault.times--;
+      entry.chaos = 'scripted';
+      if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
+      return reply
+        .code(fault.status)
+        .send(
+          vendorErrorBody(
+            request.sandboxVendor,
+            fault.status,
+            fault.message ?? `Scripted fault ${fault.status} (sandbox).`,
+            makeRequestId('stability', request.sandboxSeq),
+          ),
+        );
+    }
 
     const chaos = config.chaos;
     if (chaos.seed !== chaosSeed) {

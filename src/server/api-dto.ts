@@ -1,13 +1,9 @@
-import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { QueueJobInfo } from '../pipeline/pipeline-queue.js';
 import type { Clip, Video } from '../store/index.js';
+import { assetUrlBuilder } from './asset-url.js';
 
 function iso(d: Date | null | undefined): string | null {
   return d ? d.toISOString() : null;
-}
-
-function inside(rel: string): boolean {
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /**
@@ -15,24 +11,11 @@ function inside(rel: string): boolean {
  * inside the assets directory as URLs under /assets/ (null for files elsewhere, or without a directory).
  */
 export class ApiDto {
-  readonly #assetsDir: string | undefined;
+  readonly assetUrl: (path: string | null | undefined) => string | null;
 
-  /** `assetsDir` resolved to an absolute path, or undefined when no assets are served. */
+  /** `assetsDir`: the directory served under /assets/, or undefined when no assets are served. */
   constructor(assetsDir: string | undefined) {
-    this.#assetsDir = assetsDir;
-  }
-
-  /**
-   * A path is looked up as written first (absolute, or relative to the working directory, which is how
-   * the pipeline stores `<assetsDir>/<videoId>/…`), then as relative to the assets directory.
-   */
-  assetUrl(path: string | null): string | null {
-    const dir = this.#assetsDir;
-    if (!path || !dir) return null;
-    const asWritten = relative(dir, resolve(path));
-    const rel = isAbsolute(path) || inside(asWritten) ? asWritten : path;
-    if (!inside(rel)) return null;
-    return `/assets/${rel.split(sep).map(encodeURIComponent).join('/')}`;
+    this.assetUrl = assetUrlBuilder(assetsDir);
   }
 
   video(v: Video) {

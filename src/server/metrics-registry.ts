@@ -1,11 +1,12 @@
-import diagnostics from 'node:diagnostics_channel';
+import type diagnostics from 'node:diagnostics_channel';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheMetricsSnapshot } from '../cache/index.js';
-import type { DbMetricsSnapshot } from '../db/index.js';
-import type { ServiceMetrics } from '../http/index.js';
+import { type DbMetricsSnapshot, dbChannels } from '../db/index.js';
+import { httpChannels, type ServiceMetrics } from '../http/index.js';
 import { pipelineStageChannel } from '../pipeline/video-pipeline.js';
+import { boundedCounts, endpointTemplate } from './metric-labels.js';
 
 /** The diagnostics channel the pipeline publishes stage timings on: `{ stage, durationMs, outcome }`. */
 export { pipelineStageChannel };
@@ -60,14 +61,20 @@ export interface MetricsRegistry {
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DB_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const STAGE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
-const QUANTILES = [
-  ['0.5', 'p50Ms'],
-  ['0.95', 'p95Ms'],
-  ['0.99', 'p99Ms'],
-] as const;
+/** Circuit breaker states: each gets a 0/1 series, so a state change never makes a series vanish. */
+const BREAKER_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
+/** Most endpoint label values per service; further ones count under `other`. */
+const MAX_ENDPOINTS = 50;
+/** prom-client's default gauges whose `_total` suffix breaks the convention (their labelled forms stay). */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
-/** prom-client counters only go up; snapshot totals are set by resetting and adding the total. */
+/** Adds a snapshot's running total to a counter that `collect` has just reset. */
 function setCounter(counter: Counter<string>, labels: Record<string, string>, value: number): void {
   counter.inc(labels, Math.max(0, value));
 }
@@ -77,17 +84,26 @@ function statusClass(status: unknown): string {
 }
 
 /**
- * Prometheus metrics for the service and for every worker: database (queries and latency by name, pool,
- * errors), cache (hits and misses per level, stale served), HTTP per external service (requests,
- * latency histogram, retries, breaker state, rate-limit waits, quota) and the pipeline (jobs by state,
- * stage durations). Snapshot-based series are read at scrape time, so recording stays on the layers'
- * own O(1) counters; latencies that need a histogram come from the diagnostics channels.
+ * Prometheus metrics for the service and for every worker, named and typed as Prometheus expects:
+ * latencies are histograms (`_seconds`, from the layers' diagnostics channels), running totals are
+ * counters (`_total`, read from the layers' own O(1) snapshots at scrape time), levels are gauges, and
+ * every label value comes from a short fixed vocabulary or a template (statement names, endpoint
+ * templates, route templates), never from an id. Covers the database, the cache, each external API
+ * (calls, failures, latency, retries, breaker, quota limit/used/remaining) and the pipeline.
  */
 export function createMetricsRegistry(options: MetricsRegistryOptions = {}): MetricsRegistry {
   const registry = new Registry();
   const p = options.prefix ?? 'opusclip_';
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: p });
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: p });
+    for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(`${p}${name}`);
+  }
   const reg = [registry];
+  const unsubscribe: Array<() => void> = [];
+  const subscribe = (channel: diagnostics.Channel, fn: (message: unknown) => void): void => {
+    channel.subscribe(fn);
+    unsubscribe.push(() => channel.unsubscribe(fn));
+  };
 
   // ---- database ----
   const db = options.db;
@@ -95,15 +111,17 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     let snap: DbMetricsSnapshot | undefined;
     // One snapshot per scrape, shared by every database series (the first collector takes it).
     const take = (): DbMetricsSnapshot => {
-      snap ??= db.metrics();
-      queueMicrotask(() => {
-        snap = undefined;
-      });
+      if (snap === undefined) {
+        snap = db.metrics();
+        queueMicrotask(() => {
+          snap = undefined;
+        });
+      }
       return snap;
     };
     new Counter({
       name: `${p}db_queries_total`,
-      help: 'Queries run, by statement name',
+      help: 'Statements run (successful or not), by statement name',
       labelNames: ['name'],
       registers: reg,
       collect() {
@@ -111,33 +129,21 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         for (const [name, s] of Object.entries(take().byName)) setCounter(this, { name }, s.count);
       },
     });
-    new Counter({
-      name: `${p}db_query_seconds_total`,
-      help: 'Time spent in queries, by statement name',
+    const queryDuration = new Histogram({
+      name: `${p}db_query_duration_seconds`,
+      help: 'Statement latency by statement name (every Database of the process)',
       labelNames: ['name'],
+      buckets: DB_BUCKETS,
       registers: reg,
-      collect() {
-        this.reset();
-        for (const [name, s] of Object.entries(take().byName)) setCounter(this, { name }, s.totalMs / 1000);
-      },
     });
-    new Gauge({
-      name: `${p}db_query_latency_seconds`,
-      help: 'Query latency quantiles over recent queries, by statement name',
-      labelNames: ['name', 'quantile'],
-      registers: reg,
-      collect() {
-        this.reset();
-        const s = take();
-        const all: Array<[string, (typeof s)['latency']]> = [['all', s.latency], ...Object.entries(s.byName)];
-        for (const [name, summary] of all) {
-          for (const [quantile, field] of QUANTILES) this.set({ name, quantile }, summary[field] / 1000);
-        }
-      },
+    subscribe(dbChannels.query, (message) => {
+      const m = message as { name?: unknown; durationMs?: unknown };
+      if (typeof m.name === 'string' && typeof m.durationMs === 'number')
+        queryDuration.observe({ name: m.name }, m.durationMs / 1000);
     });
     new Counter({
       name: `${p}db_errors_total`,
-      help: 'Query errors by error code',
+      help: 'Statement errors by error code',
       labelNames: ['code'],
       registers: reg,
       collect() {
@@ -147,7 +153,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     });
     new Counter({
       name: `${p}db_transactions_total`,
-      help: 'Transactions by outcome',
+      help: 'Transactions by outcome (committed, rolled_back, retried)',
       labelNames: ['outcome'],
       registers: reg,
       collect() {
@@ -160,7 +166,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     });
     new Gauge({
       name: `${p}db_pool_connections`,
-      help: 'Pool connections by state, and callers waiting for one',
+      help: 'Pool connections by state (idle, in_use, connecting)',
       labelNames: ['state'],
       registers: reg,
       collect() {
@@ -168,19 +174,25 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         this.set({ state: 'idle' }, pool.idle);
         this.set({ state: 'in_use' }, pool.inUse);
         this.set({ state: 'connecting' }, pool.connecting);
-        this.set({ state: 'waiting' }, pool.waiting);
       },
     });
     new Gauge({
-      name: `${p}db_pool_acquire_wait_seconds`,
-      help: 'Time to get a pooled connection (avg and p99 over recent acquisitions)',
-      labelNames: ['stat'],
+      name: `${p}db_pool_waiting_requests`,
+      help: 'Callers waiting for a pooled connection',
       registers: reg,
       collect() {
-        const pool = take().pool;
-        this.set({ stat: 'avg' }, pool.acquireWaitAvgMs / 1000);
-        this.set({ stat: 'p99' }, pool.acquireWaitP99Ms / 1000);
+        this.set(take().pool.waiting);
       },
+    });
+    const acquireWait = new Histogram({
+      name: `${p}db_pool_acquire_wait_seconds`,
+      help: 'Time to get a pooled connection (every Database of the process)',
+      buckets: DB_BUCKETS,
+      registers: reg,
+    });
+    subscribe(dbChannels.acquire, (message) => {
+      const m = message as { waitMs?: unknown };
+      if (typeof m.waitMs === 'number' && m.waitMs >= 0) acquireWait.observe(m.waitMs / 1000);
     });
   }
 
@@ -189,7 +201,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
   if (cache) {
     new Counter({
       name: `${p}cache_requests_total`,
-      help: 'Cache lookups by level and result',
+      help: 'Cache lookups by level (l1, l2) and result (hit, miss)',
       labelNames: ['level', 'result'],
       registers: reg,
       collect() {
@@ -217,7 +229,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     });
     new Counter({
       name: `${p}cache_errors_total`,
-      help: 'Cache-side failures by kind',
+      help: 'Cache-side failures by kind (redis_error, redis_timeout, loader_error, serialization)',
       labelNames: ['kind'],
       registers: reg,
       collect() {
@@ -231,7 +243,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     });
     new Gauge({
       name: `${p}cache_hit_ratio`,
-      help: 'hits / (hits + misses) since start',
+      help: 'hits / (hits + misses) since the process started (0 to 1)',
       registers: reg,
       collect() {
         this.set(cache.metrics().cacheHitRate);
@@ -255,19 +267,19 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     buckets: LATENCY_BUCKETS,
     registers: reg,
   });
-  const onHttpResponse = (message: unknown): void => {
+  subscribe(httpChannels.response, (message) => {
     const m = message as { service?: unknown; status?: unknown; durationMs?: unknown };
     if (typeof m.durationMs !== 'number') return;
     httpDuration.observe(
       { service: String(m.service), status_class: statusClass(m.status) },
       m.durationMs / 1000,
     );
-  };
-  diagnostics.subscribe('opusclip:http:response', onHttpResponse);
+  });
 
   const sources = options.httpMetrics ?? [];
   if (sources.length > 0) {
     let pending: Promise<ServiceMetrics[]> | undefined;
+    // One read of every source per scrape, shared by every HTTP series.
     const take = (): Promise<ServiceMetrics[]> => {
       pending ??= Promise.all(sources.map((s) => s.getApiMetrics())).finally(() => {
         setTimeout(() => {
@@ -278,13 +290,13 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     };
     new Counter({
       name: `${p}http_client_requests_total`,
-      help: 'Calls to external APIs by service and endpoint',
+      help: 'Calls to external APIs by service and endpoint (an operation name or a path template)',
       labelNames: ['service', 'endpoint'],
       registers: reg,
       async collect() {
         this.reset();
         for (const s of await take()) {
-          for (const [endpoint, n] of Object.entries(s.requestsByEndpoint)) {
+          for (const [endpoint, n] of boundedCounts(s.requestsByEndpoint, endpointTemplate, MAX_ENDPOINTS)) {
             setCounter(this, { service: s.service, endpoint }, n);
           }
         }
@@ -332,30 +344,37 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     );
     new Gauge({
       name: `${p}http_client_breaker_state`,
-      help: '1 for the circuit breaker state each service is in (CLOSED, OPEN, HALF_OPEN, NONE)',
+      help: '1 for the circuit breaker state a service is in, 0 for the others (CLOSED, OPEN, HALF_OPEN)',
       labelNames: ['service', 'state'],
       registers: reg,
       async collect() {
         this.reset();
-        for (const s of await take()) this.set({ service: s.service, state: s.breakerState }, 1);
-      },
-    });
-    new Gauge({
-      name: `${p}http_client_quota`,
-      help: 'Quota windows per service: limit, used and remaining units',
-      labelNames: ['service', 'quota', 'stat'],
-      registers: reg,
-      async collect() {
-        this.reset();
         for (const s of await take()) {
-          for (const q of s.quota) {
-            this.set({ service: s.service, quota: q.name, stat: 'limit' }, q.limit);
-            this.set({ service: s.service, quota: q.name, stat: 'used' }, q.used);
-            this.set({ service: s.service, quota: q.name, stat: 'remaining' }, q.remaining);
-          }
+          if (!(BREAKER_STATES as readonly string[]).includes(s.breakerState)) continue;
+          for (const state of BREAKER_STATES)
+            this.set({ service: s.service, state }, state === s.breakerState ? 1 : 0);
         }
       },
     });
+    const quotaGauge = (stat: 'limit' | 'used' | 'remaining', help: string): Gauge<string> =>
+      new Gauge({
+        name: `${p}http_client_quota_${stat}`,
+        help,
+        labelNames: ['service', 'quota'],
+        registers: reg,
+        async collect() {
+          this.reset();
+          for (const s of await take()) {
+            for (const q of s.quota) this.set({ service: s.service, quota: q.name }, q[stat]);
+          }
+        },
+      });
+    quotaGauge(
+      'limit',
+      'Size of each quota window of a service, in its own units (requests, tokens, credits)',
+    );
+    quotaGauge('used', 'Units used in each quota window of a service (shared across processes with Redis)');
+    quotaGauge('remaining', 'Units left in each quota window of a service');
   }
 
   // ---- pipeline ----
@@ -378,7 +397,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
   }
   const stageDuration = new Histogram({
     name: `${p}pipeline_stage_duration_seconds`,
-    help: 'Duration of pipeline stages by stage and outcome',
+    help: 'Duration of pipeline stages by stage and outcome (in the processes that run the pipeline)',
     labelNames: ['stage', 'outcome'],
     buckets: STAGE_BUCKETS,
     registers: reg,
@@ -387,12 +406,11 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     if (!Number.isFinite(seconds) || seconds < 0) return;
     stageDuration.observe({ stage, outcome }, seconds);
   };
-  const onStage = (message: unknown): void => {
+  subscribe(pipelineStageChannel, (message) => {
     const m = message as Partial<PipelineStageMessage>;
     if (typeof m.stage !== 'string' || typeof m.durationMs !== 'number') return;
     observeStage(m.stage, m.durationMs / 1000, typeof m.outcome === 'string' ? m.outcome : 'ok');
-  };
-  diagnostics.subscribe(PIPELINE_STAGE_CHANNEL, onStage);
+  });
 
   let closed = false;
   return {
@@ -403,8 +421,7 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     close() {
       if (closed) return;
       closed = true;
-      diagnostics.unsubscribe('opusclip:http:response', onHttpResponse);
-      diagnostics.unsubscribe(PIPELINE_STAGE_CHANNEL, onStage);
+      for (const off of unsubscribe) off();
     },
   };
 }

@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { createDatabase } from '../db/index.js';
 import { PipelineQueue } from '../pipeline/pipeline-queue.js';
-import { type StoreSchema, setupStore } from '../store/index.js';
+import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
 import { asCoreLogger, createServer, type OpusServer, type ServerOptions } from './create-server.js';
 import { createServerLogger } from './server-logger.js';
+import { openServiceCache } from './service-cache.js';
 
 /** Everything `opusclip serve` needs, explicit (the CLI reads env vars and flags and passes them here). */
 export interface ServeConfig {
@@ -30,6 +31,10 @@ export interface ServeConfig {
   queuePrefix?: string;
   /** Create or update the store's tables first (default true). */
   migrate?: boolean;
+  /** Namespace of the cache in Redis (default 'opusclip', the workers' namespace). */
+  cacheNamespace?: string;
+  /** Key prefix of the API budgets shared in Redis (default 'opusclip:budget', the workers' prefix). */
+  budgetPrefix?: string;
   /** Deadline of each database or Redis call a request makes (default 3000 ms). */
   dependencyTimeoutMs?: number;
   /**
@@ -123,8 +128,21 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
         ),
       );
     }
+    // Store reads go through the cache (L1, plus Redis L2 and its invalidation bus when Redis is
+    // configured); /metrics reports it and the API quotas shared in Redis.
+    const cached = openServiceCache({
+      redisUrl: config.redisUrl,
+      ...(config.cacheNamespace ? { namespace: config.cacheNamespace } : {}),
+      ...(config.budgetPrefix ? { budgetPrefix: config.budgetPrefix } : {}),
+      logger: asCoreLogger(logger.child({ component: 'cache' })),
+    });
+    opened.unshift(() => bounded(() => cached.close(), remaining()));
+    db.useCache(cached.cache);
     const server = await createServer({
       db,
+      store: new VideoStore(db, { cache: cached.cache }),
+      cache: cached.cache,
+      httpMetrics: cached.httpMetrics,
       ...(redis ? { redis } : {}),
       ...(queue ? { queue } : {}),
       auth: config.auth,

@@ -23,7 +23,7 @@ describe('mapSettled', () => {
     assert.equal(peak, 2);
     assert.deepEqual(
       results.map((r) => (r.ok ? r.value : r.error.code)),
-      [50, 10, 'ERR_TEST', 20, 30, 'ERR_UNEXPECTED'],
+      [50, 10, 'ERR_TEST', 20, 30, 'ERR_API_UNEXPECTED'],
     );
   });
 

@@ -54,7 +54,14 @@ describe('errors and redaction', () => {
     const err = new OpusError('ERR_X', 'boom', { cause, details: { id: 1 } });
     assert.equal(err.code, 'ERR_X');
     assert.equal(err.cause, cause);
-    assert.deepEqual(err.toJSON(), { name: 'OpusError', code: 'ERR_X', message: 'boom', details: { id: 1 } });
+    assert.equal(err.transient, false);
+    assert.deepEqual(err.toJSON(), {
+      name: 'OpusError',
+      code: 'ERR_X',
+      message: 'boom',
+      transient: false,
+      details: { id: 1 },
+    });
   });
 
   it('hides passwords in URLs, key parameters, bearer tokens and listed secrets', () => {

@@ -109,7 +109,19 @@ describe('Budget', () => {
 
   it('a cost larger than the whole window can never fit', async () => {
     const budget = new Budget({ name: 'x', windows, clock: new FakeClock(0) });
-    await assert.rejects(budget.reserve({ tokens: 5000 }), QuotaExhaustedError);
+    await assert.rejects(
+      budget.reserve({ tokens: 5000 }),
+      (e) => e instanceof QuotaExhaustedError && e.transient === false && e.retryAt === undefined,
+    );
+  });
+
+  it('a waiter still queued when the budget closes is refused with the permanent ERR_CLOSED', async () => {
+    const clock = new FakeClock(0);
+    const budget = new Budget({ name: 'x', windows: [{ name: 'units', limit: 1, windowMs: 1000 }], clock });
+    await budget.reserve(1);
+    const waiting = budget.reserve(1);
+    await budget.close();
+    await assert.rejects(waiting, (e) => isOpusError(e, 'ERR_CLOSED') && e.transient === false);
   });
 
   it('waits in FIFO order, a big request is not overtaken by small ones', async () => {

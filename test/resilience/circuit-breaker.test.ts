@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { FakeClock } from '../../src/core/index.js';
+import { FakeClock, InvalidArgumentError, TimeoutError } from '../../src/core/index.js';
 import {
   CircuitBreaker,
   CircuitOpenError,
@@ -29,6 +29,16 @@ describe('CircuitBreaker', () => {
     );
     assert.equal(called, 0);
     assert.deepEqual(events, ['break']);
+  });
+
+  it('by default a permanent OpusError does not count as a failure; a transient one and a plain Error do', async () => {
+    const breaker = new CircuitBreaker({ name: 'svc', failureThreshold: 2, halfOpenAfterMs: 10_000 });
+    const permanent = (): Promise<never> => Promise.reject(new InvalidArgumentError('bad id'));
+    for (let i = 0; i < 5; i++) await assert.rejects(breaker.execute(permanent), /bad id/);
+    assert.equal(breaker.state, CircuitState.Closed);
+    await assert.rejects(breaker.execute(() => Promise.reject(new TimeoutError('slow'))));
+    await assert.rejects(breaker.execute(fail));
+    assert.equal(breaker.state, CircuitState.Open);
   });
 
   it('a success resets the consecutive count', async () => {

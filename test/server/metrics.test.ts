@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../src/cache/index.js';
@@ -8,11 +9,58 @@ import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import {
   createMetricsRegistry,
   createServer,
+  endpointTemplate,
   type OpusServer,
   pipelineStageChannel,
+  type RunningService,
+  serve,
   serveMetrics,
 } from '../../src/server/index.js';
+import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
 import { API_KEY, openService, type ServiceFixture, youtubeUrl } from './helpers.js';
+
+/**
+ * Lints an exposition with `promtool check metrics` (Prometheus's own linter: naming, units, `_total`
+ * on counters only, no `quantile` label outside summaries, ...). scripts/ensure-promtool.sh installs it.
+ */
+function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      output += String(d);
+    });
+    child.on('error', (error) =>
+      reject(new Error(`promtool is missing: run scripts/ensure-promtool.sh (${error.message})`)),
+    );
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+    child.stdin.end(text);
+  });
+}
+
+/** The metric names each Grafana panel queries, with the panel's description. */
+async function grafanaPanels(): Promise<Array<{ title: string; description: string; names: string[] }>> {
+  const grafana = JSON.parse(
+    await readFile(new URL('../../grafana/opusclip-dashboard.json', import.meta.url), 'utf8'),
+  ) as { panels: Array<{ title: string; description?: string; targets?: Array<{ expr: string }> }> };
+  return grafana.panels
+    .filter((p) => (p.targets ?? []).length > 0)
+    .map((p) => ({
+      title: p.title,
+      description: p.description ?? '',
+      names: [...new Set((p.targets ?? []).flatMap((t) => t.expr.match(/opusclip_[a-z0-9_]+/g) ?? []))],
+    }));
+}
+
+/** A histogram's base name: `x_bucket`, `x_sum` and `x_count` are declared as `x`. */
+function declared(types: Map<string, string>, name: string): string | undefined {
+  return types.get(name) ?? types.get(name.replace(/_(bucket|sum|count)$/, ''));
+}
 
 interface Sample {
   name: string;
@@ -106,6 +154,19 @@ describe('/metrics after a small run', () => {
       });
       assert.equal(res.status, 200);
     }
+    // Two calls whose paths carry ids (no operation name given): one endpoint template.
+    for (const channel of ['UCaaaaaaaaaaaaaaaaaaaaaa', 'UCbbbbbbbbbbbbbbbbbbbbb1']) {
+      await client.get(`/channels/${channel}`, { retryOnError: false }).catch(() => undefined);
+    }
+    // The service's own routes, with ids in their paths and unknown paths.
+    for (let i = 0; i < 3; i++) {
+      await server.app.inject({
+        method: 'GET',
+        url: `/api/videos/${crypto.randomUUID()}`,
+        headers: { 'x-api-key': API_KEY },
+      });
+      await server.app.inject({ method: 'GET', url: `/no/such/${i}`, headers: { 'x-api-key': API_KEY } });
+    }
     // Pipeline: jobs in the queue and stage timings, through the channel and the function.
     await fx.queue.enqueue([youtubeUrl(), youtubeUrl()]);
     pipelineStageChannel.publish({ stage: 'download', durationMs: 1200, outcome: 'ok' });
@@ -125,13 +186,24 @@ describe('/metrics after a small run', () => {
     // Database
     assert.equal(types.get('opusclip_db_queries_total'), 'counter');
     assert.ok(value(samples, 'opusclip_db_queries_total', { name: 'store.getVideoById' }) >= 3);
+    assert.equal(types.get('opusclip_db_query_duration_seconds'), 'histogram');
     assert.ok(
-      value(samples, 'opusclip_db_query_latency_seconds', { name: 'store.getVideoById', quantile: '0.95' }) >
-        0,
+      value(samples, 'opusclip_db_query_duration_seconds_count', { name: 'store.getVideoById' }) >= 3,
     );
-    assert.ok(value(samples, 'opusclip_db_query_seconds_total') > 0);
+    assert.ok(value(samples, 'opusclip_db_query_duration_seconds_sum', { name: 'store.getVideoById' }) > 0);
+    assert.ok(
+      value(samples, 'opusclip_db_query_duration_seconds_bucket', {
+        name: 'store.getVideoById',
+        le: '+Inf',
+      }) >= 3,
+    );
+    assert.equal(types.get('opusclip_db_pool_acquire_wait_seconds'), 'histogram');
+    assert.equal(types.get('opusclip_db_pool_connections'), 'gauge');
     assert.ok(find(samples, 'opusclip_db_pool_connections', { state: 'idle' }).length === 1);
-    assert.ok(types.has('opusclip_db_errors_total'));
+    // Waiting callers are not connections: a gauge of their own, so sum(connections) stays the pool size.
+    assert.equal(find(samples, 'opusclip_db_pool_connections', { state: 'waiting' }).length, 0);
+    assert.equal(types.get('opusclip_db_pool_waiting_requests'), 'gauge');
+    assert.equal(types.get('opusclip_db_errors_total'), 'counter');
 
     // Cache
     assert.equal(value(samples, 'opusclip_cache_requests_total', { level: 'l1', result: 'hit' }), 2);
@@ -140,7 +212,11 @@ describe('/metrics after a small run', () => {
     assert.ok(Math.abs(value(samples, 'opusclip_cache_hit_ratio') - 2 / 3) < 1e-9);
 
     // HTTP per service
-    assert.equal(value(samples, 'opusclip_http_client_requests_total', { service: 'youtube' }), 3);
+    assert.equal(value(samples, 'opusclip_http_client_requests_total', { service: 'youtube' }), 5);
+    assert.equal(
+      value(samples, 'opusclip_http_client_requests_total', { service: 'youtube', endpoint: 'videos.list' }),
+      3,
+    );
     assert.equal(types.get('opusclip_http_client_request_duration_seconds'), 'histogram');
     assert.equal(
       value(samples, 'opusclip_http_client_request_duration_seconds_count', {
@@ -155,10 +231,31 @@ describe('/metrics after a small run', () => {
       value(samples, 'opusclip_http_client_breaker_state', { service: 'youtube', state: 'CLOSED' }),
       1,
     );
-    const used = find(samples, 'opusclip_http_client_quota', { service: 'youtube', stat: 'used' });
-    assert.ok(used.length > 0 && used.every((s) => s.value >= 3), JSON.stringify(used));
-    const remaining = find(samples, 'opusclip_http_client_quota', { service: 'youtube', stat: 'remaining' });
-    assert.ok(remaining.every((s) => s.value <= 997));
+    assert.equal(
+      value(samples, 'opusclip_http_client_breaker_state', { service: 'youtube', state: 'OPEN' }),
+      0,
+    );
+    // Limit, used and remaining: three gauges, no `stat` label.
+    for (const stat of ['limit', 'used', 'remaining']) {
+      assert.equal(types.get(`opusclip_http_client_quota_${stat}`), 'gauge');
+    }
+    assert.equal(
+      value(samples, 'opusclip_http_client_quota_limit', { service: 'youtube', quota: 'units' }),
+      1000,
+    );
+    assert.ok(value(samples, 'opusclip_http_client_quota_used', { service: 'youtube', quota: 'units' }) >= 5);
+    assert.ok(
+      value(samples, 'opusclip_http_client_quota_remaining', { service: 'youtube', quota: 'units' }) <= 995,
+    );
+    assert.ok(!types.has('opusclip_http_client_quota'));
+    // Endpoints are templates: the two calls to paths with ids are one series.
+    assert.equal(
+      value(samples, 'opusclip_http_client_requests_total', {
+        service: 'youtube',
+        endpoint: '/youtube/youtube/v3/channels/:id',
+      }),
+      2,
+    );
 
     // Pipeline
     assert.equal(value(samples, 'opusclip_pipeline_jobs', { state: 'waiting' }), 2);
@@ -182,21 +279,50 @@ describe('/metrics after a small run', () => {
         status_code: '200',
       }) >= 1,
     );
+    assert.equal(
+      value(samples, 'opusclip_server_request_duration_seconds_count', {
+        route: '/api/videos/:id',
+        status_code: '404',
+      }),
+      3,
+    );
+    assert.equal(
+      value(samples, 'opusclip_server_request_duration_seconds_count', {
+        route: 'unmatched',
+        status_code: '404',
+      }),
+      3,
+    );
     assert.ok(find(samples, 'opusclip_process_resident_memory_bytes').length === 1);
 
+    // Bounded labels: no label value anywhere carries an id or a raw path of a request.
+    for (const sample of samples) {
+      for (const [label, v] of Object.entries(sample.labels)) {
+        assert.doesNotMatch(v, /[0-9a-f]{8}-[0-9a-f]{4}-/i, `${sample.name}{${label}="${v}"}`);
+        assert.doesNotMatch(v, /\/no\/such|UC[ab]{10}/, `${sample.name}{${label}="${v}"}`);
+      }
+    }
+    // Prometheus conventions: `_total` only on counters, no gauge with a `quantile` label, no `stat` label.
+    for (const [name, type] of types) {
+      if (name.endsWith('_total')) assert.equal(type, 'counter', name);
+      if (type === 'counter') assert.ok(name.endsWith('_total'), name);
+    }
+    for (const sample of samples) {
+      assert.ok(!('quantile' in sample.labels) && !('stat' in sample.labels), sample.name);
+    }
+
+    // promtool, on the real exposition.
+    const lint = await promtoolCheck(res.body);
+    assert.equal(lint.output.trim(), '', lint.output);
+    assert.equal(lint.code, 0, lint.output);
+
     // Every series the Grafana dashboard queries exists in this output.
-    const grafana = JSON.parse(
-      await readFile(new URL('../../grafana/opusclip-dashboard.json', import.meta.url), 'utf8'),
-    );
-    const exprs: string[] = grafana.panels.flatMap((p: { targets?: Array<{ expr: string }> }) =>
-      (p.targets ?? []).map((t) => t.expr),
-    );
-    const names = new Set(exprs.flatMap((e) => e.match(/opusclip_[a-z0-9_]+/g) ?? []));
+    const names = new Set((await grafanaPanels()).flatMap((p) => p.names));
     assert.ok(names.size >= 15, [...names].join(','));
     const exported = new Set(samples.map((x) => x.name));
     // A labelled counter with nothing counted yet (no errors) is declared by its TYPE line alone.
     for (const name of names) {
-      assert.ok(exported.has(name) || types.has(name), `grafana queries ${name}, which /metrics lacks`);
+      assert.ok(exported.has(name) || declared(types, name), `grafana queries ${name}, which /metrics lacks`);
     }
 
     // The JSON digest the dashboard charts read agrees.
@@ -208,9 +334,30 @@ describe('/metrics after a small run', () => {
     const s = summary.json();
     assert.equal(s.cache.hits, 2);
     assert.equal(s.http[0].service, 'youtube');
-    assert.equal(s.http[0].requests, 3);
+    assert.equal(s.http[0].requests, 5);
     assert.ok(s.http[0].quotaUsed >= 3);
     assert.equal(s.queue.waiting, 2);
+  });
+
+  it('turns endpoint paths into templates', () => {
+    assert.equal(endpointTemplate('videos.list'), 'videos.list');
+    assert.equal(
+      endpointTemplate('/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/stream'),
+      '/v1/text-to-speech/:id/stream',
+    );
+    assert.equal(endpointTemplate('/youtube/v3/videos?id=dQw4w9WgXcQ'), '/youtube/v3/videos');
+    assert.equal(endpointTemplate('/v2beta/stable-image/generate/sd3'), '/v2beta/stable-image/generate/sd3');
+    assert.equal(endpointTemplate('/api/videos/01a23c1a-f975-77e9-afd5-ec1d10d1c14b'), '/api/videos/:id');
+    assert.equal(endpointTemplate('/items/12345'), '/items/:id');
+    assert.equal(
+      endpointTemplate('/youtube/v3/channels/UCaaaaaaaaaaaaaaaaaaaaaa'),
+      '/youtube/v3/channels/:id',
+    );
+    assert.equal(endpointTemplate('/youtube/v3/playlistItems'), '/youtube/v3/playlistItems');
+    assert.equal(
+      endpointTemplate('/v1/text-to-speech-with-long-hyphenated-name'),
+      '/v1/text-to-speech-with-long-hyphenated-name',
+    );
   });
 
   it('lets a worker serve its own registry on a port, without the global registry', async () => {
@@ -234,5 +381,77 @@ describe('/metrics after a small run', () => {
     pipelineStageChannel.publish({ stage: 'render', durationMs: 10, outcome: 'ok' });
     const { samples } = parseProm(await worker.metrics());
     assert.equal(value(samples, 'opusclip_pipeline_stage_duration_seconds_count', { stage: 'render' }), 1);
+  });
+});
+
+describe('/metrics of `serve`', () => {
+  let fx: ServiceFixture;
+  let service: RunningService;
+  const budgetPrefix = uniqueName('mbudget');
+  const cacheNamespace = uniqueName('mcache');
+
+  before(async () => {
+    fx = await openService();
+    service = await serve({
+      databaseUrl: await fx.target.url(),
+      ...(fx.target.schema ? { databaseSchema: fx.target.schema } : {}),
+      redisUrl: TEST_REDIS_URL,
+      port: 0,
+      auth: { apiKeys: [API_KEY] },
+      assetsDir: fx.assetsDir,
+      logLevel: 'silent',
+      queuePrefix: fx.prefix,
+      cacheNamespace,
+      budgetPrefix,
+    });
+  });
+
+  after(async () => {
+    await service?.close();
+    for (const prefix of [budgetPrefix, cacheNamespace]) {
+      const keys = (await fx?.redis.keys(`${prefix}:*`)) ?? [];
+      if (keys.length > 0) await fx.redis.del(...keys);
+    }
+    await fx?.dispose();
+  });
+
+  it('reads through the cache, reports it and the shared quotas, passes promtool, covers Grafana', async () => {
+    const { id } = await fx.store.createVideo({ url: youtubeUrl(), title: 'served' });
+    const get = (path: string) => fetch(`${service.url}${path}`, { headers: { 'x-api-key': API_KEY } });
+    for (let i = 0; i < 3; i++) assert.equal((await get(`/api/videos/${id}`)).status, 200);
+    const res = await get('/metrics');
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const { samples, types } = parseProm(text);
+
+    // The store's reads went through the cache: one load, then hits.
+    assert.ok(value(samples, 'opusclip_cache_served_total', { kind: 'hit' }) >= 2);
+    assert.ok(value(samples, 'opusclip_cache_served_total', { kind: 'miss' }) >= 1);
+    // The shared budgets of every vendor, read from Redis (nothing used yet under this prefix).
+    for (const service of ['youtube', 'openai', 'stability', 'elevenlabs']) {
+      assert.ok(find(samples, 'opusclip_http_client_quota_limit', { service }).length > 0, service);
+    }
+    assert.equal(
+      value(samples, 'opusclip_http_client_quota_limit', { service: 'youtube', quota: 'units' }),
+      10_000,
+    );
+    assert.ok(find(samples, 'opusclip_pipeline_jobs').length > 0);
+
+    const lint = await promtoolCheck(text);
+    assert.equal(lint.code, 0, lint.output);
+    assert.equal(lint.output.trim(), '', lint.output);
+
+    // Every series Grafana queries is declared by `serve`; a panel whose series only a process running
+    // the pipeline or calling the APIs fills says so in its description.
+    const onlyWhereCalled =
+      /^opusclip_(pipeline_stage_duration_seconds|http_client_(requests|failures|retries|rate_limit_waits)_total|http_client_request_duration_seconds|http_client_breaker_state)/;
+    for (const panel of await grafanaPanels()) {
+      for (const name of panel.names) assert.ok(declared(types, name), `${panel.title}: serve lacks ${name}`);
+      if (panel.names.some((n) => onlyWhereCalled.test(n))) {
+        assert.match(panel.description, /worker --metrics-port/, `${panel.title} names the process`);
+      } else {
+        assert.match(panel.description, /\bserve\b/, `${panel.title} names the process`);
+      }
+    }
   });
 });

@@ -10,6 +10,7 @@ import {
   requestJson,
   requestOptions,
   type VendorHttpOptions,
+  withDeadline,
 } from '../shared.js';
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
 import { ELEVENLABS_MODEL_LIMITS, splitScript } from './split-script.js';
@@ -270,9 +271,8 @@ export class ElevenLabsClient {
         'text-to-speech.with-timestamps',
         '',
         'body is not valid JSON',
-        {
-          cause: error,
-        },
+        // Cut short or garbled in transit: transient (not repeated here: a synthesis is billed).
+        { cause: error, garbled: true },
       );
     }
     const parsed = timestampsSchema.safeParse(body);
@@ -327,7 +327,9 @@ export class ElevenLabsClient {
       1,
       Math.min(options.concurrency ?? this.maxConcurrentRequests, this.maxConcurrentRequests),
     );
-    const { concurrency: _c, maxPartChars: _m, locale: _l, ...tts } = options;
+    const { concurrency: _c, maxPartChars: _m, locale: _l, ...rest } = options;
+    // One deadline for the whole narration, every part included.
+    const tts = withDeadline(this.#http, rest);
     const results = await mapSettled(
       texts,
       async (text, index) => {

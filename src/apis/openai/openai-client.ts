@@ -10,6 +10,7 @@ import {
   requestJson,
   requestOptions,
   type VendorHttpOptions,
+  withDeadline,
 } from '../shared.js';
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
 import type { TimedSegment } from '../youtube/timed-text.js';
@@ -346,7 +347,9 @@ export class OpenAIClient {
     options: BatchCaptionsOptions = {},
   ): Promise<Array<BatchResult<string[]>>> {
     const { concurrency, ...rest } = options;
-    return mapSettled(transcripts, (t) => this.generateCaptions(t, rest), {
+    // One deadline for the whole batch when the caller gave one.
+    const call = withDeadline(this.#http, rest);
+    return mapSettled(transcripts, (t) => this.generateCaptions(t, call), {
       concurrency: concurrency ?? 4,
       ...(options.signal ? { signal: options.signal } : {}),
     });

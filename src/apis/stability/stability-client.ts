@@ -177,12 +177,17 @@ export class StabilityClient {
     if (options.stylePreset && model === 'core') form.set('style_preset', options.stylePreset);
     if (model === 'sd3') form.set('model', priced);
     const hold = this.credits.reserve(priced, credits);
+    // A repeat after a truncated image shares the first request's deadline.
+    const call = {
+      ...options,
+      deadlineAt: options.deadlineAt ?? this.#http.deadlineAt(options.deadlineMs ?? options.timeoutMs),
+    };
     try {
       const once = async () => {
         const response = await this.#http.makeRequest(
           'POST',
           `v2beta/stable-image/generate/${model}`,
-          requestOptions(options, {
+          requestOptions(call, {
             data: form,
             headers: { accept: 'image/*' },
             responseType: 'bytes',
@@ -217,7 +222,8 @@ export class StabilityClient {
           result = await once();
           break;
         } catch (error) {
-          if (!(error instanceof ApiResponseShapeError && error.garbled) || attempt >= attempts) throw error;
+          if (!(error instanceof ApiResponseShapeError && error.transient) || attempt >= attempts)
+            throw error;
         }
       }
       const { response, image, contentType, seed } = result;

@@ -1,6 +1,6 @@
-import { HttpError, HttpErrorCode } from '../../http/index.js';
+import { HttpError } from '../../http/index.js';
 import { ApiError, ApiErrorCode, ApiNotFoundError } from '../errors.js';
-import { type CallOptions, requestJson, requestOptions } from '../shared.js';
+import { type CallOptions, requestJson, requestOptions, withDeadline } from '../shared.js';
 import { captionListSchema } from './schemas.js';
 import { parseTimedText, type TimedSegment } from './timed-text.js';
 import { requireOAuth, YOUTUBE, type YouTubeContext } from './youtube-context.js';
@@ -36,9 +36,12 @@ export interface GetVideoCaptionsOptions extends CallOptions {
   language?: string;
 }
 
-/** 403 forbidden on captions means "not your video": say so with its own code. */
+/**
+ * A permanent 403 on captions means "not your video": say so with its own code. A 403 the provider
+ * means as a spent quota is transient and stays the HTTP layer's error.
+ */
 function captionsForbidden(error: unknown, operation: string, id: string): never {
-  if (error instanceof HttpError && error.code === HttpErrorCode.Forbidden) {
+  if (error instanceof HttpError && error.status === 403 && !error.transient) {
     throw new ApiError(
       ApiErrorCode.YouTubeCaptionsForbidden,
       YOUTUBE,
@@ -103,12 +106,13 @@ export class Captions {
    * published non-draft track, standard before ASR), downloads it as WebVTT and parses it.
    */
   async transcript(videoId: string, options: GetVideoCaptionsOptions = {}): Promise<VideoCaptions> {
-    const tracks = (await this.list(videoId, options)).filter((t) => !t.isDraft);
+    const call = withDeadline(this.ctx.http, options);
+    const tracks = (await this.list(videoId, call)).filter((t) => !t.isDraft);
     const rank = (t: CaptionTrack): number =>
       (options.language && t.language !== options.language ? 10 : 0) + (t.trackKind === 'standard' ? 0 : 1);
     const track = [...tracks].sort((a, b) => rank(a) - rank(b))[0];
     if (!track) throw new ApiNotFoundError(YOUTUBE, 'caption track', videoId);
-    const text = await this.download(track.id, { ...options, format: 'vtt' });
+    const text = await this.download(track.id, { ...call, format: 'vtt' });
     return { videoId, track, segments: parseTimedText(text) };
   }
 }

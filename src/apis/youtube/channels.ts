@@ -1,5 +1,5 @@
 import { ApiNotFoundError } from '../errors.js';
-import { type CallOptions, requestJson, requestOptions } from '../shared.js';
+import { type CallOptions, requestJson, requestOptions, withDeadline } from '../shared.js';
 import { channelListSchema, playlistItemListSchema } from './schemas.js';
 import type { Videos, YouTubeVideo } from './videos.js';
 import { YOUTUBE, type YouTubeContext } from './youtube-context.js';
@@ -56,6 +56,7 @@ export class Channels {
 
   /** Ids in the uploads playlist, newest first, at most `max`. */
   async uploadIds(playlistId: string, max: number, options?: CallOptions): Promise<string[]> {
+    const call = withDeadline(this.ctx.http, options);
     const ids: string[] = [];
     let pageToken: string | undefined;
     while (ids.length < max) {
@@ -64,7 +65,7 @@ export class Channels {
         'GET',
         'youtube/v3/playlistItems',
         playlistItemListSchema,
-        requestOptions(options, {
+        requestOptions(call, {
           params: {
             part: 'contentDetails',
             playlistId,
@@ -83,9 +84,10 @@ export class Channels {
 
   /** Up to `max` latest uploads of a channel, as full videos. */
   async latestVideos(channelIdOrHandle: string, max = 50, options?: CallOptions): Promise<ChannelVideos> {
-    const channel = await this.get(channelIdOrHandle, options);
-    const ids = await this.uploadIds(channel.uploadsPlaylistId, Math.max(0, max), options);
-    const results = await this.videos.getMany(ids, options);
+    const call = withDeadline(this.ctx.http, options);
+    const channel = await this.get(channelIdOrHandle, call);
+    const ids = await this.uploadIds(channel.uploadsPlaylistId, Math.max(0, max), call);
+    const results = await this.videos.getMany(ids, call);
     const videos: YouTubeVideo[] = [];
     const unavailableIds: string[] = [];
     results.forEach((r, i) => {

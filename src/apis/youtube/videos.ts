@@ -1,6 +1,6 @@
 import { type BatchResult, chunk, mapSettled } from '../batch.js';
 import { ApiNotFoundError, ApiResponseShapeError } from '../errors.js';
-import { type CallOptions, requestJson, requestOptions } from '../shared.js';
+import { type CallOptions, requestJson, requestOptions, withDeadline } from '../shared.js';
 import { parseIsoDuration } from './iso-duration.js';
 import { type RawVideo, videoListSchema } from './schemas.js';
 import { YOUTUBE, type YouTubeContext } from './youtube-context.js';
@@ -103,11 +103,12 @@ export class Videos {
     ids: readonly string[],
     options: GetVideosOptions = {},
   ): Promise<Array<BatchResult<YouTubeVideo>>> {
+    const call = withDeadline(this.ctx.http, options);
     const unique = [...new Set(ids)];
     const found = new Map<string, YouTubeVideo>();
     const failed = new Map<string, BatchResult<YouTubeVideo>>();
     const chunks = chunk(unique, MAX_IDS_PER_CALL);
-    const outcomes = await mapSettled(chunks, (part) => this.#list(part, options), {
+    const outcomes = await mapSettled(chunks, (part) => this.#list(part, call), {
       concurrency: options.concurrency ?? 2,
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -135,6 +135,11 @@ async function selectVideo(video) {
   $('#clips').replaceChildren(...(cards.length ? cards : [el('span', { class: 'muted' }, 'no clips yet')]));
 }
 
+// Small shares (a few quota units of thousands) stay visible instead of rounding to 0.0.
+function fmt(v) {
+  return v !== 0 && Math.abs(v) < 0.1 ? v.toPrecision(2) : v.toFixed(1);
+}
+
 function drawChart(svg, values, { max, unit = '' } = {}) {
   const w = 300;
   const h = 100;
@@ -144,6 +149,9 @@ function drawChart(svg, values, { max, unit = '' } = {}) {
     (v, i) => `${(i * step).toFixed(1)},${(h - 12 - (v / top) * (h - 20)).toFixed(1)}`,
   );
   const last = values.at(-1);
+  // The newest and the largest value, for scripts and tests reading the chart.
+  svg.dataset.last = String(last ?? '');
+  svg.dataset.max = String(values.length ? Math.max(...values) : '');
   svg.replaceChildren();
   const ns = 'http://www.w3.org/2000/svg';
   const line = document.createElementNS(ns, 'polyline');
@@ -151,7 +159,7 @@ function drawChart(svg, values, { max, unit = '' } = {}) {
   const label = document.createElementNS(ns, 'text');
   label.setAttribute('x', '4');
   label.setAttribute('y', '10');
-  label.textContent = last === undefined ? 'no data' : `${last.toFixed(1)}${unit} (max ${top.toFixed(1)})`;
+  label.textContent = last === undefined ? 'no data' : `${fmt(last)}${unit} (max ${fmt(top)})`;
   svg.append(line, label);
 }
 
@@ -164,15 +172,17 @@ async function refreshCharts() {
       ? (Math.max(0, completed - state.lastCompleted) * 60_000) / Math.max(1, m.time - prev.time)
       : 0;
   state.lastCompleted = completed;
-  const apiP95 = m.http.length ? Math.max(...m.http.map((s) => s.p95Ms)) : m.server.p95Ms;
-  const quotaLimit = m.http.reduce((n, s) => n + s.quotaLimit, 0);
-  const quotaUsed = m.http.reduce((n, s) => n + s.quotaUsed, 0);
+  // External APIs this process called, else the service's own requests.
+  const called = m.http.filter((s) => s.requests > 0);
+  const apiP95 = called.length ? Math.max(...called.map((s) => s.p95Ms)) : m.server.p95Ms;
+  // The most used service's share of its quota windows (shared by every process when Redis is set).
+  const quota = Math.max(0, ...m.http.map((s) => (s.quotaLimit > 0 ? s.quotaUsed / s.quotaLimit : 0)));
   state.history.push({
     time: m.time,
     throughput: perMin,
     latency: apiP95,
     cache: (m.cache?.hitRate ?? 0) * 100,
-    quota: quotaLimit ? (quotaUsed / quotaLimit) * 100 : 0,
+    quota: quota * 100,
   });
   if (state.history.length > 60) state.history.shift();
   drawChart(

@@ -1,0 +1,14 @@
+import diagnostics from 'node:diagnostics_channel';
+
+/**
+ * Telemetry channels of the database layer, so Prometheus histograms can subscribe without this layer
+ * depending on them. Messages carry the statement's name, never its SQL or parameters. Publishing is
+ * skipped while nobody subscribes, so the query path pays one property read.
+ *
+ * - `opusclip:db:query`: `{ name, durationMs }` once per statement (successful or not).
+ * - `opusclip:db:acquire`: `{ waitMs }` once per pooled connection handed out (0 when one was idle).
+ */
+export const dbChannels = {
+  query: diagnostics.channel('opusclip:db:query'),
+  acquire: diagnostics.channel('opusclip:db:acquire'),
+} as const;

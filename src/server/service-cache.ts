@@ -1,0 +1,85 @@
+import { Redis } from 'ioredis';
+import { Cache, redisClientOptions } from '../cache/index.js';
+import { type Logger, silentLogger } from '../core/index.js';
+import { ApiMetricsCollector, type ServiceMetrics } from '../http/index.js';
+import { sharedBudgets } from '../pipeline/pipeline-services.js';
+import type { Budget } from '../resilience/index.js';
+import type { HttpMetricsSource } from './metrics-registry.js';
+
+export interface ServiceCacheOptions {
+  /** Redis for the L2 cache, its invalidation bus and the shared API budgets; without it L1 only. */
+  redisUrl?: string | undefined;
+  /** Cache namespace; the CLI's workers use 'opusclip' (the default), so all share L2 and the bus. */
+  namespace?: string;
+  /** Key prefix of the shared API budgets (default 'opusclip:budget', the workers' default too). */
+  budgetPrefix?: string;
+  logger?: Logger;
+}
+
+export interface ServiceCache {
+  /** L1, plus Redis L2 and the invalidation bus when a Redis URL is given. */
+  readonly cache: Cache;
+  /**
+   * One source per external API (youtube, openai, stability, elevenlabs) whose quota windows are the
+   * shared budgets in Redis that the workers draw from; empty without Redis (budgets are then
+   * per-process, and the service itself calls no external API).
+   */
+  readonly httpMetrics: readonly HttpMetricsSource[];
+  /** Closes the cache and its Redis connection. */
+  close(): Promise<void>;
+}
+
+/** Reports a shared budget's windows as a service's quota, with no calls of its own. */
+function budgetQuotaSource(service: string, budget: Budget): HttpMetricsSource {
+  const collector = new ApiMetricsCollector(service);
+  return {
+    async getApiMetrics(): Promise<ServiceMetrics> {
+      let quota: ServiceMetrics['quota'] = [];
+      try {
+        quota = (await budget.usage()).map(({ name, limit, used, remaining }) => ({
+          name,
+          limit,
+          used,
+          remaining,
+        }));
+      } catch {
+        // Redis down: no quota series for this scrape rather than a failed scrape.
+      }
+      return collector.snapshot({ breakerState: 'NONE', breakerTransitions: 0, quota });
+    },
+  };
+}
+
+/**
+ * What `serve` reads through and reports: the cache its store reads go through (the same namespace as
+ * the workers', so their writes invalidate the service's L1 over the bus) and the quota sources of the
+ * API budgets shared in Redis.
+ */
+export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCache {
+  const logger = options.logger ?? silentLogger;
+  let redis: Redis | undefined;
+  if (options.redisUrl) {
+    redis = new Redis(options.redisUrl, redisClientOptions());
+    // The cache counts and logs its own Redis failures; an unhandled 'error' event would print a stack.
+    redis.on('error', () => {});
+  }
+  const cache = new Cache({
+    namespace: options.namespace ?? 'opusclip',
+    logger,
+    ...(redis ? { redis: { client: redis } } : {}),
+  });
+  const budgets = redis ? sharedBudgets(redis, options.budgetPrefix) : undefined;
+  const httpMetrics = budgets
+    ? Object.entries(budgets).map(([service, budget]) => budgetQuotaSource(service, budget))
+    : [];
+  return {
+    cache,
+    httpMetrics,
+    async close() {
+      await cache.close();
+      if (!redis) return;
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
+    },
+  };
+}
