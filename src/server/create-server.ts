@@ -118,8 +118,13 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     createMetricsRegistry({
       db: options.db,
       ...(options.cache ? { cache: options.cache } : {}),
-      ...(options.httpMetrics ? { httpMetrics: options.httpMetrics } : {}),
-      // A scrape must not wait for a Redis that is gone: the queue series is left out instead.
+      // A scrape must not wait for a Redis that is gone or hung: the quota and queue series are left
+      // out of that scrape instead.
+      ...(options.httpMetrics
+        ? {
+            httpMetrics: options.httpMetrics.map((source) => boundedSource(source, dependencyTimeoutMs)),
+          }
+        : {}),
       ...(queue
         ? {
             queue: {
@@ -244,6 +249,25 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
         clearTimeout(timer);
       }
       if (ownMetrics) metrics.close();
+    },
+  };
+}
+
+/**
+ * An API-metrics source whose read is bounded: past the deadline the scrape gets the last snapshot read
+ * (quota figures may come from Redis, which may be gone or hung).
+ */
+function boundedSource(source: HttpMetricsSource, timeoutMs: number): HttpMetricsSource {
+  let last: Awaited<ReturnType<HttpMetricsSource['getApiMetrics']>> | undefined;
+  return {
+    async getApiMetrics() {
+      try {
+        last = await withDeadline('redis', timeoutMs, undefined, () => source.getApiMetrics());
+        return last;
+      } catch (error) {
+        if (last) return last;
+        throw error;
+      }
     },
   };
 }

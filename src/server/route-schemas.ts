@@ -393,6 +393,7 @@ export function metricsSchema(isPublic: boolean) {
         content: { 'text/plain': { schema: { type: 'string' } } },
       },
       ...(isPublic ? { 400: errorRef, 500: errorRef } : errorResponses),
+      ...unavailable,
     },
   } as const;
 }

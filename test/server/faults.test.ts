@@ -138,6 +138,33 @@ describe('the service when Redis or the database is gone', () => {
     ['GET', '/docs/json'],
   ];
 
+  it('answers every request within its bound while Redis hangs (SIGSTOP): 503 for the queue', async () => {
+    assert.ok(redisChild);
+    redisChild.kill('SIGSTOP');
+    try {
+      const answers = await Promise.all(
+        everyRoute().map(
+          async ([method, path, body]) =>
+            [`${method} ${path}`, await timed(base, method, path, body)] as const,
+        ),
+      );
+      for (const [what, a] of answers) {
+        assert.ok(a.ms < ANSWER_BOUND_MS, `${what} took ${Math.round(a.ms)} ms`);
+        assert.ok(a.status < 500 || a.status === 503, `${what}: ${a.status}`);
+      }
+      const byRoute = new Map<string, Timed>(answers);
+      assert.equal(byRoute.get('GET /healthz')?.status, 200);
+      assert.equal(byRoute.get('GET /api/stats')?.status, 200);
+      assert.equal(byRoute.get('GET /readyz')?.status, 503);
+      for (const queued of ['POST /api/videos', 'GET /api/jobs', `GET /api/jobs/${jobId}`]) {
+        assert.equal(byRoute.get(queued)?.status, 503, queued);
+        assert.match(String(byRoute.get(queued)?.body.message), /Redis did not answer within/, queued);
+      }
+    } finally {
+      redisChild.kill('SIGCONT');
+    }
+  });
+
   it('answers every request within its bound once Redis is killed: 503 for the queue, the rest works', async () => {
     assert.ok(redisChild);
     await stopRedis(redisChild);
