@@ -9,6 +9,11 @@ const nullableNumber = { type: ['number', 'null'] } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
 
+/** An integer from a query string, within [minimum, maximum]; `x-finite` refuses Infinity (see finite-numbers.ts). */
+function queryInteger(minimum: number, maximum: number, defaultValue: number) {
+  return { type: 'integer', minimum, maximum, default: defaultValue, 'x-finite': true } as const;
+}
+
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
@@ -93,20 +98,32 @@ export const jobSchema = {
 
 const countsByState = { type: 'object', additionalProperties: { type: 'integer' } } as const;
 
-const errorResponses = {
-  400: { $ref: 'Error#' },
-  401: { $ref: 'Error#' },
-} as const;
+const errorRef = { $ref: 'Error#' } as const;
+
+/**
+ * Error answers a route documents, all in the `Error` shape: 400 (a field is invalid; malformed URL),
+ * 401 (secured routes), 500 (unexpected), plus what the route adds (404, 413, 415, 503).
+ */
+const errorResponses = { 400: errorRef, 401: errorRef, 500: errorRef } as const;
+const bodyErrors = { 413: errorRef, 415: errorRef } as const;
+const unavailable = { 503: errorRef } as const;
+const notFound = { 404: errorRef } as const;
+
+/** Routes answered without an API key. */
+const publicRoute = { security: [] } as const;
 
 export const listVideosSchema = {
+  operationId: 'listVideos',
   tags: ['videos'],
   summary: 'List videos, newest first, optionally of one status; keyset pagination',
+  description:
+    "Without `status` the per-status pages are merged by id. Pass the answer's `nextCursor` as `cursor` for the next page; `null` means the last page.",
   querystring: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      status: { type: 'string', enum: [...VIDEO_STATUSES] },
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+      status: { type: 'string', enum: [...VIDEO_STATUSES], description: 'Only videos in this status' },
+      limit: { ...queryInteger(1, 500, 50), description: 'Page size, 1 to 500' },
       cursor: { ...uuid, description: 'nextCursor of the previous page' },
     },
   },
@@ -120,25 +137,31 @@ export const listVideosSchema = {
       },
     },
     ...errorResponses,
+    ...unavailable,
   },
 } as const;
 
 const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: uuid },
+  properties: { id: { ...uuid, description: 'The video id (a UUID)' } },
 } as const;
 
 export const getVideoSchema = {
+  operationId: 'getVideo',
   tags: ['videos'],
   summary: 'One video',
+  description: 'The video with its metadata, status and thumbnail URL; 404 when no video has this id.',
   params: idParams,
-  response: { 200: { $ref: 'Video#' }, 404: { $ref: 'Error#' }, ...errorResponses },
+  response: { 200: { $ref: 'Video#' }, ...errorResponses, ...notFound, ...unavailable },
 } as const;
 
 export const createVideoSchema = {
+  operationId: 'createVideo',
   tags: ['videos'],
   summary: 'Register a video by URL and enqueue its processing (202 with the job id)',
+  description:
+    'The URL is validated in full first (a YouTube video URL, no credentials, no control characters, at most 2048 characters); a refused URL answers 400 naming `url` and nothing is stored or enqueued. The canonical URL is stored (idempotent) and one job per video is enqueued; `duplicate` is false only for the request that created the video. Needs Redis (503 without).',
   body: {
     type: 'object',
     required: ['url'],
@@ -157,18 +180,25 @@ export const createVideoSchema = {
         videoId: uuid,
         youtubeId: { type: 'string' },
         url: { type: 'string' },
-        duplicate: { type: 'boolean', description: 'A job for this video was already pending' },
+        duplicate: {
+          type: 'boolean',
+          description: 'False only for the request that created the video; true for every other one',
+        },
         requestId: { type: 'string' },
       },
     },
-    503: { $ref: 'Error#' },
     ...errorResponses,
+    ...bodyErrors,
+    ...unavailable,
   },
 } as const;
 
 export const listClipsSchema = {
+  operationId: 'listVideoClips',
   tags: ['videos'],
   summary: "A video's clips, in time order",
+  description:
+    'Clip files, thumbnails and narration inside the assets directory come with URLs under /assets/.',
   params: idParams,
   response: {
     200: {
@@ -176,14 +206,18 @@ export const listClipsSchema = {
       required: ['items'],
       properties: { items: { type: 'array', items: { $ref: 'Clip#' } } },
     },
-    404: { $ref: 'Error#' },
     ...errorResponses,
+    ...notFound,
+    ...unavailable,
   },
 } as const;
 
 export const listJobsSchema = {
+  operationId: 'listJobs',
   tags: ['jobs'],
   summary: 'Pipeline jobs with their progress',
+  description:
+    'Jobs of the BullMQ queue, newest first, with counts by state. Needs Redis (503 without, or when Redis does not answer in time).',
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -191,8 +225,9 @@ export const listJobsSchema = {
       state: {
         type: 'string',
         enum: ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'],
+        description: 'Only jobs in this state',
       },
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+      limit: { ...queryInteger(1, 500, 100), description: 'Most jobs to list, 1 to 500' },
     },
   },
   response: {
@@ -201,25 +236,39 @@ export const listJobsSchema = {
       required: ['items', 'counts'],
       properties: { items: { type: 'array', items: { $ref: 'Job#' } }, counts: countsByState },
     },
-    503: { $ref: 'Error#' },
     ...errorResponses,
+    ...unavailable,
   },
 } as const;
 
 export const getJobSchema = {
+  operationId: 'getJob',
   tags: ['jobs'],
   summary: 'One pipeline job',
+  description:
+    'The job with its progress, attempts, failure reason and request id; 404 when unknown. Needs Redis.',
   params: {
     type: 'object',
     required: ['id'],
-    properties: { id: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' } },
+    properties: {
+      id: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: 'The job id (`yt-` and the YouTube video id)',
+      },
+    },
   },
-  response: { 200: { $ref: 'Job#' }, 404: { $ref: 'Error#' }, 503: { $ref: 'Error#' }, ...errorResponses },
+  response: { 200: { $ref: 'Job#' }, ...errorResponses, ...notFound, ...unavailable },
 } as const;
 
 export const statsSchema = {
+  operationId: 'getStats',
   tags: ['stats'],
   summary: 'Counts of videos, clips and jobs by status, and queue counts',
+  description:
+    'Store counts from the database; `queue` is left out when there is no queue or Redis does not answer in time.',
   response: {
     200: {
       type: 'object',
@@ -241,16 +290,23 @@ export const statsSchema = {
             },
           },
         },
-        queue: { ...countsByState, description: 'BullMQ job counts by state (absent without a queue)' },
+        queue: {
+          ...countsByState,
+          description: 'BullMQ job counts by state (absent without a queue or when Redis is late)',
+        },
       },
     },
     ...errorResponses,
+    ...unavailable,
   },
 } as const;
 
 export const summarySchema = {
+  operationId: 'getMetricsSummary',
   tags: ['stats'],
   summary: "A JSON digest of the service's metrics, for the dashboard's charts",
+  description:
+    'Request, database, cache, API-client and queue figures; parts whose source does not answer in time are left out.',
   response: {
     200: {
       type: 'object',
@@ -307,12 +363,37 @@ const health = {
 } as const;
 
 export const healthSchema = {
+  operationId: 'getHealth',
   tags: ['health'],
   summary: 'The process is up',
-  response: { 200: health },
+  description: 'Liveness: 200 while the process serves requests. Public.',
+  ...publicRoute,
+  response: { 200: health, 400: errorRef, 500: errorRef },
 } as const;
 export const readySchema = {
+  operationId: 'getReadiness',
   tags: ['health'],
   summary: 'The database answers a query and Redis a PING (503 when not)',
-  response: { 200: health, 503: health },
+  description: 'Readiness: each check has `readinessTimeoutMs` (default 1000 ms). Public.',
+  ...publicRoute,
+  response: { 200: health, 400: errorRef, 500: errorRef, 503: health },
 } as const;
+
+/** GET /metrics: the Prometheus text exposition; public when `publicMetrics` is set. */
+export function metricsSchema(isPublic: boolean) {
+  return {
+    operationId: 'getMetrics',
+    tags: ['stats'],
+    summary: 'Prometheus metrics in the text exposition format',
+    description: 'Needs the API key unless the service runs with `publicMetrics`.',
+    ...(isPublic ? publicRoute : {}),
+    response: {
+      200: {
+        description: 'The exposition (text/plain; version=0.0.4)',
+        content: { 'text/plain': { schema: { type: 'string' } } },
+      },
+      ...(isPublic ? { 400: errorRef, 500: errorRef } : errorResponses),
+      ...unavailable,
+    },
+  } as const;
+}

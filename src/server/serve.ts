@@ -11,8 +11,13 @@ export interface ServeConfig {
   databaseUrl: string;
   /** PostgreSQL only: the schema (search_path). */
   databaseSchema?: string;
-  redisUrl: string;
+  /**
+   * Redis for the pipeline queue and /readyz. Without it the service runs: the queue routes
+   * (`POST /api/videos`, `/api/jobs`) answer 503 ERR_SERVER_REDIS_NOT_CONFIGURED, the rest works.
+   */
+  redisUrl?: string | undefined;
   port?: number;
+  /** Interface to listen on (default 127.0.0.1); `RunningService.url` is the address really bound. */
   host?: string;
   /** API keys, or false to run without authentication. */
   auth: { apiKeys: readonly string[] } | false;
@@ -30,16 +35,41 @@ export interface ServeConfig {
   cacheNamespace?: string;
   /** Key prefix of the API budgets shared in Redis (default 'opusclip:budget', the workers' prefix). */
   budgetPrefix?: string;
+  /** Deadline of each database or Redis call a request makes (default 3000 ms). */
+  dependencyTimeoutMs?: number;
+  /**
+   * Longest close() takes, requests in flight and dependencies that are gone included (default 5000 ms):
+   * in-flight requests get half of it, then the queue, Redis and the database share the rest.
+   */
+  closeTimeoutMs?: number;
 }
 
 export interface RunningService {
+  /** The base URL of the bound address, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly server: OpusServer;
-  /** Stops accepting requests, then closes the queue, Redis and the database. */
+  /**
+   * Stops accepting requests, then closes the queue, Redis and the database, all within
+   * `closeTimeoutMs`: a dependency that is gone is dropped rather than waited for.
+   */
   close(): Promise<void>;
 }
 
-/** Opens the database, Redis and the queue from `config`, starts the service and listens. */
+/** Runs `step`, giving up on it after `ms` and then calling `abandon` (drop the connection). */
+async function bounded(step: () => Promise<unknown>, ms: number, abandon?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((done) => {
+    timer = setTimeout(() => done('late'), ms);
+  });
+  try {
+    const outcome = await Promise.race([step().catch(() => undefined), late]);
+    if (outcome === 'late') abandon?.();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens the database, Redis (when configured) and the queue from `config`, starts the service, listens. */
 export async function serve(config: ServeConfig): Promise<RunningService> {
   const secrets = config.auth === false ? [] : [...config.auth.apiKeys];
   const logger = createServerLogger({
@@ -47,40 +77,80 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     ...(config.pretty ? { pretty: true } : {}),
     secrets,
   });
+  const closeTimeoutMs = config.closeTimeoutMs ?? 5000;
   const db = await createDatabase<StoreSchema>({
     url: config.databaseUrl,
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
-  const opened: Array<() => Promise<unknown>> = [() => db.close()];
+  // close() has one bound in all: the server gets half of it, the dependencies share what is left.
+  let closeDeadline = 0;
+  const remaining = () => Math.max(50, closeDeadline - Date.now());
+  const opened: Array<() => Promise<void>> = [() => bounded(() => db.close(), remaining())];
   try {
     if (config.migrate !== false) await setupStore(db);
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
-    opened.unshift(() => redis.quit().catch(() => redis.disconnect()));
-    const queue = new PipelineQueue({
-      connection: config.redisUrl,
-      ...(config.queueName ? { name: config.queueName } : {}),
-      ...(config.queuePrefix ? { prefix: config.queuePrefix } : {}),
-    });
-    opened.unshift(() => queue.close());
-    // Store reads go through the cache (L1, Redis L2); /metrics reports it and the shared API quotas.
+    let redis: Redis | undefined;
+    let queue: PipelineQueue | undefined;
+    if (config.redisUrl) {
+      const redisLog = logger.child({ component: 'redis' });
+      // One line per distinct failure, redacted by the logger (ioredis reports each retry).
+      let lastError = '';
+      const onRedisError = (error: Error) => {
+        if (error.message === lastError) return;
+        lastError = error.message;
+        redisLog.warn({ err: error }, 'Redis connection failed; queue routes answer 503 until it is back');
+      };
+      const client = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+      client.on('error', onRedisError);
+      client.on('ready', () => {
+        lastError = '';
+      });
+      redis = client;
+      opened.unshift(() =>
+        bounded(
+          () => client.quit(),
+          remaining(),
+          () => client.disconnect(),
+        ),
+      );
+      const q = new PipelineQueue({
+        connection: config.redisUrl,
+        ...(config.queueName ? { name: config.queueName } : {}),
+        ...(config.queuePrefix ? { prefix: config.queuePrefix } : {}),
+      });
+      q.queue.on('error', onRedisError);
+      queue = q;
+      opened.unshift(() =>
+        bounded(
+          () => q.close(),
+          remaining(),
+          () => void q.queue.disconnect().catch(() => {}),
+        ),
+      );
+    }
+    // Store reads go through the cache (L1, plus Redis L2 and its invalidation bus when Redis is
+    // configured); /metrics reports it and the API quotas shared in Redis.
     const cached = openServiceCache({
       redisUrl: config.redisUrl,
       ...(config.cacheNamespace ? { namespace: config.cacheNamespace } : {}),
       ...(config.budgetPrefix ? { budgetPrefix: config.budgetPrefix } : {}),
       logger: asCoreLogger(logger.child({ component: 'cache' })),
     });
-    opened.unshift(() => cached.close());
+    opened.unshift(() => bounded(() => cached.close(), remaining()));
     db.useCache(cached.cache);
     const server = await createServer({
       db,
       store: new VideoStore(db, { cache: cached.cache }),
       cache: cached.cache,
       httpMetrics: cached.httpMetrics,
-      redis,
-      queue,
+      ...(redis ? { redis } : {}),
+      ...(queue ? { queue } : {}),
       auth: config.auth,
       logger,
+      closeTimeoutMs: Math.floor(closeTimeoutMs / 2),
+      ...(config.dependencyTimeoutMs !== undefined
+        ? { dependencyTimeoutMs: config.dependencyTimeoutMs }
+        : {}),
       ...(config.publicMetrics ? { publicMetrics: true } : {}),
       ...(config.cors ? { cors: config.cors } : {}),
       ...(config.assetsDir ? { assetsDir: config.assetsDir } : {}),
@@ -91,10 +161,12 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       url,
       server,
       async close() {
+        closeDeadline = Date.now() + closeTimeoutMs;
         for (const close of opened) await close();
       },
     };
   } catch (error) {
+    closeDeadline = Date.now() + closeTimeoutMs;
     for (const close of opened) await close().catch(() => {});
     throw error;
   }

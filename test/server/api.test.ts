@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createServer, type OpusServer, serve } from '../../src/server/index.js';
 import { postgresTarget } from '../support/databases.js';
@@ -211,6 +213,22 @@ describe('REST service', () => {
     const withThumb = items.find((c) => c.title === 'hook');
     assert.equal(withThumb?.thumbnailUrl, '/assets/thumbs/a.png');
     assert.ok(items.some((c) => c.narrationUrl === '/assets/n/b.mp3'));
+  });
+
+  it('resolves asset paths stored relative to the working directory (the pipeline writes <assetsDir>/<id>/…)', async () => {
+    const { id } = await fx.store.createVideo({ url: youtubeUrl(), duration: 60, status: 'completed' });
+    await mkdir(join(fx.assetsDir, id), { recursive: true });
+    await writeFile(join(fx.assetsDir, id, 'c0.png'), 'png bytes');
+    // What the pipeline stores when the assets dir is given relative to the working directory.
+    const stored = relative(process.cwd(), join(fx.assetsDir, id, 'c0.png'));
+    assert.ok(!isAbsolute(stored));
+    await fx.store.createClipRecord(id, { startTime: 0, endTime: 5, thumbnailPath: stored });
+    const res = await server.app.inject({ method: 'GET', url: `/api/videos/${id}/clips`, headers: auth });
+    const url = (res.json().items as Array<{ thumbnailUrl: string | null }>)[0]?.thumbnailUrl;
+    assert.equal(url, `/assets/${id}/c0.png`);
+    const file = await server.app.inject({ method: 'GET', url: url ?? '' });
+    assert.equal(file.statusCode, 200);
+    assert.equal(file.body, 'png bytes');
   });
 
   it('publishes an OpenAPI document built from the route schemas', async () => {
