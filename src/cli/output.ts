@@ -19,3 +19,17 @@ export const stdio: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
 };
+
+/**
+ * Whether colour may be written to a stream: only to a terminal, and never when NO_COLOR is set to
+ * anything non-empty (https://no-color.org) or TERM is `dumb`. FORCE_COLOR (non-empty, not `0`) wins.
+ */
+export function colorsAllowed(
+  stream: { isTTY?: boolean } | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.TERM === 'dumb') return false;
+  return stream?.isTTY === true;
+}
