@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { createDatabase, type Database } from '../db/index.js';
 import { CliError, CliErrorCode } from './cli-errors.js';
+import { urlPasswords } from './url-passwords.js';
 
 /** How long one connection attempt may take, so a command with every dependency down ends within 10 s. */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -16,21 +17,6 @@ export function redisEndpoint(url: string): string {
   } catch {
     return redactConnectionUrl(url);
   }
-}
-
-/** The passwords inside connection URLs, for redacting literal copies that a driver may print. */
-export function urlPasswords(...urls: Array<string | undefined>): string[] {
-  const out: string[] = [];
-  for (const url of urls) {
-    if (!url) continue;
-    try {
-      const u = new URL(url);
-      if (u.password) out.push(u.password, decodeURIComponent(u.password));
-    } catch {
-      // A malformed URL is rejected by the configuration before anything connects.
-    }
-  }
-  return out;
 }
 
 const AUTH_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|invalid username-password/i;

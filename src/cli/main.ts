@@ -4,24 +4,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { isOpusError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { redactSecrets } from '../core/redact.js';
-import { VIDEO_STATUSES } from '../store/index.js';
+import { VIDEO_STATUSES } from '../store/schema.js';
 import { boundedShutdown, DEFAULT_SHUTDOWN_BOUND_MS, EXIT_INTERRUPTED } from './bounded-shutdown.js';
-import { type CliConfig, CONFIG_VARIABLES, loadConfig } from './cli-config.js';
+import { type CliConfig, CONFIG_VARIABLES, LOG_LEVELS, loadConfig } from './cli-config.js';
 import { UsageError } from './cli-errors.js';
-import { createCliLogger, LOG_LEVELS } from './cli-logger.js';
-import {
-  runDemo,
-  runEnqueue,
-  runJobs,
-  runProcess,
-  runSandbox,
-  runWorker,
-} from './commands/pipeline-commands.js';
-import { runServe } from './commands/serve-command.js';
-import { runSetup, runStats, runVideo, runVideos } from './commands/store-commands.js';
-import { urlPasswords } from './dependency-check.js';
 import { hostName, integerIn, nonEmpty, portNumber, rate } from './option-parsers.js';
 import { colorsAllowed, type Output, stdio } from './output.js';
+import { urlPasswords } from './url-passwords.js';
 
 /** Exit statuses (documented in docs/_incoming/cli.md). */
 export const EXIT = {
@@ -53,6 +42,22 @@ export interface CommandContext {
 }
 
 type Run = (ctx: CommandContext) => Promise<number>;
+
+// Each command's code (drivers, BullMQ, Fastify) is loaded only when the command runs, so `--help`,
+// `--version` and usage errors answer at once and load nothing they do not need.
+const pipelineCommands = () => import('./commands/pipeline-commands.js');
+const storeCommands = () => import('./commands/store-commands.js');
+const runDemo: Run = async (ctx) => (await pipelineCommands()).runDemo(ctx);
+const runProcess: Run = async (ctx) => (await pipelineCommands()).runProcess(ctx);
+const runEnqueue: Run = async (ctx) => (await pipelineCommands()).runEnqueue(ctx);
+const runJobs: Run = async (ctx) => (await pipelineCommands()).runJobs(ctx);
+const runWorker: Run = async (ctx) => (await pipelineCommands()).runWorker(ctx);
+const runSandbox: Run = async (ctx) => (await pipelineCommands()).runSandbox(ctx);
+const runServe: Run = async (ctx) => (await import('./commands/serve-command.js')).runServe(ctx);
+const runSetup: Run = async (ctx) => (await storeCommands()).runSetup(ctx);
+const runVideos: Run = async (ctx) => (await storeCommands()).runVideos(ctx);
+const runVideo: Run = async (ctx) => (await storeCommands()).runVideo(ctx);
+const runStats: Run = async (ctx) => (await storeCommands()).runStats(ctx);
 
 interface CommandSpec {
   name: string;
@@ -322,7 +327,10 @@ async function execute(
     ];
     const explicitLevel = typeof flags['log-level'] === 'string' || config.logLevelSet;
     const logger = spec.logs
-      ? createCliLogger({ level: explicitLevel ? config.logLevel : spec.logs.defaultLevel, secrets })
+      ? (await import('./cli-logger.js')).createCliLogger({
+          level: explicitLevel ? config.logLevel : spec.logs.defaultLevel,
+          secrets,
+        })
       : silentLogger;
     return spec.run({
       name: spec.name,
@@ -450,6 +458,12 @@ export async function runCli(argv: string[] = process.argv.slice(2)): Promise<vo
     process.stderr.write(`opusclip: unexpected error: ${line([error])}\n`);
     process.exit(EXIT.failure);
   };
+  // A reader that went away (`opusclip jobs | head`) ends the output, not in an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    });
+  }
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   const code = await main(argv);
