@@ -3,7 +3,7 @@ import { format, styleText } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { isOpusError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { redactSecrets } from '../core/redact.js';
+import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { VIDEO_STATUSES } from '../store/schema.js';
 import { boundedShutdown, DEFAULT_SHUTDOWN_BOUND_MS, EXIT_INTERRUPTED } from './bounded-shutdown.js';
 import { type CliConfig, CONFIG_VARIABLES, LOG_LEVELS, loadConfig } from './cli-config.js';
@@ -332,6 +332,17 @@ async function execute(
           secrets,
         })
       : silentLogger;
+    logger.info(
+      {
+        command: spec.name,
+        version: packageVersion(),
+        database: redactConnectionUrl(config.databaseUrl),
+        redis: config.redisUrl ? redactConnectionUrl(config.redisUrl) : undefined,
+        sandbox: config.sandbox || undefined,
+        pid: process.pid,
+      },
+      `opusclip ${spec.name} starting`,
+    );
     return spec.run({
       name: spec.name,
       config,
