@@ -336,8 +336,9 @@ async function execute(
       {
         command: spec.name,
         version: packageVersion(),
-        database: redactConnectionUrl(config.databaseUrl),
-        redis: config.redisUrl ? redactConnectionUrl(config.redisUrl) : undefined,
+        // The sandbox uses neither.
+        database: spec.name === 'sandbox' ? undefined : redactConnectionUrl(config.databaseUrl),
+        redis: config.redisUrl && spec.name !== 'sandbox' ? redactConnectionUrl(config.redisUrl) : undefined,
         sandbox: config.sandbox || undefined,
         pid: process.pid,
       },

@@ -151,6 +151,11 @@ describe('opusclip usage errors: exit 2, one line with a hint, no side effect', 
     { args: ['process', '--concurrency', '1e3', 'https://youtu.be/dQw4w9WgXcQ'], says: /--concurrency/ },
     { args: ['demo', '--log-level', 'loud'], says: /--log-level/ },
     { args: ['jobs', '--limit', '5'], says: /unknown option '--limit'/ },
+    {
+      args: ['process', '--file', 'missing-urls.txt'],
+      says: /--file: cannot read missing-urls\.txt \(ENOENT\)/,
+    },
+    { args: ['enqueue', '--file', 'missing-urls.txt'], says: /--file: cannot read/ },
   ];
 
   it('each bad command line is refused before anything runs', async () => {

@@ -1,3 +1,4 @@
+import { access, constants } from 'node:fs/promises';
 import { ConfigError } from '../../core/errors.js';
 import { PipelineQueue } from '../../pipeline/pipeline-queue.js';
 import { startPipelineWorker } from '../../pipeline/pipeline-worker.js';
@@ -28,9 +29,16 @@ function numberFlag(ctx: CommandContext, name: string, fallback: number): number
   return typeof v === 'number' ? v : fallback;
 }
 
-function fileFlag(ctx: CommandContext): string | undefined {
+/** `--file`, checked readable before anything is opened (a missing file is a usage error). */
+async function fileFlag(ctx: CommandContext): Promise<string | undefined> {
   const v = ctx.flags.file;
-  return typeof v === 'string' ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  try {
+    await access(v, constants.R_OK);
+  } catch (error) {
+    throw new UsageError(`--file: cannot read ${v} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return v;
 }
 
 /**
@@ -43,7 +51,7 @@ async function checkDependencies(ctx: CommandContext, redisUrl: string | undefin
 }
 
 export async function runProcess(ctx: CommandContext): Promise<number> {
-  const file = fileFlag(ctx);
+  const file = await fileFlag(ctx);
   if (ctx.args.length === 0 && !file) throw new UsageError('give at least one URL, or --file urls.txt');
   return processUrls(ctx, ctx.config, urlSources(ctx.args, file));
 }
@@ -178,7 +186,7 @@ async function openQueue(ctx: CommandContext, redisUrl: string): Promise<Pipelin
 }
 
 export async function runEnqueue(ctx: CommandContext): Promise<number> {
-  const file = fileFlag(ctx);
+  const file = await fileFlag(ctx);
   if (ctx.args.length === 0 && !file) throw new UsageError('give at least one URL, or --file urls.txt');
   const redisUrl = requireRedis(ctx.config, 'enqueue');
   const queue = await openQueue(ctx, redisUrl);
