@@ -6,8 +6,11 @@ import { createDatabase, type Database } from '../db/index.js';
 import { CliError, CliErrorCode } from './cli-errors.js';
 import { urlPasswords } from './url-passwords.js';
 
-/** How long one connection attempt may take, so a command with every dependency down ends within 10 s. */
-export const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long one connection attempt may take, so that a command whose dependencies are down or stuck
+ * (checked at once, not one after the other) ends within 10 s of its start, start-up included.
+ */
+export const CONNECT_TIMEOUT_MS = 4_000;
 
 /** `host:port` of a Redis URL, for messages (never the password). */
 export function redisEndpoint(url: string): string {
@@ -107,7 +110,7 @@ function reasonOf(codes: unknown[], texts: string[], timeoutMs: number, secrets:
 }
 
 /**
- * Opens the database with a bounded connect (5 s) so that a database that is gone ends the command
+ * Opens the database with a bounded connect (CONNECT_TIMEOUT_MS) so that a database that is gone ends the command
  * with one line; the db layer's error already names the URL with its password hidden.
  */
 export async function connectDatabase<DB>(url: string, logger?: Logger): Promise<Database<DB>> {

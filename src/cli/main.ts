@@ -332,7 +332,7 @@ async function execute(
           secrets,
         })
       : silentLogger;
-    logger.info(
+    logger.debug(
       {
         command: spec.name,
         version: packageVersion(),
