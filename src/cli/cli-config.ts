@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
-import { redactUrl } from '../core/redact.js';
+import { redactConnectionUrl } from '../core/redact.js';
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
 
 /**
@@ -24,11 +24,18 @@ export interface CliConfig {
   /** A sandbox already running (shared by several workers); otherwise one is started in-process. */
   sandboxUrl: string | undefined;
   logLevel: string;
+  /** After the first SIGTERM/SIGINT, how long a command may take to stop before the CLI exits anyway. */
+  shutdownTimeoutMs: number;
+  /** Whether LOG_LEVEL or --log-level was given (otherwise each command has its own default). */
+  logLevelSet: boolean;
   /** The service's own API keys (OPUSCLIP_API_KEYS). */
   serviceApiKeys: string[] | undefined;
   /** OPUSCLIP_AUTH=off: the service runs without authentication. */
   serviceAuthOff: boolean;
 }
+
+/** pino's levels, and `silent`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export interface ConfigVariable {
   name: string;
@@ -92,8 +99,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: 'LOG_LEVEL',
     flag: '--log-level',
-    default: 'info',
+    default: 'info (process, demo: warn)',
     meaning: 'pino level: trace … fatal, or silent',
+  },
+  {
+    name: 'OPUSCLIP_SHUTDOWN_TIMEOUT_MS',
+    default: '10000',
+    meaning: 'after SIGTERM/Ctrl-C, how long a command may take to stop before it is forced out',
   },
 ];
 
@@ -132,7 +144,7 @@ export function readConfigFile(path: string): Record<string, string> {
 }
 
 export function loadConfig(
-  flags: Record<string, string | boolean | undefined>,
+  flags: Record<string, string | number | boolean | undefined>,
   processEnv: NodeJS.ProcessEnv,
 ): CliConfig {
   const file = typeof flags.config === 'string' ? flags.config : processEnv.OPUSCLIP_CONFIG || undefined;
@@ -156,10 +168,25 @@ export function loadConfig(
       ok = false;
     }
     if (!ok) {
-      throw new ConfigError(`Invalid REDIS_URL "${redactUrl(redisUrl)}": expected redis://host:port[/db]`, {
-        details: { redisUrl: redactUrl(redisUrl) },
-      });
+      throw new ConfigError(
+        `Invalid REDIS_URL "${redactConnectionUrl(redisUrl)}": expected redis://host:port[/db]`,
+        { details: { redisUrl: redactConnectionUrl(redisUrl) } },
+      );
     }
+  }
+  const logLevel = str('log-level', 'LOG_LEVEL');
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`Invalid LOG_LEVEL "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`, {
+      details: { logLevel },
+    });
+  }
+  const shutdownRaw = env.OPUSCLIP_SHUTDOWN_TIMEOUT_MS;
+  const shutdownTimeoutMs = shutdownRaw === undefined || shutdownRaw === '' ? 10_000 : Number(shutdownRaw);
+  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 100 || shutdownTimeoutMs > 600_000) {
+    throw new ConfigError(
+      `Invalid OPUSCLIP_SHUTDOWN_TIMEOUT_MS "${shutdownRaw}": expected whole milliseconds from 100 to 600000`,
+      { details: { shutdownTimeoutMs: shutdownRaw } },
+    );
   }
   const sandboxFlag =
     flags.sandbox === true || env.OPUSCLIP_SANDBOX === 'true' || env.OPUSCLIP_SANDBOX === '1';
@@ -176,7 +203,9 @@ export function loadConfig(
     },
     sandbox: sandboxFlag,
     sandboxUrl: env.OPUSCLIP_SANDBOX_URL || undefined,
-    logLevel: str('log-level', 'LOG_LEVEL') ?? 'info',
+    logLevel: logLevel ?? 'info',
+    logLevelSet: logLevel !== undefined,
+    shutdownTimeoutMs,
     serviceApiKeys: env.OPUSCLIP_API_KEYS ? env.OPUSCLIP_API_KEYS.split(',').map((k) => k.trim()) : undefined,
     serviceAuthOff: env.OPUSCLIP_AUTH === 'off',
   };

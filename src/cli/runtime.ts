@@ -3,13 +3,14 @@ import { type ApiClients, createApiClients, sandboxBaseUrls } from '../apis/api-
 import { Cache, redisClientOptions } from '../cache/index.js';
 import { ConfigError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { createDatabase, type Database } from '../db/index.js';
+import type { Database } from '../db/index.js';
 import { coalesceVideoLookups } from '../pipeline/coalesce-video-lookups.js';
 import { createPipelinePorts, sharedBudgets } from '../pipeline/pipeline-services.js';
 import { VideoPipeline } from '../pipeline/video-pipeline.js';
 import { createSandbox, type Sandbox } from '../sandbox/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
 import type { CliConfig } from './cli-config.js';
+import { connectDatabase } from './dependency-check.js';
 
 export interface RuntimeOptions {
   narration?: boolean;
@@ -67,7 +68,7 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   try {
-    const db = await createDatabase<StoreSchema>({ url: config.databaseUrl, logger });
+    const db = await connectDatabase<StoreSchema>(config.databaseUrl, logger);
     closers.push(() => db.close());
     await setupStore(db);
 

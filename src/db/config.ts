@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { redactUrl } from '../core/redact.js';
+import { redactConnectionUrl } from '../core/redact.js';
 import { DatabaseError, DbErrorCode } from './errors.js';
 import type { DialectName } from './types.js';
 
@@ -61,7 +61,7 @@ export interface ParsedDatabaseUrl {
 
 /** Parses and checks a database URL; errors never show the password. */
 export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
-  const redacted = redactUrl(url);
+  const redacted = redactConnectionUrl(url);
   const fail = (why: string): never => {
     throw new DatabaseError(DbErrorCode.Url, `Invalid database URL "${redacted}": ${why}`, {
       details: { url: redacted },

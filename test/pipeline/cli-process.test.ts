@@ -103,7 +103,7 @@ describe('opusclip process, Ctrl-C and the read commands', () => {
     assert.equal(await main(['stats', '--json'], io, env), 0);
     const stats = JSON.parse(out.pop()!) as { stats: { videos: { total: number } } };
     assert.equal(stats.stats.videos.total, IDS.length);
-    assert.equal(await main(['videos', '--status', 'nope'], { out: () => {}, err: () => {} }, env), 1);
+    assert.equal(await main(['videos', '--status', 'nope'], { out: () => {}, err: () => {} }, env), 2);
     assert.equal(
       await main(['video', '00000000-0000-7000-8000-000000000000'], { out: () => {}, err: () => {} }, env),
       1,

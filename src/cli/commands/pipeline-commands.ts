@@ -1,13 +1,17 @@
-import { InvalidArgumentError } from '../../core/errors.js';
+import { access, constants } from 'node:fs/promises';
+import { ConfigError } from '../../core/errors.js';
 import { PipelineQueue } from '../../pipeline/pipeline-queue.js';
 import { startPipelineWorker } from '../../pipeline/pipeline-worker.js';
 import { readVideoUrls, urlSources } from '../../pipeline/read-video-urls.js';
-import type { PipelineEvent, RunSummary } from '../../pipeline/video-pipeline.js';
+import type { RunSummary } from '../../pipeline/video-pipeline.js';
 import { createSandbox } from '../../sandbox/index.js';
 import { createMetricsRegistry, serveMetrics } from '../../server/metrics-registry.js';
 import type { CliConfig } from '../cli-config.js';
+import { UsageError } from '../cli-errors.js';
+import { checkRedis, redisEndpoint } from '../dependency-check.js';
 import type { CommandContext } from '../main.js';
 import { formatTable } from '../output.js';
+import { countingSources, progressReporter } from '../progress-reporter.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 
 /** Sample videos for the demo: several URL forms, one of them a second form of the same video. */
@@ -20,22 +24,35 @@ export const DEMO_URLS = [
   'https://www.youtube.com/embed/dQw4w9WgXcQ',
 ];
 
-function concurrencyOf(ctx: CommandContext, fallback: number): number {
-  const raw = ctx.flags.concurrency;
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new InvalidArgumentError(
-      `--concurrency must be a whole number from 1 to 256, not "${String(raw)}"`,
-    );
+function numberFlag(ctx: CommandContext, name: string, fallback: number): number {
+  const v = ctx.flags[name];
+  return typeof v === 'number' ? v : fallback;
+}
+
+/** `--file`, checked readable before anything is opened (a missing file is a usage error). */
+async function fileFlag(ctx: CommandContext): Promise<string | undefined> {
+  const v = ctx.flags.file;
+  if (typeof v !== 'string') return undefined;
+  try {
+    await access(v, constants.R_OK);
+  } catch (error) {
+    throw new UsageError(`--file: cannot read ${v} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  return n;
+  return v;
+}
+
+/**
+ * Redis answers (bounded, one attempt, credentials checked) before the runtime opens its long-lived
+ * connections, whose retries would otherwise wait for it for ever. The database needs no such check:
+ * opening it is itself bounded (see connectDatabase).
+ */
+async function checkDependencies(ctx: CommandContext, redisUrl: string | undefined): Promise<void> {
+  if (redisUrl) await checkRedis(redisUrl, { signal: ctx.stopSignal });
 }
 
 export async function runProcess(ctx: CommandContext): Promise<number> {
-  const file = ctx.flags.file as string | undefined;
-  if (ctx.args.length === 0 && !file)
-    throw new InvalidArgumentError('Usage: opusclip process <url...> [--file urls.txt]');
+  const file = await fileFlag(ctx);
+  if (ctx.args.length === 0 && !file) throw new UsageError('give at least one URL, or --file urls.txt');
   return processUrls(ctx, ctx.config, urlSources(ctx.args, file));
 }
 
@@ -58,20 +75,28 @@ async function processUrls(
   config: CliConfig,
   sources: Iterable<string> | AsyncIterable<string>,
 ): Promise<number> {
+  await checkDependencies(ctx, config.redisUrl);
   const runtime = await openRuntime(config, {
     narration: ctx.flags['no-narration'] !== true,
     thumbnails: ctx.flags['no-thumbnails'] !== true,
+    logger: ctx.logger,
     announce: (line) => ctx.io.err(`opusclip: ${line}`),
   });
   try {
     ctx.io.err(`opusclip: database ${runtime.db.redactedUrl}, assets in ${config.assetsDir}`);
-    const progress = progressReporter(ctx);
-    const summary = await runtime.pipeline.run(readVideoUrls(sources, { signal: ctx.stopSignal }), {
-      concurrency: concurrencyOf(ctx, 4),
-      stopSignal: ctx.stopSignal,
-      signal: ctx.signal,
-      onEvent: progress.onEvent,
+    const progress = progressReporter({
+      io: ctx.io,
+      bar: process.stderr.isTTY === true && !ctx.flags.json,
     });
+    const summary = await runtime.pipeline.run(
+      readVideoUrls(countingSources(sources, progress.read), { signal: ctx.stopSignal }),
+      {
+        concurrency: numberFlag(ctx, 'concurrency', 4),
+        stopSignal: ctx.stopSignal,
+        signal: ctx.signal,
+        onEvent: progress.onEvent,
+      },
+    );
     progress.done();
     const extra = await runStats(runtime);
     if (ctx.flags.json) ctx.io.out(JSON.stringify({ ...summary, ...extra }));
@@ -141,54 +166,34 @@ function printSummary(
   if (Array.isArray(yt)) for (const w of yt) ctx.io.out(`YouTube quota used: ${w.used} of ${w.limit} units`);
 }
 
-function progressReporter(ctx: CommandContext): { onEvent: (e: PipelineEvent) => void; done: () => void } {
-  const tty = process.stderr.isTTY === true && !ctx.flags.json;
-  let completed = 0;
-  let failed = 0;
-  let other = 0;
-  const render = (): void => {
-    const total = completed + failed + other;
-    const bar = '#'.repeat(Math.min(30, total % 31)).padEnd(30, '.');
-    process.stderr.write(`\r[${bar}] ${total} videos: ${completed} done, ${failed} failed, ${other} skipped`);
-  };
-  return {
-    onEvent(e) {
-      if (e.type === 'bad-input') {
-        if (!tty) ctx.io.err(`bad input (line ${e.input.line}): ${e.input.reason}`);
-        return;
-      }
-      if (e.type !== 'video') return;
-      const o = e.outcome;
-      if (o.status === 'completed') completed++;
-      else if (o.status === 'failed') failed++;
-      else other++;
-      if (tty) render();
-      else
-        ctx.io.err(
-          `${o.status.padEnd(11)} ${o.youtubeId} ${o.clips} clips${o.reason ? `  (${o.reason})` : ''}`,
-        );
-    },
-    done() {
-      if (tty) process.stderr.write('\n');
-    },
-  };
-}
-
 function requireRedis(config: CliConfig, command: string): string {
   if (!config.redisUrl)
-    throw new InvalidArgumentError(`opusclip ${command} needs Redis: set REDIS_URL or --redis-url`);
+    throw new ConfigError(`opusclip ${command} needs Redis: set REDIS_URL or --redis-url`);
   return config.redisUrl;
 }
 
-export async function runEnqueue(ctx: CommandContext): Promise<number> {
-  const redisUrl = requireRedis(ctx.config, 'enqueue');
-  const file = ctx.flags.file as string | undefined;
-  if (ctx.args.length === 0 && !file)
-    throw new InvalidArgumentError('Usage: opusclip enqueue <url...> [--file urls.txt]');
+/**
+ * The queue of enqueue/jobs, once Redis has answered. BullMQ's connection errors are kept (the last one
+ * is reported if an operation fails) instead of being printed by the driver.
+ */
+async function openQueue(ctx: CommandContext, redisUrl: string): Promise<PipelineQueue> {
+  await checkRedis(redisUrl, { signal: ctx.stopSignal });
   const queue = new PipelineQueue({ connection: redisUrl });
+  queue.queue.on('error', (error) =>
+    ctx.logger.warn({ err: error.message, redis: redisEndpoint(redisUrl) }, 'redis error'),
+  );
+  return queue;
+}
+
+export async function runEnqueue(ctx: CommandContext): Promise<number> {
+  const file = await fileFlag(ctx);
+  if (ctx.args.length === 0 && !file) throw new UsageError('give at least one URL, or --file urls.txt');
+  const redisUrl = requireRedis(ctx.config, 'enqueue');
+  const queue = await openQueue(ctx, redisUrl);
   try {
     const { enqueued, rejected } = await queue.enqueue(urlSources(ctx.args, file), {
       requestId: `cli-${process.pid}`,
+      signal: ctx.stopSignal,
     });
     if (ctx.flags.json) ctx.io.out(JSON.stringify({ enqueued, rejected }));
     else {
@@ -203,7 +208,7 @@ export async function runEnqueue(ctx: CommandContext): Promise<number> {
 }
 
 export async function runJobs(ctx: CommandContext): Promise<number> {
-  const queue = new PipelineQueue({ connection: requireRedis(ctx.config, 'jobs') });
+  const queue = await openQueue(ctx, requireRedis(ctx.config, 'jobs'));
   try {
     const counts = await queue.counts();
     const jobs = await queue.getJobs(undefined, 0, 49);
@@ -232,48 +237,42 @@ export async function runJobs(ctx: CommandContext): Promise<number> {
 
 export async function runWorker(ctx: CommandContext): Promise<number> {
   const redisUrl = requireRedis(ctx.config, 'worker');
+  await checkDependencies(ctx, redisUrl);
   const runtime = await openRuntime(ctx.config, {
     workerMode: true,
     narration: ctx.flags['no-narration'] !== true,
     thumbnails: ctx.flags['no-thumbnails'] !== true,
+    logger: ctx.logger,
     announce: (line) => ctx.io.err(`opusclip worker: ${line}`),
   });
+  const stalled = ctx.flags['stalled-interval'];
   const worker = startPipelineWorker({
     pipeline: runtime.pipeline,
     connection: redisUrl,
-    concurrency: concurrencyOf(ctx, 2),
-    ...(ctx.flags['stalled-interval']
-      ? {
-          stalledIntervalMs: Number(ctx.flags['stalled-interval']),
-          lockDurationMs: Number(ctx.flags['stalled-interval']),
-        }
-      : {}),
+    concurrency: numberFlag(ctx, 'concurrency', 2),
+    logger: ctx.logger,
+    ...(typeof stalled === 'number' ? { stalledIntervalMs: stalled, lockDurationMs: stalled } : {}),
   });
   ctx.io.err(`opusclip worker ${worker.id}: waiting for jobs (SIGTERM drains)`);
   // Every worker can expose the same Prometheus series as the service (database, cache, HTTP, stages).
   let metricsServer: { url: string; close(): Promise<void> } | undefined;
   let metrics: { close(): void } | undefined;
-  if (ctx.flags['metrics-port'] !== undefined) {
-    const port = Number(ctx.flags['metrics-port']);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new InvalidArgumentError('--metrics-port must be 0..65535');
-    const { clients } = runtime;
-    const registry = createMetricsRegistry({
-      db: runtime.db,
-      cache: runtime.cache,
-      httpMetrics: [clients.youtube, clients.openai, clients.stability, clients.elevenlabs].filter(
-        (c) => c !== undefined,
-      ),
-    });
-    metrics = registry;
-    metricsServer = await serveMetrics(registry, { port, host: '0.0.0.0' });
-    ctx.io.err(`opusclip worker ${worker.id}: metrics on ${metricsServer.url}`);
-  }
   try {
-    await new Promise<void>((resolve) => {
-      if (ctx.stopSignal.aborted) resolve();
-      ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    const metricsPort = ctx.flags['metrics-port'];
+    if (typeof metricsPort === 'number') {
+      const { clients } = runtime;
+      const registry = createMetricsRegistry({
+        db: runtime.db,
+        cache: runtime.cache,
+        httpMetrics: [clients.youtube, clients.openai, clients.stability, clients.elevenlabs].filter(
+          (c) => c !== undefined,
+        ),
+      });
+      metrics = registry;
+      metricsServer = await serveMetrics(registry, { port: metricsPort, host: '0.0.0.0' });
+      ctx.io.err(`opusclip worker ${worker.id}: metrics on ${metricsServer.url}`);
+    }
+    await untilAborted(ctx.stopSignal);
     ctx.io.err(`opusclip worker ${worker.id}: draining`);
     await worker.close();
     return 0;
@@ -284,21 +283,28 @@ export async function runWorker(ctx: CommandContext): Promise<number> {
   }
 }
 
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
 export async function runSandbox(ctx: CommandContext): Promise<number> {
-  const port = ctx.flags.port === undefined ? 8787 : Number(ctx.flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('--port must be 0..65535');
-  const chaos = ctx.flags.chaos === undefined ? 0 : Number(ctx.flags.chaos);
+  const chaos = numberFlag(ctx, 'chaos', 0);
+  const host = typeof ctx.flags.host === 'string' ? ctx.flags.host : '127.0.0.1';
   const sandbox = await createSandbox({
-    port,
-    host: '127.0.0.1',
+    port: numberFlag(ctx, 'port', 8787),
+    host,
+    logger: ctx.logger,
     ...(chaos > 0 ? { config: { chaos: { errorRate: chaos } } } : {}),
   });
-  ctx.io.out(`opusclip sandbox listening on ${sandbox.url}`);
-  for (const [vendor, url] of Object.entries(sandbox.baseUrls)) ctx.io.out(`  ${vendor.padEnd(11)} ${url}`);
-  await new Promise<void>((resolve) =>
-    ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true }),
-  );
-  await sandbox.close();
-  return 0;
+  try {
+    ctx.io.out(`opusclip sandbox listening on ${sandbox.url}`);
+    for (const [vendor, url] of Object.entries(sandbox.baseUrls)) ctx.io.out(`  ${vendor.padEnd(11)} ${url}`);
+    await untilAborted(ctx.stopSignal);
+    return 0;
+  } finally {
+    await sandbox.close();
+  }
 }

@@ -1,5 +1,7 @@
-import { ConfigError, InvalidArgumentError } from '../../core/errors.js';
+import { ConfigError } from '../../core/errors.js';
+import { parseDatabaseUrl } from '../../db/index.js';
 import { serve } from '../../server/serve.js';
+import { checkRedis, connectDatabase } from '../dependency-check.js';
 import type { CommandContext } from '../main.js';
 
 /**
@@ -7,31 +9,47 @@ import type { CommandContext } from '../main.js';
  * OPUSCLIP_API_KEYS (comma-separated); OPUSCLIP_AUTH=off runs without authentication, and only then.
  */
 export async function runServe(ctx: CommandContext): Promise<number> {
-  const port = ctx.flags.port === undefined ? 8080 : Number(ctx.flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('--port must be 0..65535');
-  if (!ctx.config.redisUrl)
-    throw new InvalidArgumentError('opusclip serve needs Redis: set REDIS_URL or --redis-url');
+  const port = typeof ctx.flags.port === 'number' ? ctx.flags.port : 8080;
+  const host = typeof ctx.flags.host === 'string' ? ctx.flags.host : '127.0.0.1';
+  if (!ctx.config.redisUrl) throw new ConfigError('opusclip serve needs Redis: set REDIS_URL or --redis-url');
   const keys = (ctx.config.serviceApiKeys ?? []).filter(Boolean);
   if (!ctx.config.serviceAuthOff && keys.length === 0) {
     throw new ConfigError(
       'Set OPUSCLIP_API_KEYS (comma-separated) for the service, or OPUSCLIP_AUTH=off to run without',
     );
   }
+  // Both dependencies answer (bounded, at once) before the service opens them for good. A SQLite file
+  // is local: it is not opened twice.
+  const sqlite = parseDatabaseUrl(ctx.config.databaseUrl).dialect === 'sqlite';
+  await Promise.all([
+    checkRedis(ctx.config.redisUrl, { signal: ctx.stopSignal }),
+    sqlite ? undefined : connectDatabase(ctx.config.databaseUrl).then((db) => db.close()),
+  ]);
   const running = await serve({
     databaseUrl: ctx.config.databaseUrl,
     redisUrl: ctx.config.redisUrl,
     port,
-    host: '0.0.0.0',
+    host,
     auth: ctx.config.serviceAuthOff ? false : { apiKeys: keys },
     assetsDir: ctx.config.assetsDir,
-    logLevel: ctx.config.logLevel,
+    logLevel: ctx.config.logLevelSet ? ctx.config.logLevel : 'info',
     pretty: process.stdout.isTTY === true,
   });
-  ctx.io.err(`opusclip serve: listening on ${running.url}`);
-  await new Promise<void>((resolve) =>
-    ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true }),
-  );
-  await running.close();
-  return 0;
+  try {
+    ctx.io.err(`opusclip serve: listening on ${listeningOn(host, running.url)}`);
+    await new Promise<void>((resolve) => {
+      if (ctx.stopSignal.aborted) resolve();
+      else ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    return 0;
+  } finally {
+    await running.close();
+  }
+}
+
+/** What serve() bound, said truthfully: a wildcard host listens on every interface, not on 127.0.0.1. */
+export function listeningOn(host: string, url: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return url;
+  const port = new URL(url).port;
+  return `every interface (${host}), port ${port}: ${url}`;
 }

@@ -1,15 +1,15 @@
 import { InvalidArgumentError } from '../../core/errors.js';
-import { createDatabase } from '../../db/index.js';
-import type { StoreSchema } from '../../store/index.js';
-import { storeMigrations, VIDEO_STATUSES, type VideoStatus } from '../../store/index.js';
+import { setupStore, VIDEO_STATUSES, type VideoStatus } from '../../store/index.js';
+import { connectDatabase } from '../dependency-check.js';
 import type { CommandContext } from '../main.js';
 import { formatTable } from '../output.js';
 import { openStore } from './open-store.js';
 
+/** `setup`: the only command besides the writers (process, demo, worker, serve) that creates tables. */
 export async function runSetup(ctx: CommandContext): Promise<number> {
-  const db = await createDatabase<StoreSchema>({ url: ctx.config.databaseUrl });
+  const db = await connectDatabase(ctx.config.databaseUrl);
   try {
-    const result = await db.migrate(storeMigrations(db.dialect));
+    const result = await setupStore(db);
     if (ctx.flags.json) ctx.io.out(JSON.stringify(result));
     else {
       ctx.io.out(`database: ${db.redactedUrl} (${db.dialect})`);
@@ -26,21 +26,11 @@ export async function runSetup(ctx: CommandContext): Promise<number> {
 }
 
 export async function runVideos(ctx: CommandContext): Promise<number> {
-  const status = ctx.flags.status as string | undefined;
-  if (status !== undefined && !(VIDEO_STATUSES as readonly string[]).includes(status)) {
-    throw new InvalidArgumentError(
-      `Unknown status "${status}"; expected one of ${VIDEO_STATUSES.join(', ')}`,
-    );
-  }
-  const limit = ctx.flags.limit === undefined ? 50 : Number(ctx.flags.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new InvalidArgumentError(
-      `--limit must be a whole number from 1 to 1000, not "${String(ctx.flags.limit)}"`,
-    );
-  }
+  const status = typeof ctx.flags.status === 'string' ? (ctx.flags.status as VideoStatus) : undefined;
+  const limit = typeof ctx.flags.limit === 'number' ? ctx.flags.limit : 50;
   const { store, close } = await openStore(ctx.config);
   try {
-    const statuses: VideoStatus[] = status ? [status as VideoStatus] : [...VIDEO_STATUSES];
+    const statuses: VideoStatus[] = status ? [status] : [...VIDEO_STATUSES];
     const videos = [];
     for (const s of statuses) videos.push(...(await store.getVideosByStatus(s, { limit })).items);
     videos.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
@@ -66,7 +56,7 @@ export async function runVideo(ctx: CommandContext): Promise<number> {
   try {
     const video = await store.getVideoById(id);
     if (!video) {
-      ctx.io.err(`no video with id ${id}`);
+      ctx.io.err(`opusclip video: no video with id ${id}`);
       return 1;
     }
     const clips = await store.getClipsByVideoId(id);

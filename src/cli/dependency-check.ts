@@ -1,0 +1,131 @@
+import { Redis } from 'ioredis';
+import { isOpusError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
+import { createDatabase, type Database } from '../db/index.js';
+import { CliError, CliErrorCode } from './cli-errors.js';
+import { urlPasswords } from './url-passwords.js';
+
+/**
+ * How long one connection attempt may take, so that a command whose dependencies are down or stuck
+ * (checked at once, not one after the other) ends within 10 s of its start, start-up included.
+ */
+export const CONNECT_TIMEOUT_MS = 4_000;
+
+/** `host:port` of a Redis URL, for messages (never the password). */
+export function redisEndpoint(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '6379'}`;
+  } catch {
+    return redactConnectionUrl(url);
+  }
+}
+
+const AUTH_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|invalid username-password/i;
+
+/**
+ * Connects to Redis once (no retries, bounded), authenticates and sends PING, then disconnects. A
+ * refused connection, an unknown host, no answer in time or refused credentials end here with one line
+ * naming host and port; nothing the driver says about the AUTH command (which holds the password) is
+ * kept.
+ */
+export async function checkRedis(
+  url: string,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
+  const endpoint = redisEndpoint(url);
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+    reconnectOnError: () => false,
+  });
+  let lastError: unknown;
+  client.on('error', (error) => {
+    lastError = error;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => client.disconnect();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        await client.ping();
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (error) {
+    throw redisFailure(error, lastError, endpoint, timeoutMs, urlPasswords(url));
+  } finally {
+    if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    client.disconnect();
+  }
+}
+
+function redisFailure(
+  error: unknown,
+  last: unknown,
+  endpoint: string,
+  timeoutMs: number,
+  secrets: string[],
+): CliError {
+  const texts = [error, last].map((e) => (e instanceof Error ? e.message : String(e ?? '')));
+  const codes = [error, last].map((e) => (e as { code?: unknown } | undefined)?.code);
+  const auth = texts.map((t) => AUTH_REPLY.exec(t)).find((m) => m !== null);
+  if (auth) {
+    return new CliError(
+      CliErrorCode.AuthFailed,
+      `Redis at ${endpoint} refused the credentials in REDIS_URL (${(auth[1] ?? 'invalid password').toUpperCase()})`,
+      { details: { endpoint } },
+    );
+  }
+  const why = reasonOf(codes, texts, timeoutMs, secrets);
+  return new CliError(CliErrorCode.Unreachable, `cannot reach Redis at ${endpoint}: ${why}`, {
+    details: { endpoint },
+  });
+}
+
+function reasonOf(codes: unknown[], texts: string[], timeoutMs: number, secrets: string[]): string {
+  if (codes.includes('ECONNREFUSED')) return 'connection refused';
+  if (codes.includes('ENOTFOUND') || codes.includes('EAI_AGAIN')) return 'host not found';
+  if (codes.includes('ETIMEDOUT') || texts.some((t) => /timed? ?out/i.test(t)))
+    return `no answer within ${timeoutMs / 1000} s`;
+  if (codes.includes('ECONNRESET') || texts.some((t) => /Connection is closed/i.test(t)))
+    return 'the connection was closed';
+  const text = texts.find((t) => t !== '') ?? 'unknown error';
+  return redactSecrets(text.split('\n')[0] ?? text, secrets);
+}
+
+/**
+ * Opens the database with a bounded connect (CONNECT_TIMEOUT_MS) so that a database that is gone ends the command
+ * with one line; the db layer's error already names the URL with its password hidden.
+ */
+export async function connectDatabase<DB>(url: string, logger?: Logger): Promise<Database<DB>> {
+  try {
+    return await createDatabase<DB>({
+      url,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      closeTimeoutMs: 2_000,
+      ...(logger ? { logger } : {}),
+    });
+  } catch (error) {
+    if (isOpusError(error)) throw error;
+    throw new CliError(
+      CliErrorCode.Unreachable,
+      `cannot open the database ${redactConnectionUrl(url)}: ${redactSecrets(String((error as Error)?.message ?? error), urlPasswords(url))}`,
+    );
+  }
+}
