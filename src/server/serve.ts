@@ -27,6 +27,8 @@ export interface ServeConfig {
   logLevel?: string;
   /** Human-readable logs (pino-pretty) instead of JSON. */
   pretty?: boolean;
+  /** Where the logs go (default stdout); the CLI sends them to stderr. */
+  logDestination?: NodeJS.WritableStream;
   queueName?: string;
   queuePrefix?: string;
   /** Create or update the store's tables first (default true). */
@@ -75,6 +77,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
   const logger = createServerLogger({
     ...(config.logLevel ? { level: config.logLevel } : {}),
     ...(config.pretty ? { pretty: true } : {}),
+    ...(config.logDestination ? { destination: config.logDestination } : {}),
     secrets,
   });
   const closeTimeoutMs = config.closeTimeoutMs ?? 5000;

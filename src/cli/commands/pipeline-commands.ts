@@ -251,6 +251,8 @@ export async function runWorker(ctx: CommandContext): Promise<number> {
     connection: redisUrl,
     concurrency: numberFlag(ctx, 'concurrency', 2),
     logger: ctx.logger,
+    // The drain ends before the CLI's shutdown bound, so a stop is a clean exit whatever is down.
+    closeTimeoutMs: Math.max(100, ctx.config.shutdownTimeoutMs - 3000),
     ...(typeof stalled === 'number' ? { stalledIntervalMs: stalled, lockDurationMs: stalled } : {}),
   });
   ctx.io.err(`opusclip worker ${worker.id}: waiting for jobs (SIGTERM drains)`);
@@ -274,7 +276,11 @@ export async function runWorker(ctx: CommandContext): Promise<number> {
     }
     await untilAborted(ctx.stopSignal);
     ctx.io.err(`opusclip worker ${worker.id}: draining`);
-    await worker.close();
+    if ((await worker.close()) === 'timed-out') {
+      ctx.io.err(
+        `opusclip worker ${worker.id}: gave up on the jobs still running; another worker resumes them once their locks expire`,
+      );
+    }
     return 0;
   } finally {
     await metricsServer?.close();

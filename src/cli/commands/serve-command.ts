@@ -7,11 +7,11 @@ import type { CommandContext } from '../main.js';
 /**
  * `opusclip serve`: the REST API, /metrics and the dashboard. The service's own API keys come from
  * OPUSCLIP_API_KEYS (comma-separated); OPUSCLIP_AUTH=off runs without authentication, and only then.
+ * Without REDIS_URL it runs with an in-process cache, and the queue routes answer 503. Logs go to stderr.
  */
 export async function runServe(ctx: CommandContext): Promise<number> {
   const port = typeof ctx.flags.port === 'number' ? ctx.flags.port : 8080;
   const host = typeof ctx.flags.host === 'string' ? ctx.flags.host : '127.0.0.1';
-  if (!ctx.config.redisUrl) throw new ConfigError('opusclip serve needs Redis: set REDIS_URL or --redis-url');
   const keys = (ctx.config.serviceApiKeys ?? []).filter(Boolean);
   if (!ctx.config.serviceAuthOff && keys.length === 0) {
     throw new ConfigError(
@@ -21,19 +21,21 @@ export async function runServe(ctx: CommandContext): Promise<number> {
   // Both dependencies answer (bounded, at once) before the service opens them for good. A SQLite file
   // is local: it is not opened twice.
   const sqlite = parseDatabaseUrl(ctx.config.databaseUrl).dialect === 'sqlite';
+  const redisUrl = ctx.config.redisUrl;
   await Promise.all([
-    checkRedis(ctx.config.redisUrl, { signal: ctx.stopSignal }),
+    redisUrl ? checkRedis(redisUrl, { signal: ctx.stopSignal }) : undefined,
     sqlite ? undefined : connectDatabase(ctx.config.databaseUrl).then((db) => db.close()),
   ]);
   const running = await serve({
     databaseUrl: ctx.config.databaseUrl,
-    redisUrl: ctx.config.redisUrl,
+    ...(redisUrl ? { redisUrl } : {}),
     port,
     host,
     auth: ctx.config.serviceAuthOff ? false : { apiKeys: keys },
     assetsDir: ctx.config.assetsDir,
     logLevel: ctx.config.logLevelSet ? ctx.config.logLevel : 'info',
-    pretty: process.stdout.isTTY === true,
+    pretty: process.stderr.isTTY === true,
+    logDestination: process.stderr,
   });
   try {
     ctx.io.err(`opusclip serve: listening on ${listeningOn(host, running.url)}`);
