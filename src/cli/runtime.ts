@@ -76,11 +76,20 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
     let cacheRedis: Redis | undefined;
     if (config.redisUrl) {
       redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
-      redis.on('error', (error) => logger.warn({ err: error.message }, 'redis error'));
-      closers.push(() => redis!.quit());
+      // One line per distinct failure while Redis is down, not one per reconnection attempt.
+      let lastError: string | undefined;
+      redis.on('error', (error) => {
+        if (error.message === lastError) return;
+        lastError = error.message;
+        logger.warn({ err: error.message }, 'redis error');
+      });
+      redis.on('ready', () => {
+        lastError = undefined;
+      });
+      closers.push(() => quitWithin(redis!, REDIS_QUIT_MS));
       cacheRedis = new Redis(config.redisUrl, redisClientOptions());
       cacheRedis.on('error', () => {});
-      closers.push(() => cacheRedis!.quit());
+      closers.push(() => quitWithin(cacheRedis!, REDIS_QUIT_MS));
     }
     const cache = new Cache({
       namespace: 'opusclip',
@@ -146,4 +155,24 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
     await closeAll();
     throw error;
   }
+}
+
+/** How long a closing command waits for Redis to acknowledge QUIT before it just disconnects. */
+const REDIS_QUIT_MS = 1_000;
+
+/** QUIT when Redis answers; a Redis that is down (or does not answer in time) is disconnected instead. */
+async function quitWithin(redis: Redis, ms: number): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  const done = await Promise.race([redis.quit().then(() => 'quit' as const), late]).catch(
+    () => 'late' as const,
+  );
+  clearTimeout(timer);
+  if (done === 'late') redis.disconnect();
 }

@@ -128,7 +128,7 @@ async function boundedClose(
   if (result === 'timed-out') {
     // force: do not wait for running jobs; disconnect: do not wait for a Redis that does not answer.
     void worker.close(true).catch(() => {});
-    await worker.disconnect().catch(() => {});
+    void worker.disconnect().catch(() => {});
   }
   return result;
 }

@@ -265,12 +265,15 @@ describe('the packed tarball, installed in a scratch project', { timeout: 900_00
     assert.equal(result.rootExportsOpusError, true);
   });
 
-  it('installs the opusclip binary, whose --help prints usage and changes nothing', async () => {
+  it('installs the opusclip binary, whose --help and --version print and change nothing', async () => {
     const before = (await readdir(consumer)).sort();
     const { stdout } = await run(join(consumer, 'node_modules/.bin/opusclip'), ['--help'], { cwd: consumer });
-    assert.match(stdout, /opusclip demo/);
-    assert.match(stdout, /opusclip serve/);
-    assert.deepEqual((await readdir(consumer)).sort(), before, '--help created no file');
+    assert.match(stdout, /^\s+demo\b/m);
+    assert.match(stdout, /^\s+serve\b/m);
+    const version = await run(join(consumer, 'node_modules/.bin/opusclip'), ['--version'], { cwd: consumer });
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(version.stdout.trim(), pkg.version);
+    assert.deepEqual((await readdir(consumer)).sort(), before, '--help and --version created no file');
   });
 
   it('has types that resolve for ESM importers and bundlers (are-the-types-wrong)', async () => {
