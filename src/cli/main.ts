@@ -230,7 +230,7 @@ const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'serve',
-    summary: 'the REST API, /metrics and the dashboard (needs REDIS_URL)',
+    summary: 'the REST API, /metrics and the dashboard (queue routes need REDIS_URL)',
     run: runServe,
     options: [
       opt.port(8080),

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { storeMigrations } from '../../src/store/store-migrations.js';
 import { TEST_PG_URL, uniqueName } from '../support/env.js';
 import {
   type CliRun,
@@ -219,6 +220,7 @@ describe('read commands on an empty database say to run setup and create nothing
       0,
     );
     const again = await runCli(['setup'], { cwd, env: { DATABASE_URL: url } });
-    assert.match(again.stdout, /up to date \(2 migrations already applied\)/);
+    const migrations = Object.keys(storeMigrations('postgres')).length;
+    assert.match(again.stdout, new RegExp(`up to date \\(${migrations} migrations already applied\\)`));
   });
 });

@@ -38,7 +38,7 @@ async function failure(promise: Promise<unknown>): Promise<HttpError> {
   assert.fail('the call succeeded');
 }
 
-async function until(condition: () => boolean | Promise<boolean>, ms = 2_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > end) assert.fail('condition not met in time');
