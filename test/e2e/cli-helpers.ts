@@ -164,14 +164,7 @@ export async function eachLimited<T>(
 }
 
 /** A free TCP port on 127.0.0.1 (nothing listens on it once this resolves). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export { sparePort as freePort } from '../cache/helpers.js';
 
 /**
  * A TCP server that accepts connections and never answers: a dependency that is "up" but stuck.

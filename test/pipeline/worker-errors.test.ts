@@ -105,6 +105,19 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
     }
   }
 
+  /** The job failed on its first attempt with a reason matching `reason`. */
+  async function failedAtOnce(queue: PipelineQueue, youtubeId: string, reason: RegExp): Promise<void> {
+    const { job } = await settle(queue, youtubeId);
+    assert.equal(job.state, 'failed', JSON.stringify(job));
+    assert.equal(job.attemptsMade, 1, JSON.stringify(job));
+    assert.match(job.failedReason ?? '', reason);
+  }
+
+  function assertOneYoutubeCall(youtubeId: string): void {
+    const calls = sandbox.requests.all().filter((r) => JSON.stringify(r.query).includes(youtubeId));
+    assert.equal(youtubeCalls(youtubeId), 1, JSON.stringify(calls));
+  }
+
   function youtubeCalls(youtubeId: string): number {
     return sandbox.requests
       .all()
@@ -115,15 +128,8 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
     const { queue } = rig('missing');
     const id = 'missingAAAA';
     await queue.enqueue([canonicalUrl(id)]);
-    const { job } = await settle(queue, id);
-    assert.equal(job.state, 'failed', JSON.stringify(job));
-    assert.equal(job.attemptsMade, 1, JSON.stringify(job));
-    assert.match(job.failedReason ?? '', /ERR_PIPELINE_VIDEO_NOT_FOUND|ERR_API_NOT_FOUND/);
-    assert.equal(
-      youtubeCalls(id),
-      1,
-      JSON.stringify(sandbox.requests.all().filter((r) => JSON.stringify(r.query).includes(id))),
-    );
+    await failedAtOnce(queue, id, /ERR_PIPELINE_VIDEO_NOT_FOUND|ERR_API_NOT_FOUND/);
+    assertOneYoutubeCall(id);
     const video = await store.findVideoByUrl(canonicalUrl(id));
     assert.equal(video?.status, 'failed');
     assert.ok(video?.statusReason, 'the reason is stored on the video');
@@ -133,15 +139,8 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
     const { queue } = rig('badkey', 'wrong-key');
     const id = 'badkeyBBBBB';
     await queue.enqueue([canonicalUrl(id)]);
-    const { job } = await settle(queue, id);
-    assert.equal(job.state, 'failed', JSON.stringify(job));
-    assert.equal(job.attemptsMade, 1, JSON.stringify(job));
-    assert.match(job.failedReason ?? '', /ERR_HTTP_BAD_REQUEST/);
-    assert.equal(
-      youtubeCalls(id),
-      1,
-      JSON.stringify(sandbox.requests.all().filter((r) => JSON.stringify(r.query).includes(id))),
-    );
+    await failedAtOnce(queue, id, /ERR_HTTP_BAD_REQUEST/);
+    assertOneYoutubeCall(id);
     const video = await store.findVideoByUrl(canonicalUrl(id));
     assert.equal(video?.status, 'failed');
   });
@@ -151,10 +150,7 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
     const id = 'unauthBBBBB';
     const before = sandbox.requests.all().filter((r) => r.vendor === 'openai').length;
     await queue.enqueue([canonicalUrl(id)]);
-    const { job } = await settle(queue, id);
-    assert.equal(job.state, 'failed', JSON.stringify(job));
-    assert.equal(job.attemptsMade, 1, JSON.stringify(job));
-    assert.match(job.failedReason ?? '', /ERR_HTTP_UNAUTHORIZED/);
+    await failedAtOnce(queue, id, /ERR_HTTP_UNAUTHORIZED/);
     assert.equal(sandbox.requests.all().filter((r) => r.vendor === 'openai').length - before, 1);
     const video = await store.findVideoByUrl(canonicalUrl(id));
     assert.equal(video?.status, 'failed');
@@ -166,15 +162,8 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
     const id = 'badreqCCCCC';
     sandbox.config.faults.push({ vendor: 'youtube', urlIncludes: id, status: 400, times: 5 });
     await queue.enqueue([canonicalUrl(id)]);
-    const { job } = await settle(queue, id);
-    assert.equal(job.state, 'failed', JSON.stringify(job));
-    assert.equal(job.attemptsMade, 1, JSON.stringify(job));
-    assert.match(job.failedReason ?? '', /ERR_HTTP_BAD_REQUEST/);
-    assert.equal(
-      youtubeCalls(id),
-      1,
-      JSON.stringify(sandbox.requests.all().filter((r) => JSON.stringify(r.query).includes(id))),
-    );
+    await failedAtOnce(queue, id, /ERR_HTTP_BAD_REQUEST/);
+    assertOneYoutubeCall(id);
   });
 
   for (const fault of [
