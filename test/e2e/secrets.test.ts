@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import {
   type CliRun,
   eachLimited,
@@ -87,22 +88,71 @@ async function runAndSearch(
   }
 }
 
-/** A vendor API stand-in that refuses every key (401) or fails (500), alternately. */
-async function failingApi(): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
+/**
+ * A vendor API stand-in in front of a real sandbox: under `/fail-<vendor>/...` that vendor refuses the
+ * key (401) or fails (500), alternately, quoting the credential it was sent as some vendors do; the
+ * other vendors are passed through to the sandbox, so the pipeline gets as far as the failing one.
+ * Without a `/fail-…` prefix every vendor fails.
+ */
+async function failingApi(sandboxUrl: string): Promise<{
+  url: string;
+  failures: () => Set<string>;
+  close(): Promise<void>;
+}> {
   let count = 0;
+  const failed = new Set<string>();
   const server: Server = createServer((req, res) => {
-    count++;
-    req.resume();
-    const status = count % 2 === 0 ? 500 : 401;
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { message: status === 401 ? 'invalid api key' : 'internal error' } }));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const prefix = /^\/fail-([a-z]+)(\/.*)$/.exec(url.pathname);
+      const path = prefix ? prefix[2]! : url.pathname;
+      const vendor = path.split('/')[1] ?? '';
+      if (prefix && prefix[1] !== vendor) {
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter(
+            (e): e is [string, string] => typeof e[1] === 'string' && !['host', 'connection'].includes(e[0]),
+          ),
+        );
+        const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+        fetch(`${sandboxUrl}${path}${url.search}`, {
+          method: req.method ?? 'GET',
+          headers,
+          ...(body ? { body } : {}),
+        })
+          .then(async (answer) => {
+            const bytes = Buffer.from(await answer.arrayBuffer());
+            res.writeHead(answer.status, {
+              'content-type': answer.headers.get('content-type') ?? 'application/octet-stream',
+            });
+            res.end(bytes);
+          })
+          .catch(() => {
+            res.writeHead(502);
+            res.end();
+          });
+        return;
+      }
+      count++;
+      failed.add(vendor);
+      const status = count % 2 === 0 ? 500 : 401;
+      const sent =
+        url.searchParams.get('key') ?? req.headers.authorization ?? String(req.headers['xi-api-key'] ?? '');
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: { message: status === 401 ? `invalid api key: ${sent}` : `internal error for ${sent}` },
+        }),
+      );
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   return {
     url: `http://127.0.0.1:${address.port}`,
-    requests: () => count,
+    failures: () => failed,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -112,6 +162,7 @@ describe('no secret reaches any output, answer or stored byte (LOG_LEVEL=trace)'
   let closedPort: number;
   let stuck: Awaited<ReturnType<typeof stuckServer>>;
   let api: Awaited<ReturnType<typeof failingApi>>;
+  let sandbox: Sandbox;
   let redisPort: number;
   let redis: ChildProcess;
 
@@ -120,7 +171,8 @@ describe('no secret reaches any output, answer or stored byte (LOG_LEVEL=trace)'
     cwd = await mkdtemp(join(tmpdir(), 'opusclip-secrets-'));
     closedPort = await freePort();
     stuck = await stuckServer();
-    api = await failingApi();
+    sandbox = await createSandbox({ port: 0, host: '127.0.0.1' });
+    api = await failingApi(sandbox.url);
     redisPort = await freePort();
     redis = await startRedisWithPassword(redisPort, SECRETS.REDIS_PASSWORD);
   });
@@ -128,6 +180,7 @@ describe('no secret reaches any output, answer or stored byte (LOG_LEVEL=trace)'
     if (redis) await stopProcess(redis);
     await stuck?.close();
     await api?.close();
+    await sandbox?.close();
     await rm(cwd, { recursive: true, force: true });
   });
 
@@ -198,12 +251,17 @@ describe('no secret reaches any output, answer or stored byte (LOG_LEVEL=trace)'
         runs.push({ label: `${args[0]} (${what})`, args, env: baseEnv({ REDIS_URL: url }) });
       }
     }
-    // The vendor APIs refuse the keys or fail: the pipeline calls them with every key.
-    runs.push({
-      label: 'process (vendor APIs 401/500)',
-      args: ['process', VIDEO, 'https://www.youtube.com/watch?v=9bZkp7q19f0'],
-      env: baseEnv({ DATABASE_URL: `sqlite:${join(cwd, 'vendors.db')}` }),
-    });
+    // Each vendor in turn refuses the key or fails, the ones before it answering: every key is sent.
+    for (const vendor of ['youtube', 'openai', 'stability', 'elevenlabs']) {
+      runs.push({
+        label: `process (${vendor} API 401/500)`,
+        args: ['process', VIDEO, 'https://www.youtube.com/watch?v=9bZkp7q19f0'],
+        env: baseEnv({
+          DATABASE_URL: `sqlite:${join(cwd, `vendor-${vendor}.db`)}`,
+          OPUSCLIP_SANDBOX_URL: `${api.url}/fail-${vendor}`,
+        }),
+      });
+    }
     runs.push({
       label: 'process (vendor APIs stuck)',
       args: ['process', VIDEO],
@@ -212,12 +270,11 @@ describe('no secret reaches any output, answer or stored byte (LOG_LEVEL=trace)'
         OPUSCLIP_SANDBOX_URL: `http://127.0.0.1:${stuck.port}`,
       }),
     });
-    runs.push({ label: 'sandbox', args: ['sandbox', '--port', '0'], env: baseEnv({}) });
 
     const results: string[] = [];
     const forced: string[] = [];
     await eachLimited(runs, 5, async ({ label, args, env }) => {
-      const long = LONG_RUNNING.has(args[0]!) || label.includes('vendor APIs');
+      const long = LONG_RUNNING.has(args[0]!) || / API/.test(label);
       const run = await runAndSearch(label, args, env, cwd, long ? TERM_AFTER_MS : undefined);
       results.push(`${label}: ${run.code ?? run.signal}`);
       if (run.signal === 'SIGKILL') forced.push(label);
@@ -225,7 +282,42 @@ describe('no secret reaches any output, answer or stored byte (LOG_LEVEL=trace)'
     if (process.env.SECRETS_DEBUG) console.log(results.sort().join('\n'));
     assert.equal(results.length, runs.length);
     assert.deepEqual(forced, [], 'every command ended by itself or on SIGTERM');
-    assert.ok(api.requests() > 0, 'the vendor stand-in was called with the keys');
+    assert.deepEqual(
+      [...api.failures()].sort(),
+      ['elevenlabs', 'openai', 'stability', 'youtube'],
+      'every vendor was called with its key and failed',
+    );
+
+    // The sandbox command, called with every vendor's key in the places each vendor takes it.
+    const port = await freePort();
+    const emulator = startCli(['sandbox', '--port', String(port)], { env: baseEnv({}), cwd });
+    const kill = setTimeout(() => emulator.child.kill('SIGKILL'), RUN_BOUND_MS);
+    try {
+      await emulator.waitFor(/listening on/, 30_000);
+      const base = `http://127.0.0.1:${port}`;
+      const calls: Array<[string, Record<string, string>]> = [
+        [`/youtube/youtube/v3/videos?part=snippet&id=dQw4w9WgXcQ&key=${SECRETS.YOUTUBE_API_KEY}`, {}],
+        [
+          '/youtube/youtube/v3/captions?videoId=dQw4w9WgXcQ',
+          { authorization: `Bearer ${SECRETS.YOUTUBE_OAUTH_TOKEN}` },
+        ],
+        ['/openai/v1/models', { authorization: `Bearer ${SECRETS.OPENAI_API_KEY}` }],
+        ['/stability/v1/user/account', { authorization: `Bearer ${SECRETS.STABILITY_API_KEY}` }],
+        ['/elevenlabs/v1/voices', { 'xi-api-key': SECRETS.ELEVENLABS_API_KEY }],
+      ];
+      for (const [path, headers] of calls) {
+        const answer = await fetch(`${base}${path}`, { headers });
+        search(`sandbox HTTP ${path.split('?')[0]} headers`, [...answer.headers].join('\n'));
+        search(`sandbox HTTP ${path.split('?')[0]} body`, await answer.text());
+      }
+    } finally {
+      emulator.child.kill('SIGTERM');
+      const run = await emulator.exited;
+      clearTimeout(kill);
+      search('sandbox stdout', run.stdout);
+      search('sandbox stderr', run.stderr);
+      assert.equal(run.code, 0, `sandbox stops cleanly on SIGTERM:\n${run.stderr.slice(-500)}`);
+    }
     assert.deepEqual(leaks, [], `secrets found in:\n${leaks.join('\n')}`);
   });
 
