@@ -43,12 +43,16 @@ export function redactConnectionUrl(value: string): string {
 
 /**
  * Removes known secrets and secret-shaped fragments from a string: URL passwords, key query parameters,
- * bearer tokens and every literal in `secrets` (API keys the caller configured).
+ * bearer tokens and every literal in `secrets` (API keys the caller configured), as is and URL-encoded
+ * (the form it takes in a request path or query).
  */
 export function redactSecrets(text: string, secrets: Iterable<string> = []): string {
   let out = redactUrl(text).replace(BEARER, '$1***');
   for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join('***');
+    if (!secret || secret.length < 4) continue;
+    out = out.split(secret).join('***');
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join('***');
   }
   return out;
 }

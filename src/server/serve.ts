@@ -21,6 +21,11 @@ export interface ServeConfig {
   host?: string;
   /** API keys, or false to run without authentication. */
   auth: { apiKeys: readonly string[] } | false;
+  /**
+   * Other literal secrets the process holds (vendor keys, connection passwords) that the logs blank out
+   * wherever they appear, as the API keys are; a request path or body may carry one.
+   */
+  secrets?: readonly string[];
   publicMetrics?: boolean;
   cors?: ServerOptions['cors'];
   assetsDir?: string;
@@ -73,7 +78,7 @@ async function bounded(step: () => Promise<unknown>, ms: number, abandon?: () =>
 
 /** Opens the database, Redis (when configured) and the queue from `config`, starts the service, listens. */
 export async function serve(config: ServeConfig): Promise<RunningService> {
-  const secrets = config.auth === false ? [] : [...config.auth.apiKeys];
+  const secrets = [...(config.auth === false ? [] : config.auth.apiKeys), ...(config.secrets ?? [])];
   const logger = createServerLogger({
     ...(config.logLevel ? { level: config.logLevel } : {}),
     ...(config.pretty ? { pretty: true } : {}),

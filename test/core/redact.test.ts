@@ -51,4 +51,10 @@ describe('redactUrl in free text', () => {
     const out = redactSecrets(`AUTH ${SECRET} failed for redis://:${SECRET}@h`, [SECRET]);
     assert.ok(!out.includes(SECRET));
   });
+
+  it('redactSecrets hides the URL-encoded form of a listed literal (a request path or query)', () => {
+    const key = 'k3y+with/slash=';
+    const out = redactSecrets(`GET /api/videos/${encodeURIComponent(key)}/clips`, [key]);
+    assert.equal(out, 'GET /api/videos/***/clips');
+  });
 });

@@ -3,6 +3,7 @@ import { parseDatabaseUrl } from '../../db/index.js';
 import { serve } from '../../server/serve.js';
 import { checkRedis, connectDatabase } from '../dependency-check.js';
 import type { CommandContext } from '../main.js';
+import { urlPasswords } from '../url-passwords.js';
 
 /**
  * `opusclip serve`: the REST API, /metrics and the dashboard. The service's own API keys come from
@@ -32,6 +33,11 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     port,
     host,
     auth: ctx.config.serviceAuthOff ? false : { apiKeys: keys },
+    secrets: [
+      ...Object.values(ctx.config.keys).filter((k): k is string => Boolean(k)),
+      ...(ctx.config.serviceApiKeys ?? []),
+      ...urlPasswords(ctx.config.databaseUrl, redisUrl),
+    ],
     assetsDir: ctx.config.assetsDir,
     logLevel: ctx.config.logLevelSet ? ctx.config.logLevel : 'info',
     pretty: process.stderr.isTTY === true,
