@@ -574,8 +574,15 @@ describe('write-through refresh in the store (two processes on PostgreSQL and Re
       assert.deepEqual(await storeB.getVideoById(id), truth, `round ${round}: B`);
       const stored = await admin.getBuffer(l2Key(id));
       if (stored) assert.deepEqual(decodeEntry(stored).value, truth, `round ${round}: L2`);
+      // Then one write alone: nothing can move a generation between its snapshot and its script, so it
+      // is always replaced in place, and both instances read the new row without a query.
+      const before = count('writeThroughReplaced');
+      await (round % 2 === 0 ? storeA : storeB).updateVideo(id, { title: `r${round}-solo` });
+      assert.equal(count('writeThroughReplaced'), before + 1, `round ${round}: the lone write was replaced`);
+      const solo = await plainA.getVideoById(id);
+      assert.deepEqual(await storeA.getVideoById(id), solo, `round ${round}: A after the lone write`);
+      assert.deepEqual(await storeB.getVideoById(id), solo, `round ${round}: B after the lone write`);
     }
-    // The first script of each round finds no bump since its snapshot: at least one replace a round.
     const replaced = count('writeThroughReplaced') - replaced0;
     assert.ok(replaced >= 40, `only ${replaced} replaced`);
   });
