@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type Clock,
+  coarseNow,
   InvalidArgumentError,
   type Logger,
   raceSignal,
@@ -12,7 +13,6 @@ import {
 import { endSpan, startSpan } from '../core/tracing.js';
 import { CacheBus, type Invalidation } from './cache-bus.js';
 import { CacheCounters, type CacheMetricsSnapshot, snapshotCounters } from './cache-metrics.js';
-import { coarseClock } from './coarse-clock.js';
 import { CacheError, CacheErrorCode } from './errors.js';
 import { type L1Entry, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 import { FAILED, type GenerationSnapshot, type L2Hit, type RedisClient, RedisStore } from './redis-store.js';
@@ -181,7 +181,7 @@ export class Cache {
   readonly #ownedSubscriber: RedisClient | undefined;
   readonly #closeClient: boolean;
   readonly #clock: Clock;
-  /** The clock to the millisecond, for the hit paths' freshness checks (see `coarseClock`). */
+  /** The clock to the millisecond, for the hit paths' freshness checks (see core's `coarseNow`). */
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #counters = new CacheCounters();
@@ -211,7 +211,7 @@ export class Cache {
   constructor(options: CacheOptions = {}) {
     this.instanceId = randomUUID();
     this.#clock = options.clock ?? systemClock;
-    this.#now = coarseClock(this.#clock);
+    this.#now = coarseNow(this.#clock);
     this.#logger = options.logger ?? silentLogger;
     this.#defaultTtl = options.defaultTtl ?? 300_000;
     this.#defaultGrace = options.defaultGrace ?? 0;

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { OpusError } from '../../src/core/index.js';
 import type { TestTarget } from '../support/databases.js';
 import { TEST_PG_URL } from '../support/env.js';
 
@@ -58,5 +59,15 @@ export async function adminQuery(target: TestTarget, sql: string, params: unknow
     await conn.query(sql, params);
   } finally {
     await conn.end();
+  }
+}
+
+/** The code of what a promise rejected with, or 'resolved'. */
+export async function outcome(promise: Promise<unknown> | undefined): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof OpusError ? error.code : `not an OpusError: ${String(error)}`;
   }
 }

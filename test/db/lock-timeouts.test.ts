@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
-import { OpusError } from '../../src/core/errors.js';
 import { createDatabase, type Database } from '../../src/db/index.js';
 import { mysqlTarget } from '../support/databases.js';
+import { outcome } from './blocker.js';
 import { type PrivateMariadb, startPrivateMariadb } from './private-mariadb.js';
 
 interface Schema {
   accounts: { id: number; balance: number };
   log: { k: string };
-}
-
-async function outcome(promise: Promise<unknown> | undefined): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error instanceof OpusError ? error.code : `not an OpusError: ${String(error)}`;
-  }
 }
 
 /**

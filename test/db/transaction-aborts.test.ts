@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { OpusError } from '../../src/core/errors.js';
+import type { OpusError } from '../../src/core/errors.js';
 import { createDatabase, type Database, DatabaseError, type Transaction } from '../../src/db/index.js';
 import { type TestTarget, testTargets } from '../support/databases.js';
-import { adminQuery, type Blocker, openBlocker } from './blocker.js';
+import { adminQuery, type Blocker, openBlocker, outcome } from './blocker.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 interface Schema {
@@ -13,16 +13,6 @@ interface Schema {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The code of what a promise rejected with, or 'resolved'. */
-async function outcome(promise: Promise<unknown> | undefined): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error instanceof OpusError ? error.code : `not an OpusError: ${String(error)}`;
-  }
-}
 
 for (const target of testTargets(['postgres', 'mysql'])) {
   const pg = target.name === 'postgres';

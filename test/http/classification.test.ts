@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeClock, isTransient } from '../../src/core/index.js';
-import { HttpClient, type HttpClientOptions, HttpError, type HttpErrorKind } from '../../src/http/index.js';
+import { HttpClient, type HttpClientOptions, type HttpErrorKind } from '../../src/http/index.js';
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
-import { json, TestServer } from './server.js';
+import { failure, json, TestServer } from './server.js';
 
 const NOW = Date.UTC(2026, 6, 15, 12);
 const QUOTA_RESET = Date.UTC(2026, 6, 16, 7);
@@ -90,16 +90,6 @@ async function closedPort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
-}
-
-async function failure(promise: Promise<unknown>): Promise<HttpError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof HttpError, `expected an HttpError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the call succeeded');
 }
 
 describe('HttpClient error classification', () => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { HttpClient, type HttpClientOptions, HttpError } from '../../src/http/index.js';
+import { HttpClient, type HttpClientOptions } from '../../src/http/index.js';
 import { Budget, CircuitBreaker, CircuitState } from '../../src/resilience/index.js';
-import { json, TestServer } from './server.js';
+import { failure, json, TestServer } from './server.js';
 
 /** Load on the shared machine delays timers; the bound is the deadline plus this. */
 const TOLERANCE_MS = 600;
@@ -26,16 +26,6 @@ function trickle(res: ServerResponse, bytes: number, everyMs: number, onClose: (
     clearInterval(timer);
     onClose();
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<HttpError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof HttpError, `expected an HttpError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the call succeeded');
 }
 
 async function until(condition: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
