@@ -14,11 +14,6 @@ export interface CallOptions {
   deadlineMs?: number;
   /** The same as an absolute time (epoch ms on the client's clock); wins over `deadlineMs`. */
   deadlineAt?: number;
-  /**
-   * Alias of `deadlineMs` (the whole call, not one attempt, unlike the client option of the same name).
-   * @deprecated use `deadlineMs`.
-   */
-  timeoutMs?: number;
   /** Retries after the first attempt; 0 = never retry. */
   retries?: number;
   /** Read and fill the response cache (GET; the cache must be configured), optionally with its own TTL. */
@@ -29,7 +24,7 @@ export interface CallOptions {
 export interface VendorHttpOptions {
   baseUrl?: string;
   /** Per-attempt inactivity timeout (ms): the wait for headers, and any silence within a body. */
-  timeoutMs?: number;
+  attemptTimeoutMs?: number;
   /** Default deadline per request (ms), body included; a method's `deadlineMs` overrides it. */
   deadlineMs?: number;
   maxRetries?: number;
@@ -48,10 +43,7 @@ export function requestOptions(call: CallOptions | undefined, extra: RequestOpti
   if (!call) return out;
   if (call.signal) out.signal = call.signal;
   if (call.deadlineAt !== undefined) out.deadlineAt = call.deadlineAt;
-  else {
-    const ms = call.deadlineMs ?? call.timeoutMs;
-    if (ms !== undefined) out.deadlineMs = ms;
-  }
+  else if (call.deadlineMs !== undefined) out.deadlineMs = call.deadlineMs;
   if (call.retries !== undefined) {
     out.maxRetries = call.retries;
     if (call.retries === 0) out.retryOnError = false;
@@ -71,9 +63,8 @@ export function requestOptions(call: CallOptions | undefined, extra: RequestOpti
 export function withDeadline<T extends CallOptions>(http: HttpClient, call: T): T;
 export function withDeadline<T extends CallOptions>(http: HttpClient, call: T | undefined): T | undefined;
 export function withDeadline<T extends CallOptions>(http: HttpClient, call: T | undefined): T | undefined {
-  if (!call || call.deadlineAt !== undefined) return call;
-  const ms = call.deadlineMs ?? call.timeoutMs;
-  return ms === undefined ? call : { ...call, deadlineAt: http.deadlineAt(ms) };
+  if (!call || call.deadlineAt !== undefined || call.deadlineMs === undefined) return call;
+  return { ...call, deadlineAt: http.deadlineAt(call.deadlineMs) };
 }
 
 /** Validates `data` at the boundary: a typed shape error naming the field and the endpoint. */

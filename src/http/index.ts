@@ -1,6 +1,5 @@
 export * from './api-metrics-collector.js';
 export * from './auth.js';
-export * from './cost-readers.js';
 export * from './errors.js';
 export * from './http-client.js';
 export * from './params.js';

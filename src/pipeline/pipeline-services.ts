@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { ApiClients } from '../apis/api-clients.js';
+import { openAiWindows } from '../apis/openai/openai-quota.js';
+import { stabilityWindows } from '../apis/stability/stability-quota.js';
+import { youtubeQuotaWindows } from '../apis/youtube/youtube-quota.js';
 import { isOpusError } from '../core/errors.js';
 import { Budget } from '../resilience/budget.js';
 import type { WindowSpec } from '../resilience/budget-backend.js';
-import { openAiWindows, stabilityWindows, youtubeQuotaWindows } from '../resilience/quotas.js';
 import { RedisBudgetBackend } from '../resilience/redis-budget-backend.js';
 import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
 import type { Lookup, PipelinePorts, VideoMetadata } from './pipeline-ports.js';

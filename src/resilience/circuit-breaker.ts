@@ -47,7 +47,7 @@ export interface CircuitBreakerOptions {
   ratioThreshold?: number;
   minimumCalls?: number;
   windowMs?: number;
-  /** How long the circuit stays open before letting probes through (the seed's `timeout`). */
+  /** How long the circuit stays open before letting probes through. */
   halfOpenAfterMs?: number;
   /** Calls let through while half-open; never more run at once. */
   halfOpenProbes?: number;
@@ -109,7 +109,7 @@ class Permit implements BreakerPermit {
 }
 
 /**
- * CLOSED → OPEN → HALF_OPEN → CLOSED, as in the seed, with both consecutive-failure and failure-ratio
+ * CLOSED → OPEN → HALF_OPEN → CLOSED, with both consecutive-failure and failure-ratio
  * modes. Hand-written rather than cockatiel's: the breaker must run on an injected Clock, expose
  * acquire/release permits to the HTTP client and share its open state through Redis.
  */
@@ -142,13 +142,13 @@ export class CircuitBreaker {
   /** Number of state changes since creation (metrics). */
   transitions = 0;
 
-  /** `new CircuitBreaker(failureThreshold, timeoutMs)` as in the seed, or an options object. */
-  constructor(failureThresholdOrOptions: number | CircuitBreakerOptions = {}, timeoutMs?: number) {
+  /** An options object, or the short form `new CircuitBreaker(failureThreshold, halfOpenAfterMs)`. */
+  constructor(failureThresholdOrOptions: number | CircuitBreakerOptions = {}, halfOpenAfterMs?: number) {
     const o: CircuitBreakerOptions =
       typeof failureThresholdOrOptions === 'number'
         ? {
             failureThreshold: failureThresholdOrOptions,
-            ...(timeoutMs === undefined ? {} : { halfOpenAfterMs: timeoutMs }),
+            ...(halfOpenAfterMs === undefined ? {} : { halfOpenAfterMs }),
           }
         : failureThresholdOrOptions;
     this.name = o.name ?? 'default';

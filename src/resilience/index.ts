@@ -1,10 +1,27 @@
-export * from './backoff.js';
-export * from './budget.js';
-export * from './budget-backend.js';
-export * from './circuit-breaker.js';
-export * from './errors.js';
-export * from './pacific-time.js';
-export * from './quotas.js';
-export * from './rate-limiter.js';
-export * from './redis-budget-backend.js';
-export * from './retry-budget.js';
+export { type BackoffOptions, backoffDelay, parseDuration, parseRetryAfter } from './backoff.js';
+export { Budget, type BudgetOptions, type Cost, type Reservation, type ReserveOptions } from './budget.js';
+export {
+  type BudgetBackend,
+  MemoryBudgetBackend,
+  type TryResult,
+  type WindowSpec,
+  type WindowUsage,
+} from './budget-backend.js';
+export {
+  type BreakerPermit,
+  type BreakerStateStore,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  CircuitState,
+  RedisBreakerStore,
+} from './circuit-breaker.js';
+export {
+  CircuitOpenError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  ResilienceError,
+  ResilienceErrorCode,
+} from './errors.js';
+export { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
+export { RedisBudgetBackend, type RedisBudgetBackendOptions } from './redis-budget-backend.js';
+export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';

@@ -9,8 +9,9 @@ export interface RateLimiterOptions {
 }
 
 /**
- * The seed's RateLimiter(requestsPerMinute, requestsPerHour): sliding windows, so no 60 s span ever holds
- * more than `requestsPerMinute` calls (a fixed-window counter allows twice that across a boundary).
+ * Requests per minute and, optionally, per hour, as sliding windows: no 60 s span ever holds more than
+ * `requestsPerMinute` calls (a fixed-window counter allows twice that across a boundary). A Budget with
+ * one `minute` and one `hour` window underneath.
  */
 export class RateLimiter {
   readonly budget: Budget;
@@ -31,13 +32,13 @@ export class RateLimiter {
     });
   }
 
-  /** Waits for a slot and takes it (the seed's `wait_if_needed`). */
+  /** Waits for a slot and takes it. */
   async acquire(options: ReserveOptions = {}): Promise<void> {
     const reservation = await this.budget.reserve(1, options);
     await reservation.commit();
   }
 
-  /** Alias of the seed's name. */
+  /** Alias of `acquire`. */
   waitIfNeeded(options: ReserveOptions = {}): Promise<void> {
     return this.acquire(options);
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chunk, mapSettled } from '../../src/apis/index.js';
+import { chunk } from '../../src/apis/batch.js';
+import { mapSettled } from '../../src/apis/index.js';
 import { OpusError } from '../../src/core/index.js';
 
 describe('mapSettled', () => {

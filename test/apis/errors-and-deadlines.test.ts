@@ -56,7 +56,7 @@ describe('API client deadlines bound the whole call, body included', () => {
     },
   );
 
-  /** Every YouTube body trickles out in 8 pieces over `ms` (each piece well within timeoutMs). */
+  /** Every YouTube body trickles out in 8 pieces over `ms` (each piece well within attemptTimeoutMs). */
   const slowBodies = (ms: number): void => {
     Object.assign(sandbox.config.chaos, {
       errorRate: 1,
@@ -77,11 +77,11 @@ describe('API client deadlines bound the whole call, body included', () => {
     assert.ok(elapsed <= 1_200 + TOLERANCE_MS, `ended late: ${elapsed} ms`);
   });
 
-  it("the client's deadlineMs and the timeoutMs alias bound it the same way", async () => {
+  it("the client's deadlineMs bounds it the same way as a call's", async () => {
     slowBodies(4_000);
     for (const [yt, options] of [
       [client({ deadlineMs: 1_000 }), {}],
-      [client(), { timeoutMs: 1_000 }],
+      [client(), { deadlineMs: 1_000 }],
     ] as const) {
       const started = Date.now();
       const error = await caught(yt.getVideoInfo('dQw4w9WgXcQ', options));

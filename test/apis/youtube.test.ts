@@ -5,14 +5,14 @@ import {
   ApiErrorCode,
   ApiNotFoundError,
   ApiResponseShapeError,
-  parseIsoDuration,
-  parseShape,
+  nextPacificMidnight,
   parseTimedText,
   YouTubeClient,
   type YouTubeClientOptions,
 } from '../../src/apis/index.js';
+import { parseShape } from '../../src/apis/shared.js';
+import { parseIsoDuration } from '../../src/apis/youtube/iso-duration.js';
 import { type CachedResponse, HttpError, HttpErrorCode, MemoryResponseCache } from '../../src/http/index.js';
-import { nextPacificMidnight } from '../../src/resilience/index.js';
 import { type Sandbox, sandboxTranscript, sandboxVideo } from '../../src/sandbox/index.js';
 import {
   assertNoSecrets,

@@ -1,24 +1,23 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
+import {
+  elevenLabsCharacterCost,
+  nextPacificMidnight,
+  openAiUsageCost,
+  YOUTUBE_QUOTA_COSTS,
+  youtubeQuotaWindows,
+} from '../../src/apis/index.js';
 import { FakeClock } from '../../src/core/index.js';
 import {
   type CachedResponse,
   clientOptionsFromApiConfig,
-  elevenLabsCharacterCost,
   HttpClient,
   type HttpClientOptions,
   HttpError,
   MemoryResponseCache,
-  openAiUsageCost,
 } from '../../src/http/index.js';
-import {
-  Budget,
-  CircuitBreaker,
-  nextPacificMidnight,
-  YOUTUBE_QUOTA_COSTS,
-  youtubeQuotaWindows,
-} from '../../src/resilience/index.js';
+import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
 import { json, TestServer } from './server.js';
 
 const API_KEY = 'yt-key-SECRET-987654321';

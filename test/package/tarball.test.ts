@@ -40,13 +40,13 @@ interface LockEntry {
 }
 
 // A user's program: every public subpath, and one pipeline run against a sandbox on PostgreSQL.
-const CONSUMER = `import { createApiClients, sandboxBaseUrls } from 'video-opusclip/apis';
+const CONSUMER = `import { createApiClients, openAiWindows, sandboxBaseUrls } from 'video-opusclip/apis';
 import { Cache } from 'video-opusclip/cache';
 import { isTransient, OpusError } from 'video-opusclip/core';
 import { createDatabase } from 'video-opusclip/db';
 import { HttpClient } from 'video-opusclip/http';
 import { createPipelinePorts, readVideoUrls, VideoPipeline } from 'video-opusclip/pipeline';
-import { Budget, openAiWindows } from 'video-opusclip/resilience';
+import { Budget } from 'video-opusclip/resilience';
 import { createSandbox } from 'video-opusclip/sandbox';
 import { createMetricsRegistry } from 'video-opusclip/server';
 import { setupStore, type StoreSchema, VideoStore } from 'video-opusclip/store';

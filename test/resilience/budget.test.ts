@@ -4,15 +4,12 @@ import { AbortedError, FakeClock, isOpusError } from '../../src/core/index.js';
 import {
   Budget,
   backoffDelay,
-  nextPacificMidnight,
   parseDuration,
   parseRetryAfter,
   QuotaExhaustedError,
   RateLimitedError,
   RateLimiter,
   RetryBudget,
-  youtubeCost,
-  youtubeQuotaWindows,
 } from '../../src/resilience/index.js';
 
 /** Largest number of grants inside any half-open span [t, t + windowMs). */
@@ -27,7 +24,7 @@ function maxInWindow(times: number[], windowMs: number): number {
   return best;
 }
 
-describe('RateLimiter (seed) on a fake clock', () => {
+describe('RateLimiter on a fake clock', () => {
   it('200 calls against 60 per minute: no minute ever holds more than 60, served FIFO', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1));
     const limiter = new RateLimiter(60, 1000, { clock });
@@ -196,38 +193,6 @@ describe('Budget', () => {
     assert.equal((await budget.usage())[0]!.remaining, 2);
     await clock.advance(6000);
     assert.equal((await budget.usage())[0]!.remaining, 9);
-  });
-});
-
-describe('YouTube daily quota', () => {
-  it('refuses a search.list that would pass the remaining units, and is whole again at Pacific midnight', async () => {
-    // 2026-07-15 10:00 UTC = 03:00 PDT; the next Pacific midnight is 2026-07-16 07:00 UTC.
-    const clock = new FakeClock(Date.UTC(2026, 6, 15, 10));
-    const budget = new Budget({ name: 'youtube', windows: youtubeQuotaWindows(250), clock });
-    await (await budget.reserve(youtubeCost('search.list'))).commit();
-    await (await budget.reserve(youtubeCost('search.list'))).commit();
-    await (await budget.reserve(youtubeCost('captions.list'))).commit();
-    await assert.rejects(
-      budget.reserve(youtubeCost('search.list'), { deadline: clock.now() + 60_000 }),
-      (e) => {
-        assert.ok(isOpusError(e, 'ERR_QUOTA_EXHAUSTED'));
-        assert.equal((e as QuotaExhaustedError).retryAt, Date.UTC(2026, 6, 16, 7));
-        return true;
-      },
-    );
-    await clock.setTime(Date.UTC(2026, 6, 16, 7));
-    assert.equal((await budget.usage())[0]!.remaining, 250);
-    await budget.reserve(youtubeCost('search.list'));
-  });
-
-  it('computes the next Pacific midnight across daylight-saving changes', () => {
-    // Evening before DST starts (PST, -8) and the morning after (PDT, -7).
-    assert.equal(nextPacificMidnight(Date.UTC(2026, 2, 8, 5)), Date.UTC(2026, 2, 8, 8));
-    assert.equal(nextPacificMidnight(Date.UTC(2026, 2, 8, 12)), Date.UTC(2026, 2, 9, 7));
-    // DST ends on 2026-11-01: 23:00 PDT the evening before, then a 25-hour day.
-    assert.equal(nextPacificMidnight(Date.UTC(2026, 10, 1, 6)), Date.UTC(2026, 10, 1, 7));
-    assert.equal(nextPacificMidnight(Date.UTC(2026, 10, 1, 7)), Date.UTC(2026, 10, 2, 8));
-    assert.equal(nextPacificMidnight(Date.UTC(2026, 0, 1, 7, 59, 59)), Date.UTC(2026, 0, 1, 8));
   });
 });
 

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { youtubeQuotaWindows } from '../../src/apis/index.js';
 import { createMemoryCache } from '../../src/cache/index.js';
 import { HttpClient } from '../../src/http/index.js';
-import { Budget, CircuitBreaker, youtubeQuotaWindows } from '../../src/resilience/index.js';
+import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
 import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import {
   createMetricsRegistry,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, InvalidArgumentError } from '../../core/index.js';
 import type { HttpClient, HttpErrorKind, HttpResponse, ServiceMetrics } from '../../http/index.js';
-import { Budget, type Cost, type WindowSpec, type WindowUsage } from '../../resilience/index.js';
+import { Budget, type Cost, type WindowUsage } from '../../resilience/index.js';
 import { mapSettled } from '../batch.js';
 import { ApiResponseShapeError } from '../errors.js';
 import {
@@ -13,6 +13,7 @@ import {
   withDeadline,
 } from '../shared.js';
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
+import { elevenLabsCharacterCost, elevenLabsWindows } from './elevenlabs-quota.js';
 import { ELEVENLABS_MODEL_LIMITS, splitScript } from './split-script.js';
 
 export const ELEVENLABS_BASE_URL = 'https://api.elevenlabs.io';
@@ -170,17 +171,6 @@ function classifyElevenLabsError(body: unknown): HttpErrorKind | undefined {
   return undefined;
 }
 
-function firstOfNextMonthUtc(now: number): number {
-  const d = new Date(now);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-}
-
-function characterCostOf(response: HttpResponse): number | undefined {
-  const raw = headerValue(response.headers, 'character-cost');
-  const n = raw === undefined ? Number.NaN : Number(raw);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 function toAlignment(a: z.output<typeof alignmentSchema> | null | undefined): Alignment | undefined {
   if (!a) return undefined;
   return {
@@ -209,16 +199,11 @@ export class ElevenLabsClient {
     this.maxConcurrentRequests = options.maxConcurrentRequests ?? 5;
     this.#voiceId = options.defaultVoiceId ?? DEFAULT_VOICE_ID;
     this.#modelId = options.defaultModelId ?? 'eleven_multilingual_v2';
-    const windows: WindowSpec[] = [];
-    if (options.characterLimit !== undefined) {
-      windows.push({
-        name: 'characters',
-        kind: 'calendar',
-        limit: options.characterLimit,
-        nextReset: options.nextCharacterReset ?? firstOfNextMonthUtc,
-      });
-    }
-    windows.push({ name: 'concurrent', kind: 'concurrent', limit: this.maxConcurrentRequests });
+    const windows = elevenLabsWindows({
+      characters: options.characterLimit,
+      nextReset: options.nextCharacterReset,
+      concurrent: this.maxConcurrentRequests,
+    });
     this.#characters = options.characterLimit !== undefined;
     this.budget =
       options.budget ??
@@ -232,15 +217,15 @@ export class ElevenLabsClient {
         // Reads (voices, models) cost no characters and hold no generation slot.
         costOf: () => 0,
         actualCost: (response): Cost | undefined => {
-          const cost = characterCostOf(response);
-          return cost === undefined ? undefined : { characters: cost, concurrent: 1 };
+          const cost = elevenLabsCharacterCost(response);
+          return cost && { ...cost, concurrent: 1 };
         },
       },
       classifyElevenLabsError,
     );
   }
 
-  /** The seed's textToSpeech: audio bytes (not JSON). */
+  /** Speech for `text` as audio bytes (not JSON). */
   async textToSpeech(text: string, options: TextToSpeechOptions = {}): Promise<SpeechAudio> {
     const response = await this.#tts('', text, options, 'bytes');
     const audio = response.data as Buffer;
@@ -293,7 +278,7 @@ export class ElevenLabsClient {
     };
   }
 
-  /** The seed's getAvailableVoices. */
+  /** The voices available to the account (`GET /v1/voices`). */
   async getAvailableVoices(options?: CallOptions): Promise<Voice[]> {
     const { value } = await requestJson(
       this.#http,
@@ -313,7 +298,7 @@ export class ElevenLabsClient {
   }
 
   /**
-   * The seed's generateVideoNarration: the script split on sentence boundaries under the model's
+   * Speech for a whole script: the script split on sentence boundaries under the model's
    * character limit, parts generated with bounded concurrency (never above the account's limit), and
    * returned in script order. Neighbouring text is sent as context so the parts sound continuous.
    */
@@ -428,7 +413,7 @@ export class ElevenLabsClient {
 
   #speech(response: HttpResponse, audio: Buffer, contentType: string): SpeechAudio {
     const concurrent = Number(headerValue(response.headers, 'current-concurrent-requests'));
-    const cost = characterCostOf(response) ?? 0;
+    const cost = elevenLabsCharacterCost(response)?.characters ?? 0;
     this.#charactersUsed += cost;
     return {
       audio,

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ConfigError, InvalidArgumentError } from '../../core/index.js';
-import type { HttpClient, HttpErrorKind, HttpResponse, ServiceMetrics } from '../../http/index.js';
-import { Budget, type Cost, openAiWindows, type WindowUsage } from '../../resilience/index.js';
+import type { HttpClient, HttpErrorKind, ServiceMetrics } from '../../http/index.js';
+import { Budget, type WindowUsage } from '../../resilience/index.js';
 import { type BatchResult, mapSettled } from '../batch.js';
 import { ApiError, ApiErrorCode, ApiResponseShapeError } from '../errors.js';
 import {
@@ -15,6 +15,7 @@ import {
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
 import type { TimedSegment } from '../youtube/timed-text.js';
 import { type ClipCandidate, type HighlightSelection, validateHighlights } from './highlights.js';
+import { openAiUsageCost, openAiWindows } from './openai-quota.js';
 import {
   analysisSchema,
   type ChatCompletion,
@@ -132,17 +133,6 @@ function usageOf(completion: ChatCompletion): TokenUsage {
   };
 }
 
-/** Actual tokens from a completion body (text or parsed), committed to the tokens-per-minute window. */
-function actualCost(response: HttpResponse): Cost | undefined {
-  try {
-    const body = typeof response.data === 'string' ? JSON.parse(response.data) : response.data;
-    const total = (body as { usage?: { total_tokens?: unknown } } | undefined)?.usage?.total_tokens;
-    return typeof total === 'number' ? { requests: 1, tokens: total } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Strict structured outputs need every property required and no extra ones. */
 function strictObject(properties: Record<string, unknown>): Record<string, unknown> {
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false };
@@ -205,14 +195,14 @@ export class OpenAIClient {
         service: OPENAI,
         baseUrl: options.baseUrl ?? OPENAI_BASE_URL,
         auth: { type: 'bearer', token: options.apiKey },
-        actualCost,
+        actualCost: openAiUsageCost,
       },
       classifyOpenAiError,
     );
     this.chat = { completions: new ChatCompletions(this.#http) };
   }
 
-  /** The seed's generateText: one completion's text and its token usage. */
+  /** One completion's text and its token usage. */
   async generateText(prompt: string, options: GenerateTextOptions = {}): Promise<GeneratedText> {
     const messages: ChatMessage[] = [];
     if (options.system) messages.push({ role: 'system', content: options.system });
@@ -341,7 +331,7 @@ export class OpenAIClient {
     return { ...validateHighlights(candidates, segments, limits), usage };
   }
 
-  /** The seed's batchGenerateCaptions: one result or typed error per transcript, in input order. */
+  /** generateCaptions for many transcripts: one result or typed error per transcript, in input order. */
   batchGenerateCaptions(
     transcripts: readonly string[],
     options: BatchCaptionsOptions = {},

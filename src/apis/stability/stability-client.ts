@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/index.js';
 import type { HttpClient, HttpErrorKind, ServiceMetrics } from '../../http/index.js';
-import { Budget, stabilityWindows } from '../../resilience/index.js';
+import { Budget } from '../../resilience/index.js';
 import { ApiError, ApiErrorCode, ApiResponseShapeError } from '../errors.js';
 import {
   type CallOptions,
@@ -12,6 +12,7 @@ import {
 } from '../shared.js';
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
 import { CreditLedger, type CreditLedgerOptions } from './credit-ledger.js';
+import { stabilityWindows } from './stability-quota.js';
 
 export const STABILITY_BASE_URL = 'https://api.stability.ai';
 const STABILITY = 'stability';
@@ -82,7 +83,7 @@ export interface VideoThumbnail extends GeneratedImage {
 }
 
 const SDXL = 'stable-diffusion-xl-1024-v1-0';
-/** The only sizes SDXL 1.0 accepts on v1 (the seed's 1280x720 is rejected). */
+/** The only sizes SDXL 1.0 accepts on v1 (16:9 is 1344x768; 1280x720 is rejected). */
 export const SDXL_DIMENSIONS: readonly string[] = [
   '1024x1024',
   '1152x896',
@@ -156,7 +157,7 @@ export class StabilityClient {
     );
   }
 
-  /** The seed's generateImage on v2beta: multipart form in, image bytes out (`accept: image/*`). */
+  /** One image from v2beta: multipart form in, image bytes out (`accept: image/*`). */
   async generateImage(prompt: string, options: GenerateImageOptions = {}): Promise<GeneratedImage> {
     const model = options.model ?? 'core';
     const format = options.outputFormat ?? 'png';
@@ -180,7 +181,7 @@ export class StabilityClient {
     // A repeat after a truncated image shares the first request's deadline.
     const call = {
       ...options,
-      deadlineAt: options.deadlineAt ?? this.#http.deadlineAt(options.deadlineMs ?? options.timeoutMs),
+      deadlineAt: options.deadlineAt ?? this.#http.deadlineAt(options.deadlineMs),
     };
     try {
       const once = async () => {
@@ -312,7 +313,7 @@ export class StabilityClient {
     }
   }
 
-  /** The seed's generateVideoThumbnail: a 16:9 image for a video, with its metadata. */
+  /** A 16:9 thumbnail for a video from its title and description, with the prompt used. */
   async generateVideoThumbnail(
     title: string,
     description: string,

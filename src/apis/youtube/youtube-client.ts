@@ -1,13 +1,6 @@
 import { ConfigError } from '../../core/index.js';
 import type { HttpClient, HttpErrorKind, ServiceMetrics } from '../../http/index.js';
-import {
-  Budget,
-  nextPacificMidnight,
-  type WindowUsage,
-  YOUTUBE_QUOTA_COSTS,
-  youtubeCost,
-  youtubeQuotaWindows,
-} from '../../resilience/index.js';
+import { Budget, type WindowUsage } from '../../resilience/index.js';
 import type { BatchResult } from '../batch.js';
 import type { CallOptions, VendorHttpOptions } from '../shared.js';
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
@@ -19,6 +12,7 @@ import {
   type VideoCaptions,
 } from './captions.js';
 import { Channels, type ChannelVideos } from './channels.js';
+import { nextPacificMidnight } from './pacific-midnight.js';
 import { googleErrorSchema } from './schemas.js';
 import {
   Search,
@@ -29,6 +23,7 @@ import {
 } from './search.js';
 import { type GetVideosOptions, Videos, type YouTubeVideo } from './videos.js';
 import { YOUTUBE, type YouTubeContext } from './youtube-context.js';
+import { YOUTUBE_QUOTA_COSTS, youtubeCost, youtubeQuotaWindows } from './youtube-quota.js';
 
 export const YOUTUBE_BASE_URL = 'https://youtube.googleapis.com/';
 
@@ -113,7 +108,7 @@ export class YouTubeClient {
     this.captions = new Captions(this.#ctx);
   }
 
-  /** The seed's getVideoInfo: a typed video; an unknown id is ERR_API_NOT_FOUND. */
+  /** One typed video (through `videos.list`); an unknown id is ERR_API_NOT_FOUND. */
   getVideoInfo(videoId: string, options?: CallOptions): Promise<YouTubeVideo> {
     return this.videos.get(videoId, options);
   }
@@ -126,7 +121,7 @@ export class YouTubeClient {
     return this.videos.getMany(videoIds, options);
   }
 
-  /** The seed's batchGetVideoInfo (same as getVideosInfo: a partial-failure report). */
+  /** The same as getVideosInfo, under the name of the other batch methods: a partial-failure report. */
   batchGetVideoInfo(
     videoIds: readonly string[],
     options?: GetVideosOptions,
@@ -162,7 +157,7 @@ export class YouTubeClient {
     return this.captions.download(trackId, options);
   }
 
-  /** The seed's getVideoCaptions: timed segments parsed from the track's WebVTT. Needs OAuth. */
+  /** Timed segments parsed from the video's caption track (WebVTT). Needs OAuth. */
   getVideoCaptions(videoId: string, options?: GetVideoCaptionsOptions): Promise<VideoCaptions> {
     return this.captions.transcript(videoId, options);
   }
