@@ -81,7 +81,11 @@ describe('OpenAIClient against the sandbox', () => {
   it('selectHighlights returns clips inside the transcript, within bounds, without overlaps, reporting drops', async () => {
     const segments = sandboxTranscript('dQw4w9WgXcQ');
     const last = segments.at(-1)!.end;
-    const result = await client().selectHighlights(segments, { count: 3, minSeconds: 15, maxSeconds: 20 });
+    const result = await client().selectHighlights(segments, {
+      count: 3,
+      minClipMs: 15_000,
+      maxClipMs: 20_000,
+    });
     assert.ok(result.clips.length >= 1 && result.clips.length <= 3);
     for (const clip of result.clips) {
       assert.ok(clip.start >= 0 && clip.end <= last);
@@ -188,7 +192,7 @@ describe('validateHighlights', () => {
     caption: title,
     score,
   });
-  const limits = { count: 5, minSeconds: 10, maxSeconds: 30 };
+  const limits = { count: 5, minClipMs: 10_000, maxClipMs: 30_000 };
 
   it('keeps the better of two overlapping clips and drops the other with a reason', () => {
     const r = validateHighlights([clip(0, 20, 0.4), clip(10, 30, 0.9)], segments, limits);
@@ -206,7 +210,7 @@ describe('validateHighlights', () => {
     const r = validateHighlights(
       [clip(90, 120), clip(40, 90), clip(50, 52), clip(150, 160), clip(Number.NaN, 5)],
       segments,
-      { count: 5, minSeconds: 10, maxSeconds: 30 },
+      { count: 5, minClipMs: 10_000, maxClipMs: 30_000 },
     );
     assert.deepEqual(
       r.clips.map((c) => [c.start, c.end]),

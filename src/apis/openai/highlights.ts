@@ -33,8 +33,10 @@ export interface HighlightSelection {
 
 export interface ClipLimits {
   count: number;
-  minSeconds: number;
-  maxSeconds: number;
+  /** Shortest clip, in ms (clip bounds themselves are in seconds, as in the transcript). */
+  minClipMs: number;
+  /** Longest clip, in ms. */
+  maxClipMs: number;
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
@@ -49,6 +51,8 @@ export function validateHighlights(
   segments: readonly TimedSegment[],
   limits: ClipLimits,
 ): HighlightSelection {
+  const minSeconds = limits.minClipMs / 1000;
+  const maxSeconds = limits.maxClipMs / 1000;
   const dropped: HighlightSelection['dropped'] = [];
   const adjusted: ClipAdjustment[] = [];
   const first = Math.min(...segments.map((s) => s.start));
@@ -70,17 +74,17 @@ export function validateHighlights(
       adjusted.push({ original: clip, adjusted: next, reason: 'clamped_to_transcript' });
       clip = next;
     }
-    if (clip.end - clip.start > limits.maxSeconds) {
-      const next = { ...clip, end: round(clip.start + limits.maxSeconds) };
+    if (clip.end - clip.start > maxSeconds) {
+      const next = { ...clip, end: round(clip.start + maxSeconds) };
       adjusted.push({ original: clip, adjusted: next, reason: 'shortened_to_max' });
       clip = next;
     }
-    if (clip.end - clip.start < limits.minSeconds) {
+    if (clip.end - clip.start < minSeconds) {
       // Grow forward first, then backward, staying inside the transcript.
-      const needed = limits.minSeconds - (clip.end - clip.start);
+      const needed = minSeconds - (clip.end - clip.start);
       const newEnd = Math.min(last, clip.end + needed);
       const newStart = Math.max(first, clip.start - (needed - (newEnd - clip.end)));
-      if (newEnd - newStart + 1e-9 < limits.minSeconds) {
+      if (newEnd - newStart + 1e-9 < minSeconds) {
         dropped.push({ candidate, reason: 'too_short' });
         continue;
       }

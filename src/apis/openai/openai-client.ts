@@ -106,8 +106,10 @@ export interface VideoAnalysis {
 export interface SelectHighlightsOptions extends CallOptions {
   /** Clips wanted (default 3). */
   count?: number;
-  minSeconds?: number;
-  maxSeconds?: number;
+  /** Shortest clip (default 15 000 ms). */
+  minClipMs?: number;
+  /** Longest clip (default 60 000 ms). */
+  maxClipMs?: number;
   model?: string;
 }
 
@@ -298,11 +300,11 @@ export class OpenAIClient {
       throw new InvalidArgumentError('selectHighlights: the transcript has no segments');
     const limits = {
       count: options.count ?? 3,
-      minSeconds: options.minSeconds ?? 15,
-      maxSeconds: options.maxSeconds ?? 60,
+      minClipMs: options.minClipMs ?? 15_000,
+      maxClipMs: options.maxClipMs ?? 60_000,
     };
-    if (limits.minSeconds <= 0 || limits.maxSeconds < limits.minSeconds || limits.count < 1) {
-      throw new InvalidArgumentError('selectHighlights: need 0 < minSeconds <= maxSeconds and count >= 1');
+    if (limits.minClipMs <= 0 || limits.maxClipMs < limits.minClipMs || limits.count < 1) {
+      throw new InvalidArgumentError('selectHighlights: need 0 < minClipMs <= maxClipMs and count >= 1');
     }
     const schema = strictObject({
       highlights: {
@@ -323,7 +325,7 @@ export class OpenAIClient {
       'video_highlights',
       schema,
       highlightsSchema,
-      `You pick the most engaging moments of a video for short clips. Propose up to ${limits.count} non-overlapping clips, each ${limits.minSeconds}-${limits.maxSeconds} seconds long, with start and end in seconds taken from the transcript's timestamps, a short title, a caption, and a score from 0 to 1.`,
+      `You pick the most engaging moments of a video for short clips. Propose up to ${limits.count} non-overlapping clips, each ${limits.minClipMs / 1000}-${limits.maxClipMs / 1000} seconds long, with start and end in seconds taken from the transcript's timestamps, a short title, a caption, and a score from 0 to 1.`,
       `Timed transcript:\n${transcript}`,
       options,
     );
