@@ -15,7 +15,7 @@ export interface CallOptions {
   /** The same as an absolute time (epoch ms on the client's clock); wins over `deadlineMs`. */
   deadlineAt?: number;
   /**
-   * Alias of `deadlineMs` (the whole call, not one attempt, unlike the client option of the same name).
+   * Alias of `deadlineMs` (the whole call, not one attempt).
    * @deprecated use `deadlineMs`.
    */
   timeoutMs?: number;
@@ -29,7 +29,7 @@ export interface CallOptions {
 export interface VendorHttpOptions {
   baseUrl?: string;
   /** Per-attempt inactivity timeout (ms): the wait for headers, and any silence within a body. */
-  timeoutMs?: number;
+  attemptTimeoutMs?: number;
   /** Default deadline per request (ms), body included; a method's `deadlineMs` overrides it. */
   deadlineMs?: number;
   maxRetries?: number;

@@ -37,7 +37,7 @@ describe('chaos, batches and secrets', () => {
   const build = (extra: Parameters<typeof createApiClients>[0]['http'] = {}): ApiClients =>
     createApiClients({
       baseUrls: sandboxBaseUrls(sandbox.url),
-      http: { retryDelayMs: 5, maxRetryDelayMs: 50, timeoutMs: 1_500, logger, ...extra },
+      http: { retryDelayMs: 5, maxRetryDelayMs: 50, attemptTimeoutMs: 1_500, logger, ...extra },
       youtube: { apiKey: KEYS.youtube, retryBudget: new RetryBudget({ minRetries: 1_000 }) },
       openai: { apiKey: KEYS.openai, retryBudget: new RetryBudget({ minRetries: 1_000 }) },
       stability: { apiKey: KEYS.stability, retryBudget: new RetryBudget({ minRetries: 1_000 }) },
@@ -61,7 +61,7 @@ describe('chaos, batches and secrets', () => {
 
   it('a chaos run with 20 % failures (errors, resets, hangs, truncated and slow bodies) completes through retries', async () => {
     await apis.close();
-    apis = build({ timeoutMs: 400, maxRetries: 6 });
+    apis = build({ attemptTimeoutMs: 400, maxRetries: 6 });
     Object.assign(sandbox.config.chaos, { errorRate: 0.2, seed: 42 });
     sandbox.config.chaos.vendors = ['youtube', 'openai', 'stability'];
     const yt = apis.youtube!;

@@ -56,7 +56,7 @@ describe('API client deadlines bound the whole call, body included', () => {
     },
   );
 
-  /** Every YouTube body trickles out in 8 pieces over `ms` (each piece well within timeoutMs). */
+  /** Every YouTube body trickles out in 8 pieces over `ms` (each piece well within attemptTimeoutMs). */
   const slowBodies = (ms: number): void => {
     Object.assign(sandbox.config.chaos, {
       errorRate: 1,

@@ -179,7 +179,7 @@ export async function caught(promise: Promise<unknown>): Promise<Error & { code?
   assert.fail('expected a rejection');
 }
 
-export const FAST_RETRIES = { retryDelayMs: 5, maxRetryDelayMs: 40, timeoutMs: 2_000 } as const;
+export const FAST_RETRIES = { retryDelayMs: 5, maxRetryDelayMs: 40, attemptTimeoutMs: 2_000 } as const;
 
 /**
  * One sandbox per describe block (reset before each test) and a factory for clients, all closed after

@@ -358,27 +358,32 @@ describe('HttpClient cost accounting and configuration', () => {
   });
 
   it('the total deadline bounds an attempt that would otherwise wait for its own timeout', async () => {
-    const c = new HttpClient({ service: 'slow', baseUrl: `${url}/v1`, timeoutMs: 30_000, deadlineMs: 300 });
+    const c = new HttpClient({
+      service: 'slow',
+      baseUrl: `${url}/v1`,
+      attemptTimeoutMs: 30_000,
+      deadlineMs: 300,
+    });
     clients.push(c);
     const started = Date.now();
     await assert.rejects(c.get('hang'), (e) => e instanceof HttpError && e.code === 'ERR_HTTP_TIMEOUT');
     assert.ok(Date.now() - started < 5000);
   });
 
-  it('maps the seed APIConfig onto client options, rate limits included', async () => {
+  it('maps an APIConfig onto client options, rate limits included', async () => {
     const clock = new FakeClock(0);
     const options = clientOptionsFromApiConfig(
       'stability',
       {
         baseUrl: `${url}/v1`,
         apiKey: 'sk-stab',
-        timeout: 30,
+        attemptTimeoutMs: 30_000,
         maxRetries: 2,
-        retryDelay: 0.5,
+        retryDelayMs: 500,
         rateLimitPerMinute: 2,
         rateLimitPerHour: 100,
         enableCaching: true,
-        cacheTtl: 60,
+        cacheTtlMs: 60_000,
         maxConnections: 10,
         maxConnectionsPerHost: 4,
         userAgent: 'opus-test',
@@ -386,7 +391,7 @@ describe('HttpClient cost accounting and configuration', () => {
       },
       { clock },
     );
-    assert.equal(options.timeoutMs, 30_000);
+    assert.equal(options.attemptTimeoutMs, 30_000);
     assert.equal(options.retryDelayMs, 500);
     assert.equal(options.cacheTtlMs, 60_000);
     assert.deepEqual(options.auth, { type: 'bearer', token: 'sk-stab' });
