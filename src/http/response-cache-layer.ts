@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type Clock, type Logger, redactSecrets } from '../core/index.js';
+import { type Clock, type Logger, raceSignal, redactSecrets } from '../core/index.js';
 import { type ApiMetricsCollector, httpChannels } from './api-metrics-collector.js';
-import { abortError } from './errors.js';
+import { abortError, HttpError } from './errors.js';
 import type { CachedResponse, HttpResponse, RequestOptions } from './http-types.js';
 import type { PreparedRequest } from './prepare-request.js';
 import type { ResponseCache } from './response-cache.js';
@@ -129,7 +129,15 @@ export class ResponseCacheLayer {
       return (await shared) as HttpResponse<T>;
     }
     o.metrics.cache(prepared.operation, true);
-    return (await raceAbort(shared, options.signal, prepared)) as HttpResponse<T>;
+    const signal = options.signal;
+    if (!signal) return (await shared) as HttpResponse<T>;
+    // A joined caller's own signal still ends its wait; the shared request goes on for the others.
+    try {
+      return (await raceSignal(shared, signal)) as HttpResponse<T>;
+    } catch (error) {
+      // The shared call fails with HttpErrors only; anything else is raceSignal's answer to the signal.
+      throw error instanceof HttpError && error !== signal.reason ? error : abortError(prepared, signal);
+    }
   }
 
   #safe(error: unknown): string {
@@ -148,24 +156,4 @@ export function fromCache(entry: CachedResponse, stale: boolean): HttpResponse {
     fromCache: true,
     stale,
   };
-}
-
-/** A joined caller's own signal still ends its wait (the shared request goes on for the others). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, p: PreparedRequest): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(p, signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(p, signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -19,7 +19,7 @@ import {
   YOUTUBE_QUOTA_COSTS,
   youtubeQuotaWindows,
 } from '../../src/resilience/index.js';
-import { json, TestServer } from './server.js';
+import { failure, json, TestServer } from './server.js';
 
 const API_KEY = 'yt-key-SECRET-987654321';
 
@@ -115,6 +115,21 @@ describe('HttpClient with budgets, cache and breaker', () => {
     const metrics = await c.getApiMetrics();
     assert.equal(metrics.cacheHits, 5);
     assert.equal(metrics.cacheMisses, 1);
+  });
+
+  it("a joined caller's own signal ends its wait, and the shared request goes on for the first", async () => {
+    const c = client({ cache: new MemoryResponseCache<CachedResponse>(), enableCaching: true });
+    const before = server.hitCount('/youtube/v3/videos');
+    const params = { id: 'joined' };
+    const first = c.get('videos', { params });
+    const aborted = new AbortController();
+    const joined = c.get('videos', { params, signal: aborted.signal });
+    const timedOut = c.get('videos', { params, signal: AbortSignal.timeout(5) });
+    aborted.abort();
+    assert.equal((await failure(joined)).code, 'ERR_HTTP_ABORTED');
+    assert.equal((await failure(timedOut)).code, 'ERR_HTTP_TIMEOUT');
+    assert.equal((await first).status, 200);
+    assert.equal(server.hitCount('/youtube/v3/videos'), before + 1);
   });
 
   it('keys the cache without the credential and lets an explicit cacheKey win', async () => {
