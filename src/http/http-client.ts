@@ -594,4 +594,5 @@ export class HttpClient {
   }
 }
 
+/** The client's option and answer types, importable along with it. */
 export type { HttpClientOptions, HttpMethod, HttpResponse, RequestOptions } from './http-types.js';
