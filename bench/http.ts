@@ -60,7 +60,7 @@ export async function run(options: SuiteOptions): Promise<BenchResult[]> {
     return body.json();
   };
   // The floor under Pool.request: a dispatch handler that collects the body, with no Readable stream
-  // (what HttpClient itself does since session 3), so the stack's own cost stays visible.
+  // (what HttpClient itself does), so the stack's own cost stays visible.
   const rawDispatch = (): Promise<unknown> =>
     new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];

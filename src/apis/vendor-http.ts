@@ -31,7 +31,7 @@ export function vendorHttpClient(
 ): HttpClient {
   return new HttpClient({
     ...defined({
-      timeoutMs: base.attemptTimeoutMs,
+      attemptTimeoutMs: base.attemptTimeoutMs,
       deadlineMs: base.deadlineMs,
       maxRetries: base.maxRetries,
       retryDelayMs: base.retryDelayMs,

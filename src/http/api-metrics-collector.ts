@@ -69,7 +69,7 @@ class Counters {
   }
 }
 
-/** The seed's APIMetricsCollector: counters per service and endpoint. Labels never include secrets. */
+/** Counters per service and endpoint, for `getApiMetrics()`. Labels never include secrets. */
 export class ApiMetricsCollector {
   readonly service: string;
   readonly #all = new Counters();

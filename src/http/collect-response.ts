@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Dispatcher, errors, util } from 'undici';
+import { systemClock } from '../core/index.js';
 
 /** A whole response: status, headers and the body's chunks as they arrived. */
 export interface CollectedResponse {
@@ -63,11 +64,12 @@ interface Expirable {
  * timer per call. An exchange joins when it is dispatched and leaves when it ends; when the timer fires
  * it ends the exchanges whose deadline has come and sets itself for the next one. Exchanges that end in
  * time only cost a Set insertion and deletion; the timer is re-created only when an exchange's deadline
- * is earlier than the one it is set for. Runs on real time (`performance.now()`), as the sockets do.
+ * is earlier than the one it is set for. Runs on real time (`performance.now()` and `systemClock`'s
+ * timer, whatever clock the client was given), as the sockets do.
  */
 export class DeadlineWatch {
   readonly #entries = new Set<Expirable>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancel: (() => void) | undefined;
   #armedAt = Number.POSITIVE_INFINITY;
 
   /** Exchanges being watched (for tests and metrics). */
@@ -87,22 +89,21 @@ export class DeadlineWatch {
 
   /** Stops the timer; exchanges still watched are left to their own timeouts. */
   close(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
     this.#armedAt = Number.POSITIVE_INFINITY;
     this.#entries.clear();
   }
 
   #arm(at: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#cancel?.();
     this.#armedAt = at;
-    // setTimeout fires at once for a delay past 2^31 - 1 ms; a far deadline is re-checked then instead.
-    this.#timer = setTimeout(this.#sweep, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now())));
-    this.#timer.unref();
+    // A timer fires at once for a delay past 2^31 - 1 ms; a far deadline is re-checked then instead.
+    this.#cancel = systemClock.setTimer(Math.min(MAX_TIMER_MS, at - performance.now()), this.#sweep);
   }
 
   readonly #sweep = (): void => {
-    this.#timer = undefined;
+    this.#cancel = undefined;
     this.#armedAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
     let next = Number.POSITIVE_INFINITY;
@@ -130,15 +131,6 @@ export class BodyTooLargeError extends Error {
     this.statusCode = statusCode;
     this.limit = limit;
   }
-}
-
-/** Chunks with the UTF-8 byte order mark skipped, decoded (what undici's `body.text()` does). */
-export function utf8Text(chunks: readonly Buffer[]): string {
-  const first = chunks[0];
-  if (first === undefined) return '';
-  const buffer = chunks.length === 1 ? first : Buffer.concat(chunks);
-  const bom = buffer.length >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
-  return buffer.toString('utf8', bom ? 3 : 0);
 }
 
 // undici's legacy handler interface, which its core calls directly (the newer one is adapted to it).

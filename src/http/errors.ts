@@ -1,4 +1,12 @@
-import { defineErrorCodes, OpusError, type OpusErrorOptions } from '../core/index.js';
+import {
+  AbortedError,
+  defineErrorCodes,
+  OpusError,
+  type OpusErrorOptions,
+  redactSecrets,
+} from '../core/index.js';
+import { CircuitOpenError, QuotaExhaustedError, RateLimitedError } from '../resilience/index.js';
+import { type BodyTooLargeError, DeadlineExceededError } from './collect-response.js';
 
 export const HttpErrorCode = defineErrorCodes('http', {
   BadRequest: {
@@ -263,4 +271,193 @@ export function errorForStatus(
     error.retryAt = retryAfterAt;
   }
   return error;
+}
+
+/** Where a call went: what every error of the call names. */
+export interface CallSite {
+  readonly service: string;
+  readonly method: string;
+  readonly endpoint: string;
+}
+
+function siteInit(site: CallSite, cause?: unknown): HttpErrorInit {
+  const init: HttpErrorInit = { service: site.service, method: site.method, endpoint: site.endpoint };
+  if (cause !== undefined) init.cause = cause;
+  return init;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function label(site: CallSite): string {
+  return `${site.service} ${site.method} ${site.endpoint}`;
+}
+
+/** Errors where the request never left this machine, so repeating it cannot duplicate anything. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUTS = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** The errno-style `code` of an error or of one of its first causes (`ECONNREFUSED`, `UND_ERR_…`). */
+export function errnoCode(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let i = 0; i < 4 && e instanceof Error; i++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
+/** The request never reached the provider (refused, DNS failure, connect timeout): safe to send again. */
+export function neverSent(error: HttpError): boolean {
+  return error.status === undefined && NOT_SENT.has(errnoCode(error.cause) ?? '');
+}
+
+/**
+ * The caller's signal fired: ERR_HTTP_ABORTED (permanent: the caller asked), or ERR_HTTP_TIMEOUT
+ * (transient) when the signal is a timeout (`AbortSignal.timeout`, core's `timeoutSignal`).
+ */
+export function abortError(site: CallSite, signal: AbortSignal): HttpError {
+  const reason: unknown = signal.reason;
+  const init = siteInit(site, reason);
+  const timedOut =
+    reason instanceof OpusError
+      ? reason.transient
+      : reason instanceof Error && reason.name === 'TimeoutError';
+  if (timedOut) return new HttpTimeoutError(`${label(site)}: the caller's signal timed out`, init);
+  return new HttpAbortedError(`${label(site)} was aborted`, init);
+}
+
+/**
+ * Any failure of an attempt that is not yet an HttpError (an undici error, the deadline, a lower
+ * layer's OpusError) as one; messages pass through `redactSecrets` with `secrets`.
+ */
+export function transportError(
+  error: unknown,
+  site: CallSite,
+  signal: AbortSignal | undefined,
+  secrets: readonly string[],
+): HttpError {
+  if (error instanceof HttpError) return error;
+  if (signal?.aborted) return abortError(site, signal);
+  const init = siteInit(site, error);
+  if (error instanceof DeadlineExceededError) {
+    return new HttpTimeoutError(`${label(site)}: ${error.message}`, {
+      ...init,
+      ...(error.answered ? { details: { responseStatus: error.statusCode } } : {}),
+    });
+  }
+  const code = errnoCode(error);
+  if (code && TIMEOUTS.has(code)) return new HttpTimeoutError(`${label(site)} timed out (${code})`, init);
+  if (error instanceof AbortedError) return new HttpAbortedError(`${label(site)} was aborted`, init);
+  const message = error instanceof Error ? error.message : String(error);
+  const text = `${label(site)} failed: ${redactSecrets(message, secrets)}`;
+  if (error instanceof OpusError) {
+    // A local failure from a lower layer (a closed budget, its Redis store down): it keeps its class.
+    return new HttpNetworkError(text, {
+      ...init,
+      transient: error.transient,
+      final: true,
+      ...optional('retryAt', error.retryAt),
+      details: { reason: error.code },
+    });
+  }
+  return new HttpNetworkError(`${text}${code ? ` (${code})` : ''}`, {
+    ...init,
+    ...(code ? { details: { errno: code } } : {}),
+  });
+}
+
+/** Breaker and budget refusals: typed HTTP errors that were decided locally, before sending. */
+export function refusalError(error: unknown, site: CallSite, secrets: readonly string[]): HttpError {
+  const init: HttpErrorInit = {
+    ...siteInit(site, error),
+    final: true,
+    // The refusal's own class: a cost larger than a whole window is a spent quota that never comes back.
+    ...(error instanceof OpusError ? { transient: error.transient } : {}),
+  };
+  if (error instanceof CircuitOpenError) {
+    return new HttpCircuitOpenError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+  }
+  if (error instanceof QuotaExhaustedError) {
+    return new HttpQuotaExhaustedError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+  }
+  if (error instanceof RateLimitedError) {
+    return new HttpRateLimitedError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+  }
+  return transportError(error, site, undefined, secrets);
+}
+
+/** More calls pending than the client's queue bound allows. */
+export function queueFullError(site: CallSite, pending: number): HttpError {
+  return new HttpQueueFullError(`${site.service}: ${pending} calls already pending`, siteInit(site));
+}
+
+/** The call's deadline had passed when an attempt was about to be sent. */
+export function deadlinePassedError(site: CallSite): HttpError {
+  return new HttpTimeoutError(`${label(site)}: deadline passed`, siteInit(site));
+}
+
+/** The body passed `maxResponseBytes`: the service answered, the limit is ours (final, not retried). */
+export function responseTooLargeError(error: BodyTooLargeError, site: CallSite): HttpError {
+  return new HttpResponseTooLargeError(
+    `${label(site)}: the response exceeds maxResponseBytes (${error.limit} bytes)`,
+    { ...siteInit(site, error), status: error.statusCode, final: true },
+  );
+}
+
+/** A 2xx body that does not parse as announced (final: the service answered). */
+export function invalidResponseError(
+  site: CallSite,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  cause: unknown,
+  secrets: readonly string[],
+  requestId: string | undefined,
+): HttpError {
+  return new HttpInvalidResponseError(`${label(site)} answered ${status} with a body that does not parse`, {
+    ...siteInit(site, cause),
+    status,
+    headers,
+    final: true,
+    bodyExcerpt: redactSecrets(body.slice(0, 300), secrets),
+    ...optional('requestId', requestId),
+  });
+}
+
+/**
+ * The error for a non-2xx answer: `kind` from the service's classifyError (else the status), the
+ * server's Retry-After as `retryAfterAt` (epoch ms), the body's first 300 characters with `secrets` removed.
+ */
+export function answerError(
+  site: CallSite,
+  kind: HttpErrorKind | undefined,
+  answer: {
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+    requestId: string | undefined;
+    retryAfterAt: number | undefined;
+    attempts: number;
+  },
+  secrets: readonly string[],
+): HttpError {
+  return errorForStatus(kind, {
+    ...optional('retryAfterAt', answer.retryAfterAt),
+    service: site.service,
+    method: site.method,
+    endpoint: site.endpoint,
+    status: answer.status,
+    headers: answer.headers,
+    ...optional('requestId', answer.requestId),
+    bodyExcerpt: redactSecrets(answer.body.slice(0, 300), secrets),
+    attempts: answer.attempts,
+  });
 }

@@ -10,7 +10,8 @@ export interface BackoffOptions {
 /**
  * "Full jitter" exponential backoff: a uniform random delay in [0, min(max, initial * factor^attempt)].
  * Spreading retries over the whole interval avoids synchronized retry storms after a shared outage.
- * `attempt` is 0 for the first retry.
+ * `attempt` is 0 for the first retry. `random` gives a number in [0, 1); inject one for deterministic
+ * delays. The result is a duration: callers sleep it on their own Clock.
  */
 export function backoffDelay(
   attempt: number,

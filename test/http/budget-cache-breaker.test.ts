@@ -18,7 +18,7 @@ import {
   MemoryResponseCache,
 } from '../../src/http/index.js';
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
-import { json, TestServer } from './server.js';
+import { failure, json, TestServer } from './server.js';
 
 const API_KEY = 'yt-key-SECRET-987654321';
 
@@ -114,6 +114,21 @@ describe('HttpClient with budgets, cache and breaker', () => {
     const metrics = await c.getApiMetrics();
     assert.equal(metrics.cacheHits, 5);
     assert.equal(metrics.cacheMisses, 1);
+  });
+
+  it("a joined caller's own signal ends its wait, and the shared request goes on for the first", async () => {
+    const c = client({ cache: new MemoryResponseCache<CachedResponse>(), enableCaching: true });
+    const before = server.hitCount('/youtube/v3/videos');
+    const params = { id: 'joined' };
+    const first = c.get('videos', { params });
+    const aborted = new AbortController();
+    const joined = c.get('videos', { params, signal: aborted.signal });
+    const timedOut = c.get('videos', { params, signal: AbortSignal.timeout(5) });
+    aborted.abort();
+    assert.equal((await failure(joined)).code, 'ERR_HTTP_ABORTED');
+    assert.equal((await failure(timedOut)).code, 'ERR_HTTP_TIMEOUT');
+    assert.equal((await first).status, 200);
+    assert.equal(server.hitCount('/youtube/v3/videos'), before + 1);
   });
 
   it('keys the cache without the credential and lets an explicit cacheKey win', async () => {
@@ -357,27 +372,32 @@ describe('HttpClient cost accounting and configuration', () => {
   });
 
   it('the total deadline bounds an attempt that would otherwise wait for its own timeout', async () => {
-    const c = new HttpClient({ service: 'slow', baseUrl: `${url}/v1`, timeoutMs: 30_000, deadlineMs: 300 });
+    const c = new HttpClient({
+      service: 'slow',
+      baseUrl: `${url}/v1`,
+      attemptTimeoutMs: 30_000,
+      deadlineMs: 300,
+    });
     clients.push(c);
     const started = Date.now();
     await assert.rejects(c.get('hang'), (e) => e instanceof HttpError && e.code === 'ERR_HTTP_TIMEOUT');
     assert.ok(Date.now() - started < 5000);
   });
 
-  it('maps the seed APIConfig onto client options, rate limits included', async () => {
+  it('maps an APIConfig onto client options, rate limits included', async () => {
     const clock = new FakeClock(0);
     const options = clientOptionsFromApiConfig(
       'stability',
       {
         baseUrl: `${url}/v1`,
         apiKey: 'sk-stab',
-        timeout: 30,
+        attemptTimeoutMs: 30_000,
         maxRetries: 2,
-        retryDelay: 0.5,
+        retryDelayMs: 500,
         rateLimitPerMinute: 2,
         rateLimitPerHour: 100,
         enableCaching: true,
-        cacheTtl: 60,
+        cacheTtlMs: 60_000,
         maxConnections: 10,
         maxConnectionsPerHost: 4,
         userAgent: 'opus-test',
@@ -385,7 +405,7 @@ describe('HttpClient cost accounting and configuration', () => {
       },
       { clock },
     );
-    assert.equal(options.timeoutMs, 30_000);
+    assert.equal(options.attemptTimeoutMs, 30_000);
     assert.equal(options.retryDelayMs, 500);
     assert.equal(options.cacheTtlMs, 60_000);
     assert.deepEqual(options.auth, { type: 'bearer', token: 'sk-stab' });

@@ -256,7 +256,7 @@ describe('HttpClient retries and errors', () => {
 
   it('times out an attempt that gets no answer', async () => {
     server.route('/hang', () => {});
-    await assert.rejects(client({ timeoutMs: 100, maxRetries: 0 }).get('/hang'), (e) => {
+    await assert.rejects(client({ attemptTimeoutMs: 100, maxRetries: 0 }).get('/hang'), (e) => {
       assert.ok(e instanceof HttpError && e.code === 'ERR_HTTP_TIMEOUT');
       return true;
     });

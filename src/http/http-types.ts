@@ -1,0 +1,126 @@
+import type { Dispatcher } from 'undici';
+import type { Clock, Logger } from '../core/index.js';
+import type { Budget, CircuitBreaker, Cost, RetryBudget } from '../resilience/index.js';
+import type { HttpAuth } from './auth.js';
+import type { HttpErrorKind } from './errors.js';
+import type { ArrayFormat, Params } from './params.js';
+import type { ResponseCache } from './response-cache.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+export type ResponseType = 'auto' | 'json' | 'text' | 'bytes';
+export type HttpHeaders = Record<string, string | string[] | undefined>;
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: HttpHeaders;
+  /** Parsed JSON, text, or a Buffer (a Uint8Array) for audio and images. */
+  data: T;
+  requestId: string | undefined;
+  timing: { totalMs: number; attempts: number };
+  fromCache: boolean;
+  /** Served from an expired cache entry because the service failed (stale-if-error). */
+  stale: boolean;
+}
+
+/** What the response cache holds for one answer. */
+export interface CachedResponse {
+  status: number;
+  headers: HttpHeaders;
+  data: unknown;
+  requestId: string | undefined;
+  freshUntil: number;
+}
+
+export interface RequestOptions {
+  params?: Params;
+  /** JSON-able value, string, bytes, or FormData (multipart; the boundary is generated). */
+  data?: unknown;
+  headers?: Record<string, string>;
+  /** Explicit cache key; wins over the computed one. */
+  cacheKey?: string;
+  /** Per-call override of the client's `enableCaching` (GET), or opt-in for POST. */
+  useCache?: boolean;
+  cacheTtlMs?: number;
+  cacheTags?: readonly string[];
+  /** false = never retry this call. */
+  retryOnError?: boolean;
+  maxRetries?: number;
+  /** Sent as `Idempotency-Key`; makes POST/PATCH retryable. */
+  idempotencyKey?: string;
+  /** The caller vouches that repeating this POST/PATCH is harmless. */
+  retrySafe?: boolean;
+  responseType?: ResponseType;
+  signal?: AbortSignal;
+  /**
+   * Overrides the client's deadline for this call: everything from the call to its last body byte
+   * (cache read, budget waits, every attempt with its body, backoff) ends by then.
+   */
+  deadlineMs?: number;
+  /**
+   * The same as an absolute time (epoch ms on the client's clock); wins over `deadlineMs`. For work made
+   * of several calls that shares one deadline (see `HttpClient.deadlineAt`).
+   */
+  deadlineAt?: number;
+  /** Metric label and cost lookup (e.g. `search.list`); defaults to the endpoint path. */
+  operation?: string;
+  /** Estimated cost to reserve in the service's budget. */
+  cost?: Cost;
+}
+
+/** Options of an `HttpClient`; every default is in `HTTP_DEFAULTS` (http-defaults.ts). */
+export interface HttpClientOptions {
+  /** Service name: metrics label, error messages, budget and breaker names. */
+  service: string;
+  baseUrl: string;
+  auth?: HttpAuth;
+  headers?: Record<string, string>;
+  userAgent?: string;
+  /**
+   * Per-attempt inactivity timeout: the longest wait for the headers, and the longest silence between
+   * two chunks of the body (undici `headersTimeout` / `bodyTimeout`). Not a bound on the attempt.
+   */
+  attemptTimeoutMs?: number;
+  /**
+   * Total time for a call, the bound a caller can count on: budget waits, every attempt (connection,
+   * headers and the whole body, however slowly it arrives) and backoff.
+   */
+  deadlineMs?: number;
+  /**
+   * Largest response body read; a larger one ends the request with ERR_HTTP_RESPONSE_TOO_LARGE (not
+   * retried), so one bad answer cannot take the process's memory.
+   */
+  maxResponseBytes?: number;
+  maxRetries?: number;
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** Source of the backoff's jitter, a number in [0, 1) per retry. */
+  random?: () => number;
+  retryBudget?: RetryBudget;
+  /** Connections to the `baseUrl` origin are the smaller of this and `maxConnectionsPerHost`. */
+  maxConnections?: number;
+  /** Connections per origin: to the `baseUrl` origin (with `maxConnections`) and to each other origin. */
+  maxConnectionsPerHost?: number;
+  keepAliveTimeoutMs?: number;
+  allowH2?: boolean;
+  /** Calls allowed to wait beyond the connection count; past it a call fails at once (ERR_HTTP_QUEUE_FULL). */
+  maxQueue?: number;
+  budget?: Budget;
+  /** Cost of a call when the caller gave none (default 1 on every window). */
+  costOf?: (method: HttpMethod, operation: string) => Cost;
+  /** Actual cost read from a response (OpenAI usage, ElevenLabs `character-cost`). */
+  actualCost?: (response: HttpResponse) => Cost | undefined;
+  /** When a spent quota comes back (YouTube: next Pacific midnight). */
+  quotaResetAt?: (now: number) => number;
+  breaker?: CircuitBreaker;
+  cache?: ResponseCache<CachedResponse>;
+  enableCaching?: boolean;
+  cacheTtlMs?: number;
+  /** How long past its TTL a cached GET may still be served when the service fails. */
+  staleIfErrorMs?: number;
+  classifyError?: (body: unknown, status: number, headers: HttpHeaders) => HttpErrorKind | undefined;
+  arrayFormat?: ArrayFormat;
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the built-in Pool (tests, proxies). */
+  dispatcher?: Dispatcher;
+}
