@@ -6,21 +6,24 @@ import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
-/** './dist/core/index.js' -> 'src/core/index.ts' */
-const toSource = (target) => {
-  const match = /^\.\/dist\/(.+)\.js$/.exec(target);
-  if (!match) throw new Error(`knip.config.js: export target ${target} is not under ./dist/`);
-  return `src/${match[1]}.ts`;
-};
+/** Every target of the exports map, through nested conditions ({ types, import, default }). */
+const targets = (value) =>
+  typeof value === 'string' ? [value] : Object.values(value ?? {}).flatMap((v) => targets(v));
 
-const exportTargets = Object.values(pkg.exports).flatMap((target) =>
-  typeof target === 'string' ? [target] : Object.values(target).filter((t) => typeof t === 'string'),
-);
+/** './dist/core/index.js' -> 'src/core/index.ts'; declarations and non-dist targets are no entries. */
+const sourceEntries = [
+  ...new Set(
+    targets(pkg.exports).flatMap((target) => {
+      const match = /^\.\/dist\/(.+)\.js$/.exec(target);
+      return match ? [`src/${match[1]}.ts`] : [];
+    }),
+  ),
+];
 
 /** @type {import('knip').KnipConfig} */
 export default {
   entry: [
-    ...exportTargets.map(toSource),
+    ...sourceEntries,
     // bin/opusclip.js runs the built dist/cli/main.js.
     'src/cli/main.ts',
     'test/**/*.test.ts',
