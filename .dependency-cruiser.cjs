@@ -33,13 +33,6 @@ module.exports = {
   forbidden: [
     ...layerRules,
     {
-      name: 'layer-root-index',
-      comment: 'src/index.ts is the package entry; it exposes the layers, never the test support',
-      severity: 'error',
-      from: { path: '^src/index\\.ts$' },
-      to: { path: '^src/testing/' },
-    },
-    {
       name: 'apis-vendor-isolation',
       comment:
         "An apis/<vendor> folder imports the apis' shared files, never another vendor's folder " +
