@@ -159,12 +159,12 @@ export function result(row: ResultInput): BenchResult {
   };
 }
 
-export function round(n: number): number {
+function round(n: number): number {
   return Math.abs(n) >= 100 ? Math.round(n) : Math.round(n * 1000) / 1000;
 }
 
 /** Peak resident set size of this process so far, in MiB. */
-export function peakRssMb(): number {
+function peakRssMb(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 

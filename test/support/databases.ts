@@ -92,7 +92,7 @@ export function mysqlTarget(): TestTarget {
   };
 }
 
-export function sqliteFileTarget(): TestTarget {
+function sqliteFileTarget(): TestTarget {
   const file = join(tmpdir(), `${uniqueName('opusclip')}.db`);
   return {
     name: 'sqlite-file',
@@ -109,7 +109,7 @@ export function sqliteFileTarget(): TestTarget {
   };
 }
 
-export function sqliteMemoryTarget(): TestTarget {
+function sqliteMemoryTarget(): TestTarget {
   return {
     name: 'sqlite-memory',
     schema: undefined,
