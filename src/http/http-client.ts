@@ -593,4 +593,3 @@ export class HttpClient {
     return redactSecrets(error instanceof Error ? error.message : String(error), this.#secrets);
   }
 }
-
