@@ -74,6 +74,7 @@ export {
   type VideoThumbnail,
 } from './stability/stability-client.js';
 export { stabilityWindows } from './stability/stability-quota.js';
+export type { TimedSegment } from './transcript.js';
 export type { VendorPlumbing } from './vendor-http.js';
 export type {
   CaptionFormat,
@@ -86,7 +87,7 @@ export type {
 export type { ChannelRef, Channels, ChannelVideos } from './youtube/channels.js';
 export { nextPacificMidnight } from './youtube/pacific-midnight.js';
 export type { Search, SearchAllOptions, SearchItem, SearchOptions, SearchPage } from './youtube/search.js';
-export { parseTimedText, type TimedSegment } from './youtube/timed-text.js';
+export { parseTimedText } from './youtube/timed-text.js';
 export type { GetVideosOptions, Thumbnail, Videos, YouTubeVideo } from './youtube/videos.js';
 export { YOUTUBE_BASE_URL, YouTubeClient, type YouTubeClientOptions } from './youtube/youtube-client.js';
 export { YOUTUBE_QUOTA_COSTS, youtubeCost, youtubeQuotaWindows } from './youtube/youtube-quota.js';

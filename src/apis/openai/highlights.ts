@@ -1,4 +1,4 @@
-import type { TimedSegment } from '../youtube/timed-text.js';
+import type { TimedSegment } from '../transcript.js';
 
 export interface ClipCandidate {
   start: number;

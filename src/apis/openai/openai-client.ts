@@ -12,8 +12,8 @@ import {
   type VendorHttpOptions,
   withDeadline,
 } from '../shared.js';
+import type { TimedSegment } from '../transcript.js';
 import { type VendorPlumbing, vendorHttpClient } from '../vendor-http.js';
-import type { TimedSegment } from '../youtube/timed-text.js';
 import { type ClipCandidate, type HighlightSelection, validateHighlights } from './highlights.js';
 import { openAiUsageCost, openAiWindows } from './openai-quota.js';
 import {

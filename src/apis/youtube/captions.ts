@@ -1,8 +1,9 @@
 import { HttpError } from '../../http/index.js';
 import { ApiError, ApiErrorCode, ApiNotFoundError } from '../errors.js';
 import { type CallOptions, requestJson, requestOptions, withDeadline } from '../shared.js';
+import type { TimedSegment } from '../transcript.js';
 import { captionListSchema } from './schemas.js';
-import { parseTimedText, type TimedSegment } from './timed-text.js';
+import { parseTimedText } from './timed-text.js';
 import { requireOAuth, YOUTUBE, type YouTubeContext } from './youtube-context.js';
 
 export interface CaptionTrack {

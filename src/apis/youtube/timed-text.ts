@@ -1,9 +1,4 @@
-/** A piece of transcript with its time range in seconds. */
-export interface TimedSegment {
-  start: number;
-  end: number;
-  text: string;
-}
+import type { TimedSegment } from '../transcript.js';
 
 // `00:01:02,500`, `01:02.500` (VTT may omit hours), `0:01:02.500` (SBV).
 const STAMP = String.raw`(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}`;
