@@ -21,7 +21,7 @@ export function bodyMode(headers: HttpHeaders, type: ResponseType): BodyMode {
 }
 
 /** Chunks with the UTF-8 byte order mark skipped, decoded (what undici's `body.text()` does). */
-export function utf8Text(chunks: readonly Buffer[]): string {
+function utf8Text(chunks: readonly Buffer[]): string {
   const first = chunks[0];
   if (first === undefined) return '';
   const buffer = chunks.length === 1 ? first : Buffer.concat(chunks);
@@ -30,7 +30,7 @@ export function utf8Text(chunks: readonly Buffer[]): string {
 }
 
 /** A body with a `content-encoding` (gzip, deflate, br, identity) decoded. */
-export function decompress(buffer: Buffer, encoding: string): Promise<Buffer> {
+function decompress(buffer: Buffer, encoding: string): Promise<Buffer> {
   switch (encoding.trim().toLowerCase()) {
     case 'gzip':
     case 'x-gzip':

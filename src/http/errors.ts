@@ -304,7 +304,7 @@ const TIMEOUTS = new Set([
 ]);
 
 /** The errno-style `code` of an error or of one of its first causes (`ECONNREFUSED`, `UND_ERR_…`). */
-export function errnoCode(error: unknown): string | undefined {
+function errnoCode(error: unknown): string | undefined {
   let e: unknown = error;
   for (let i = 0; i < 4 && e instanceof Error; i++) {
     const code = (e as NodeJS.ErrnoException).code;

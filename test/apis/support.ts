@@ -18,10 +18,10 @@ export const KEYS = {
   stability: 'sk-TOPSECRET-stability-0004',
   elevenlabs: 'el-TOPSECRET-0005',
 };
-export const SECRETS = Object.values(KEYS);
+const SECRETS = Object.values(KEYS);
 
 /** One validator per process: the specs are parsed and compiled once. */
-export const validator = new ContractValidator();
+const validator = new ContractValidator();
 
 export function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   return createSandbox({

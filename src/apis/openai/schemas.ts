@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const usageSchema = z.object({
+const usageSchema = z.object({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative(),

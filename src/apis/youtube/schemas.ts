@@ -10,7 +10,7 @@ const thumbnail = z.object({
 /** uint64 counters arrive as decimal strings. */
 const counter = z.string().regex(/^\d+$/, 'expected a decimal string');
 
-export const videoSchema = z.object({
+const videoSchema = z.object({
   id: z.string(),
   snippet: z.object({
     publishedAt: z.string(),

@@ -36,7 +36,7 @@ export interface YouTubeVideo {
 }
 
 /** videos.list accepts at most 50 ids per call. */
-export const MAX_IDS_PER_CALL = 50;
+const MAX_IDS_PER_CALL = 50;
 const PARTS = 'snippet,contentDetails,statistics';
 
 function toVideo(raw: RawVideo): YouTubeVideo {

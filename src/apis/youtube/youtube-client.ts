@@ -40,7 +40,7 @@ export interface YouTubeClientOptions extends VendorHttpOptions, VendorPlumbing 
 }
 
 /** Google error reasons → the HTTP layer's kinds (403 is overloaded: quota, QPS and permission). */
-export function classifyGoogleError(body: unknown): HttpErrorKind | undefined {
+function classifyGoogleError(body: unknown): HttpErrorKind | undefined {
   const parsed = googleErrorSchema.safeParse(body);
   if (!parsed.success) return undefined;
   const reasons = (parsed.data.error.errors ?? []).map((e) => e.reason);
