@@ -18,8 +18,10 @@ import mysql from 'mysql2';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createDatabase, type Database } from '../src/db/index.js';
+import { CLIP_COLUMNS, VIDEO_COLUMNS } from '../src/store/columns.js';
 import { type NewVideo, type StoreSchema, setupStore, VideoStore } from '../src/store/index.js';
-import { CLIP_COLUMNS, VIDEO_COLUMNS } from '../src/store/rows.js';
+import type { NormalizedVideoUrl } from '../src/store/normalize-video-url.js';
+import { RowBuilder, type StoredTime } from '../src/store/row-builder.js';
 import { uuidv7 } from '../src/store/uuid-v7.js';
 import { TEST_MYSQL_URL, TEST_PG_URL } from '../test/support/env.js';
 import { type BenchResult, compareLoad, log, median, result, runLoad, scriptArgs } from './lib/harness.js';
@@ -53,7 +55,11 @@ function placeholders(target: Target, count: number, from = 1): string[] {
   return Array.from({ length: count }, (_, i) => (target === 'postgres' ? `$${from + i}` : '?'));
 }
 
-/** The raw statements, written by hand per dialect: the same SQL the store sends. */
+/**
+ * The raw statements, written by hand per dialect: the same SQL the store sends. Their parameters are
+ * the store's rows (RowBuilder): a video row as is; a clip row as is on PostgreSQL, where a parameter
+ * can be used twice, and followed by its video id and end time elsewhere.
+ */
 function rawSql(target: Target) {
   const p = (n: number) => (target === 'postgres' ? `$${n}` : '?');
   const cast = (n: number, type: string) => (target === 'postgres' ? `cast($${n} as ${type})` : '?');
@@ -63,8 +69,8 @@ function rawSql(target: Target) {
     (target === 'mysql' ? '' : ` on conflict (${q('url_normalized')}) do nothing`);
   const insertClip =
     target === 'postgres'
-      ? `insert into clips (${CLIP_COLS.join(', ')}) select ${cast(1, 'uuid')}, v.id, ${cast(2, 'double precision')}, ${cast(3, 'double precision')}, ${cast(4, 'double precision')}, ${cast(5, 'text')}, ${cast(6, 'text')}, ${cast(7, 'double precision')}, ${cast(8, 'jsonb')}, ${cast(9, 'text')}, ${cast(10, 'text')}, ${cast(11, 'text')}, ${cast(12, 'timestamptz')} from videos v where v.id = ${cast(13, 'uuid')} and (v.duration is null or v.duration >= ${cast(3, 'double precision')})`
-      : `insert into clips (${CLIP_COLS.join(', ')}) select ?, v.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? from videos v where v.id = ? and (v.duration is null or v.duration >= ?)`;
+      ? `insert into clips (${CLIP_COLS.join(', ')}) select ${cast(1, 'uuid')}, v.id, ${cast(3, 'double precision')}, ${cast(4, 'double precision')}, ${cast(5, 'double precision')}, ${cast(6, 'text')}, ${cast(7, 'text')}, ${cast(8, 'double precision')}, ${cast(9, 'jsonb')}, ${cast(10, 'text')}, ${cast(11, 'text')}, ${cast(12, 'text')}, ${cast(13, 'timestamptz')} from videos v where v.id = ${cast(2, 'uuid')} and (v.duration is null or v.duration >= ${cast(4, 'double precision')})`
+      : `insert into clips (${CLIP_COLS.join(', ')}) select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? from videos v where v.id = ? and (v.duration is null or v.duration >= ?)`;
   return {
     pointSelect: `select ${VIDEO_COLS.map(q).join(', ')} from ${q('videos')} where ${q('id')} = ${p(1)}`,
     insertVideo,
@@ -305,36 +311,16 @@ async function transaction(place: Place, quick: boolean, mysqlKind: MysqlKind): 
       await tx.updateVideoStatus(id, 'downloading');
     });
 
-  const ts = (d: Date): Date | number => (t === 'sqlite' ? d.getTime() : d);
-  const videoParams = (_i: number, id: string, now: Date | number): unknown[] => {
+  const rows = new RowBuilder(t);
+  const videoParams = (_i: number, id: string, now: StoredTime): unknown[] => {
     const n = seq++;
     const url = `https://tx.example.com/${run}/b/${n}`;
-    return [
-      id,
-      url,
-      url,
-      'url',
-      null,
-      `tx ${n}`,
-      null,
-      null,
-      null,
-      null,
-      600,
-      null,
-      null,
-      'pending',
-      null,
-      null,
-      now,
-      now,
-    ];
+    return rows.video(id, { url, title: `tx ${n}`, duration: 600 }, canonicalUrl(url), now);
   };
-  const clipParams = (videoId: string, c: number, now: Date | number): unknown[] => {
+  const clipParams = (videoId: string, c: number, now: StoredTime): unknown[] => {
     const start = c * 10;
-    const end = start + 5;
-    const base = [uuidv7(), start, end, 5, null, caption, null, effects, null, null, null, now, videoId];
-    return t === 'postgres' ? base : [...base, end];
+    const row = rows.clip(uuidv7(), videoId, { startTime: start, endTime: start + 5, caption }, effects, now);
+    return t === 'postgres' ? row : [...row, videoId, start + 5];
   };
   const statusParams = (id: string, now: Date | number): unknown[] => [
     'downloading',
@@ -398,7 +384,7 @@ async function transaction(place: Place, quick: boolean, mysqlKind: MysqlKind): 
     const insertClip = raw.prepare(s.insertClip);
     const update = raw.prepare(s.updateStatus);
     const tx = raw.transaction((i: number) => {
-      const now = ts(new Date());
+      const now = rows.ts(new Date());
       const id = uuidv7();
       insertVideo.run(videoParams(i, id, now));
       for (let c = 0; c < 5; c++) insertClip.run(clipParams(id, c, now));
@@ -589,28 +575,14 @@ async function childMain(spec: ChildSpec): Promise<void> {
   );
 }
 
+/** An input URL taken as canonical: the raw baselines skip the store's URL normalisation. */
+function canonicalUrl(url: string): NormalizedVideoUrl {
+  return { url, source: 'url', sourceVideoId: null };
+}
+
 /** The row a raw application would write for one input video (the input URLs are already canonical). */
-function rawRow(v: NewVideo, now: Date | number, ts: (d: Date) => Date | number): unknown[] {
-  return [
-    uuidv7(),
-    v.url,
-    v.url,
-    'url',
-    null,
-    v.title ?? null,
-    v.description ?? null,
-    v.channelId ?? null,
-    v.channelTitle ?? null,
-    v.publishedAt ? ts(v.publishedAt) : null,
-    v.duration ?? null,
-    v.viewCount ?? null,
-    v.likeCount ?? null,
-    'pending',
-    null,
-    null,
-    now,
-    now,
-  ];
+function rawRow(rows: RowBuilder, v: NewVideo, now: StoredTime): unknown[] {
+  return rows.video(uuidv7(), v, canonicalUrl(v.url), now);
 }
 
 function copyText(value: unknown): string {
@@ -622,6 +594,7 @@ function copyText(value: unknown): string {
 }
 
 async function rawBatchInsert(spec: ChildSpec, input: NewVideo[]): Promise<number> {
+  const rows = new RowBuilder(spec.target);
   if (spec.target === 'postgres') {
     const client = new pg.Client({ connectionString: spec.url, options: `-c search_path=${spec.schema}` });
     await client.connect();
@@ -632,10 +605,7 @@ async function rawBatchInsert(spec: ChildSpec, input: NewVideo[]): Promise<numbe
     done.catch(() => {});
     for (let i = 0; i < input.length; i += 5000) {
       let text = '';
-      for (const v of input.slice(i, i + 5000))
-        text += `${rawRow(v, now, (d) => d)
-          .map(copyText)
-          .join('\t')}\n`;
+      for (const v of input.slice(i, i + 5000)) text += `${rawRow(rows, v, now).map(copyText).join('\t')}\n`;
       if (!stream.write(text)) await Promise.race([once(stream, 'drain'), done]);
     }
     stream.end();
@@ -655,7 +625,7 @@ async function rawBatchInsert(spec: ChildSpec, input: NewVideo[]): Promise<numbe
     await mysqlCall(conn, 'query', 'START TRANSACTION', []);
     for (let i = 0; i < input.length; i += chunk) {
       const part = input.slice(i, i + chunk);
-      const values = part.flatMap((v) => rawRow(v, now, (d) => d));
+      const values = part.flatMap((v) => rawRow(rows, v, now));
       const sql = `INSERT INTO videos (${VIDEO_COLS.join(', ')}) VALUES ${Array(part.length).fill(tuple).join(', ')}`;
       await mysqlCall(conn, 'execute', sql, values);
     }
@@ -678,7 +648,7 @@ async function rawBatchInsert(spec: ChildSpec, input: NewVideo[]): Promise<numbe
   raw.exec('BEGIN');
   for (let i = 0; i < input.length; i += chunk) {
     const part = input.slice(i, i + chunk);
-    const values = part.flatMap((v) => rawRow(v, now, (d) => d.getTime()));
+    const values = part.flatMap((v) => rawRow(rows, v, now));
     const stmt =
       part.length === chunk
         ? full

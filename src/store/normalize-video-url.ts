@@ -1,5 +1,5 @@
 import { redactUrl } from '../core/index.js';
-import { StoreError, StoreErrorCode } from './store-error.js';
+import { StoreError, StoreErrorCode } from './errors.js';
 
 /** Longest normalised URL accepted: keeps the unique index within every dialect's key-size limit. */
 export const MAX_URL_LENGTH = 2048;

@@ -152,7 +152,7 @@ function schemaMigration(dialect: DialectName): Migration {
       await jobs.execute();
 
       const indexes: Array<[name: string, table: string, columns: string[]]> = [
-        // The seed's index on status, widened with id so status listings page by keyset without a sort.
+        // Status and id: status listings page by keyset without a sort.
         ['idx_videos_status', 'videos', ['status', 'id']],
         ['idx_videos_created_at', 'videos', ['created_at']],
         ['idx_videos_view_count', 'videos', ['view_count']],
@@ -203,11 +203,11 @@ function stagesMigration(dialect: DialectName): Migration {
 
 /**
  * MariaDB's and MySQL 5.7's `utf8mb4_bin` is a PAD SPACE collation: it compares 'a' and 'a ' as equal,
- * so on MariaDB a stage named 'transcript ' overwrote 'transcript' (the key of video_stages) and a
- * worker id with a trailing space passed for the worker holding a job, where PostgreSQL and SQLite
- * compare exactly. The text columns the store compares or keys on move to a NO PAD binary collation
- * (`utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8). Ids and the normalised URL are
- * ASCII, validated or built by the store, and never end in a space.
+ * so under it a stage named 'transcript ' would overwrite 'transcript' (the key of video_stages) and a
+ * worker id with a trailing space would pass for the worker holding a job, where PostgreSQL and SQLite
+ * compare exactly. This step gives the text columns the store compares or keys on a NO PAD binary
+ * collation (`utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8). Ids and the normalised URL
+ * are ASCII, validated or built by the store, and never end in a space.
  */
 function exactTextMigration(dialect: DialectName): Migration {
   const columns = [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { StoreError, StoreErrorCode } from './errors.js';
 import { JOB_STATUSES, type JobStatus, VIDEO_STATUSES, type VideoStatus } from './schema.js';
-import { StoreError, StoreErrorCode } from './store-error.js';
 
 /** What a caller gives to create a video; only `url` is required. */
 export interface NewVideo {
@@ -186,6 +186,16 @@ export function invalidInput(
   return new StoreError(StoreErrorCode.InvalidInput, `Invalid ${what}: ${message}`, {
     details: { field, ...details },
   });
+}
+
+/** ERR_STORE_INVALID_INPUT for a clip that ends after its video (`duration` in seconds, null: unknown). */
+export function clipPastEnd(endTime: number, duration: number | null, what: string): StoreError {
+  return invalidInput(
+    'endTime',
+    `endTime ${endTime} is past the end of the video (${duration ?? 'unknown'} s)`,
+    { endTime, duration },
+    what,
+  );
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string, field = what): T {

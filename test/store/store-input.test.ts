@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { OpusError } from '../../src/core/index.js';
+import { JOB_COLUMNS } from '../../src/store/columns.js';
 import {
   type ProcessingJob,
   STORE_LIMITS,
   type StoreSchema,
   type VideoStore,
 } from '../../src/store/index.js';
-import { JOB_COLUMNS, rowMappers } from '../../src/store/rows.js';
+import { rowMappers } from '../../src/store/row-mappers.js';
 import { testTargets } from '../support/databases.js';
 import { openStore, type StoreFixture } from './helpers.js';
 

@@ -169,7 +169,7 @@ for (const target of testTargets()) {
       assert.equal(await countRows(f.db, 'videos'), before);
     });
 
-    it('status transitions: the seed chain and retry are allowed', async () => {
+    it('status transitions: pending → downloading → processing → completed, and retry, are allowed', async () => {
       const id = await f.store.createVideoRecord({ url: `${f.host('chain')}/v` });
       for (const s of ['downloading', 'processing', 'completed'] as const) {
         await f.clock.advance(1000);

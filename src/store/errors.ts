@@ -1,4 +1,5 @@
-import { defineErrorCodes, OpusError, type OpusErrorOptions } from '../core/index.js';
+import { defineErrorCodes, isOpusError, OpusError, type OpusErrorOptions } from '../core/index.js';
+import { DbErrorCode } from '../db/errors.js';
 
 /** Stable codes of the store layer; database failures keep their own `ERR_DB_*` codes. */
 export const StoreErrorCode = defineErrorCodes('store', {
@@ -43,4 +44,27 @@ export class StoreError extends OpusError {
   constructor(code: StoreErrorCode, message: string, options: OpusErrorOptions = {}) {
     super(code, message, options);
   }
+}
+
+/** ERR_STORE_NOT_FOUND for the `what` (video, clip, job) with this id. */
+export function notFound(what: string, id: string): StoreError {
+  return new StoreError(StoreErrorCode.NotFound, `${what} ${id} not found`, { details: { id } });
+}
+
+/** The store's error about item `index` of a batch: "video #i: " before its message, the index in details. */
+export function atIndex(error: unknown, index: number): unknown {
+  if (error instanceof StoreError) {
+    return new StoreError(error.code, `video #${index}: ${error.message}`, {
+      cause: error,
+      details: { ...error.details, index },
+    });
+  }
+  return error;
+}
+
+/** MariaDB's duplicate-key error on the normalised URL (MySQL names the key `videos.<name>`). */
+export function isUrlConflict(error: unknown): boolean {
+  if (!isOpusError(error, DbErrorCode.UniqueViolation)) return false;
+  const constraint = (error as { constraint?: unknown }).constraint;
+  return typeof constraint === 'string' && constraint.endsWith('videos_url_normalized_key');
 }

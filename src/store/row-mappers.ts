@@ -9,60 +9,6 @@ import type {
   VideoStatus,
 } from './schema.js';
 
-/** Columns read for each entity, in one place so every statement selects the same shape. */
-export const VIDEO_COLUMNS = [
-  'id',
-  'url',
-  'url_normalized',
-  'source',
-  'source_video_id',
-  'title',
-  'description',
-  'channel_id',
-  'channel_title',
-  'published_at',
-  'duration',
-  'view_count',
-  'like_count',
-  'status',
-  'status_reason',
-  'thumbnail_path',
-  'created_at',
-  'updated_at',
-] as const;
-
-export const CLIP_COLUMNS = [
-  'id',
-  'video_id',
-  'start_time',
-  'end_time',
-  'duration',
-  'title',
-  'caption',
-  'score',
-  'effects',
-  'file_path',
-  'thumbnail_path',
-  'narration_path',
-  'created_at',
-] as const;
-
-export const JOB_COLUMNS = [
-  'id',
-  'video_id',
-  'job_type',
-  'status',
-  'priority',
-  'attempts',
-  'result',
-  'error',
-  'locked_by',
-  'locked_at',
-  'run_after',
-  'created_at',
-  'updated_at',
-] as const;
-
 type Row = Record<string, unknown>;
 
 function num(v: unknown): number {
@@ -111,11 +57,13 @@ export interface RowMappers {
   video(row: Row): Video;
   clip(row: Row): Clip;
   job(row: Row): ProcessingJob;
-  /** A Date as the dialect stores it: epoch ms in SQLite, a Date (the driver formats it) elsewhere. */
-  ts(d: Date): Date | number;
   stage(row: Row): StageRecord;
 }
 
+/**
+ * Database rows to the store's records, per dialect: BIGINT as a string (pg), JSON as text (MariaDB,
+ * SQLite), timestamps as epoch ms (SQLite) or zone-less DATETIME text all become one shape.
+ */
 export function rowMappers(dialect: DialectName): RowMappers {
   const json = jsonFor(dialect);
   return {
@@ -169,7 +117,6 @@ export function rowMappers(dialect: DialectName): RowMappers {
       createdAt: date(r.created_at),
       updatedAt: date(r.updated_at),
     }),
-    ts: dialect === 'sqlite' ? (d) => d.getTime() : (d) => d,
     stage: (r) => ({ stage: str(r.stage), result: json(r.result), completedAt: date(r.completed_at) }),
   };
 }
