@@ -56,7 +56,7 @@ export interface StoreCache {
   getOrSet<T>(
     key: string,
     loader: () => Promise<T>,
-    options: { tags: readonly string[]; ttl?: number },
+    options: { tags: readonly string[]; ttlMs?: number },
   ): Promise<T>;
   invalidateTags(tags: readonly string[], options?: { refresh?: StoreRefresh }): Promise<unknown>;
   /** Whether this process holds `key` locally (L1), without I/O: the "is it read here" hint. */
@@ -76,7 +76,7 @@ export interface StoreCache {
 export interface StoreRefresh {
   key: string;
   loader: () => Promise<unknown>;
-  options: { tags: readonly string[]; ttl?: number };
+  options: { tags: readonly string[]; ttlMs?: number };
 }
 
 export interface VideoStoreOptions {
@@ -1328,7 +1328,7 @@ export class VideoStore {
   #read<T>(key: string, tags: readonly string[], loader: () => Promise<T>): Promise<T> {
     // Inside a transaction reads bypass the cache: they may see the transaction's own uncommitted writes.
     if (this.#cache === undefined || this.#q.inTransaction) return loader();
-    return this.#cache.getOrSet(key, loader, { tags, ttl: this.#cacheTtl });
+    return this.#cache.getOrSet(key, loader, { tags, ttlMs: this.#cacheTtl });
   }
 
   /**
@@ -1365,7 +1365,7 @@ export class VideoStore {
       const refresh: StoreRefresh = {
         key,
         loader: () => this.#loadVideo(root!, videoId!, undefined),
-        options: { tags: [key], ttl: this.#cacheTtl },
+        options: { tags: [key], ttlMs: this.#cacheTtl },
       };
       if (cache.invalidateAndReplace) await cache.invalidateAndReplace(tags, refresh);
       else await cache.invalidateTags(tags, { refresh });
