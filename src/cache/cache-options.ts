@@ -124,7 +124,7 @@ export interface ResolvedCacheOptions extends EntryDefaults {
   logger: Logger;
 }
 
-export const CACHE_DEFAULTS = {
+const CACHE_DEFAULTS = {
   namespace: 'cache',
   defaultTtlMs: 300_000,
   defaultGraceMs: 0,

@@ -1,6 +1,5 @@
 export { APICache } from './api-cache.js';
 export { Cache } from './cache.js';
-export type { Invalidation } from './cache-bus.js';
 export type { CacheMetricsSnapshot } from './cache-metrics.js';
 export type {
   CacheOptions,

@@ -26,7 +26,7 @@ export interface WriteThroughOptions {
   defaults: EntryDefaults;
   /** Given to every loader; aborted when the cache closes. */
   signal: AbortSignal;
-  /** The cache's own steps that write-through composes: */
+  // The cache's own steps, which write-through composes.
   isClosed(): boolean;
   /** Starts a refresh load of `key` that readers of `key` join; records in `outcome` whether it stored. */
   startRefresh(
