@@ -108,7 +108,7 @@ async function l1Hit(quick: boolean): Promise<BenchResult> {
   const keys = Array.from({ length: keyCount }, (_, i) => `video:${i}`);
   const value = { id: 1, title: 'A video', status: 'ready', views: 1234 };
   const raw = new LRUCache<string, object>({ max: 10_000 });
-  const cache = new Cache({ l1: { maxEntries: 10_000 }, defaultTtl: 3_600_000 });
+  const cache = new Cache({ l1: { maxEntries: 10_000 }, defaultTtlMs: 3_600_000 });
   const loader = async (): Promise<object> => value;
   for (const k of keys) {
     raw.set(k, value);
@@ -180,7 +180,7 @@ async function l2Hit(quick: boolean): Promise<BenchResult> {
   const autoPipelining = await fasterWithAutoPipelining(quick);
   const { cache, client, close } = await benchCache(ns, {
     l1: false,
-    defaultTtl: 3_600_000,
+    defaultTtlMs: 3_600_000,
     timeoutMs,
     autoPipelining: autoPipelining.chosen,
   });

@@ -9,7 +9,7 @@ export function responseCacheFrom(cache: Cache): ResponseCache<CachedResponse> {
   return {
     get: (key, signal) => cache.get<CachedResponse>(key, signal ? { signal } : undefined),
     set: (key, value, options: CacheSetOptions) =>
-      cache.set(key, value, { ttl: options.ttlMs, ...(options.tags ? { tags: options.tags } : {}) }),
+      cache.set(key, value, { ttlMs: options.ttlMs, ...(options.tags ? { tags: options.tags } : {}) }),
     delete: (key) => cache.delete(key),
     invalidateTag: (tag) => cache.deleteByTag(tag),
   };

@@ -1,7 +1,7 @@
 import type { Clock, Logger } from '../core/index.js';
-import { redactSecrets } from '../core/index.js';
 import type { CacheCounters } from './cache-metrics.js';
-import type { RedisClient } from './redis-store.js';
+import { errorSummary } from './log-fields.js';
+import type { RedisClient } from './redis-client.js';
 
 /** An invalidation as it travels between processes (short field names: it is sent on every write). */
 export interface BusMessage {
@@ -183,7 +183,7 @@ export class CacheBus {
       .publish(this.#ackChannel, `${ECHO}${this.#o.clock.now()}`)
       .then(done, (error: unknown) => {
         done();
-        this.#o.logger.debug({ err: summary(error) }, 'cache: bus echo failed');
+        this.#o.logger.debug({ err: errorSummary(error) }, 'cache: bus echo failed');
       });
   }
 
@@ -233,7 +233,7 @@ export class CacheBus {
         this.#resolveFirstUp();
       },
       (error: unknown) => {
-        this.#o.logger.warn({ err: summary(error) }, 'cache: bus subscription failed');
+        this.#o.logger.warn({ err: errorSummary(error) }, 'cache: bus subscription failed');
       },
     );
   };
@@ -246,7 +246,7 @@ export class CacheBus {
   };
 
   readonly #onError = (error: unknown): void => {
-    this.#o.logger.debug({ err: summary(error) }, 'cache: bus connection error');
+    this.#o.logger.debug({ err: errorSummary(error) }, 'cache: bus connection error');
   };
 
   readonly #onMessage = (channel: string, raw: string): void => {
@@ -314,14 +314,10 @@ export class CacheBus {
           settled = true;
           cancel();
           this.#o.counters.redisErrors++;
-          this.#o.logger.debug({ err: summary(error) }, 'cache: bus publish failed');
+          this.#o.logger.debug({ err: errorSummary(error) }, 'cache: bus publish failed');
           resolve(undefined);
         },
       );
     });
   }
-}
-
-function summary(error: unknown): string {
-  return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 }

@@ -47,7 +47,7 @@ export interface CacheMetricsSnapshot {
    * nothing (`getMisses`). Each read is counted in exactly one of these.
    */
   misses: number;
-  /** hits / (hits + misses): the seed's name. 0 before any read. */
+  /** hits / (hits + misses); 0 before any read. */
   cacheHitRate: number;
   staleServed: number;
   failSafeServed: number;

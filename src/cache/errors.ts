@@ -38,3 +38,8 @@ export class CacheError extends OpusError {
     super(code, message, options);
   }
 }
+
+/** The error of an operation on a closed cache. */
+export function closedError(): CacheError {
+  return new CacheError(CacheErrorCode.Closed, 'The cache was closed');
+}

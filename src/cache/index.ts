@@ -1,29 +1,20 @@
-export {
-  Cache,
-  type CacheOptions,
-  type CacheResult,
-  type CacheSource,
-  type EntryOptions,
-  type GetOrSetOptions,
-  type InvalidateOptions,
-  type LeaseOptions,
-  type Loader,
-  type LoaderContext,
-  type RedisLayerOptions,
-  type RefreshRequest,
-  redisClientOptions,
-  type WarmItem,
-} from './cache.js';
-export type { BusMessage, Invalidation } from './cache-bus.js';
-export { CacheCounters, type CacheMetricsSnapshot } from './cache-metrics.js';
+export { APICache } from './api-cache.js';
+export { Cache } from './cache.js';
+export type { CacheMetricsSnapshot } from './cache-metrics.js';
+export type {
+  CacheOptions,
+  EntryOptions,
+  GetOrSetOptions,
+  InvalidateOptions,
+  LeaseOptions,
+  RedisLayerOptions,
+  RefreshRequest,
+  WarmItem,
+} from './cache-options.js';
+export type { CacheResult, CacheSource } from './cache-result.js';
 export { CacheError, CacheErrorCode, type CacheErrorCodeValue } from './errors.js';
-export { type L1Entry, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
-export {
-  APICache,
-  createMemoryCache,
-  createMultiLevelCache,
-  MultiLevelCache,
-  type MultiLevelCacheOptions,
-} from './multi-level-cache.js';
-export { type RedisClient, RedisStore } from './redis-store.js';
-export { decode, decodeEntry, encode, encodeEntry, type StoredEntry } from './serializer.js';
+export type { Loader, LoaderContext } from './loader.js';
+export { createMemoryCache } from './memory-cache.js';
+export type { MemoryStoreOptions } from './memory-store.js';
+export { createMultiLevelCache, MultiLevelCache, type MultiLevelCacheOptions } from './multi-level-cache.js';
+export { type RedisClient, redisClientOptions } from './redis-client.js';

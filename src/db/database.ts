@@ -41,7 +41,7 @@ export interface QueryCacheHooks {
   getOrSet<T>(
     key: string,
     loader: () => Promise<T>,
-    options: { ttl?: number; tags?: readonly string[] },
+    options: { ttlMs?: number; tags?: readonly string[] },
   ): Promise<T>;
   invalidateTags(tags: readonly string[]): Promise<void>;
 }
@@ -116,8 +116,8 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
       const load = async (): Promise<unknown[]> => (await this.execute(query, execOptions)).rows;
       // Inside a transaction the cache is bypassed: the transaction may see its own uncommitted writes.
       if (cache && options.cacheKey !== undefined && !this.inTransaction) {
-        const cacheOptions: { ttl?: number; tags?: readonly string[] } = {};
-        if (options.cacheTtl !== undefined) cacheOptions.ttl = options.cacheTtl * 1000;
+        const cacheOptions: { ttlMs?: number; tags?: readonly string[] } = {};
+        if (options.cacheTtl !== undefined) cacheOptions.ttlMs = options.cacheTtl * 1000;
         if (options.tags !== undefined) cacheOptions.tags = options.tags;
         return cache.getOrSet(options.cacheKey, load, cacheOptions);
       }

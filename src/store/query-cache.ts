@@ -43,7 +43,7 @@ export class QueryCache {
     loader: () => Promise<T>,
   ): Promise<T> {
     if (this.#cache === undefined || q.inTransaction) return loader();
-    return this.#cache.getOrSet(key, loader, { tags, ttl: this.#ttlMs });
+    return this.#cache.getOrSet(key, loader, { tags, ttlMs: this.#ttlMs });
   }
 
   /**
@@ -79,7 +79,7 @@ export class QueryCache {
       const refresh: StoreRefresh = {
         key,
         loader: () => reload(videoId!),
-        options: { tags: [key], ttl: this.#ttlMs },
+        options: { tags: [key], ttlMs: this.#ttlMs },
       };
       if (cache.invalidateAndReplace) await cache.invalidateAndReplace(tags, refresh);
       else await cache.invalidateTags(tags, { refresh });

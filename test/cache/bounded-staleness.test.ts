@@ -75,7 +75,7 @@ describe('bounded staleness: the refusal logic (FakeClock, real Redis)', () => {
       ]);
       const loader = async ({ key }: { key: string }): Promise<string> => truth.get(key)!;
       assert.equal(await r.cache.getOrSet('k', loader), 'k1');
-      assert.equal(await r.cache.getOrSet('g', loader, { ttl: 50, grace: 10_000 }), 'g1');
+      assert.equal(await r.cache.getOrSet('g', loader, { ttlMs: 50, graceMs: 10_000 }), 'g1');
       assert.equal((await r.cache.getOrSetWithMeta('k', loader)).source, 'l1');
 
       // This process hears nothing more; another one changes both rows and invalidates them.
@@ -111,7 +111,7 @@ describe('bounded staleness: the refusal logic (FakeClock, real Redis)', () => {
         stale: false,
         source: 'l2',
       });
-      assert.equal(await r.cache.getOrSet('g', loader, { ttl: 50, grace: 10_000 }), 'g2');
+      assert.equal(await r.cache.getOrSet('g', loader, { ttlMs: 50, graceMs: 10_000 }), 'g2');
       const m = r.cache.metrics();
       assert.equal(m.l1StaleRefusals, 4);
       assert.ok(m.l1Misses >= 4, 'a refusal is an L1 miss');
@@ -180,9 +180,9 @@ describe('bounded staleness: the refusal logic (FakeClock, real Redis)', () => {
   it('a memory-only cache has no bound: nothing to hear, nothing refused', async () => {
     const clock = new FakeClock();
     const cache = new Cache({ clock });
-    await cache.set('k', 'v', { ttl: 3_600_000 });
+    await cache.set('k', 'v', { ttlMs: 3_600_000 });
     await clock.advance(3_600_000 - 1);
-    assert.deepEqual(await cache.getOrSetWithMeta('k', async () => 'x', { ttl: 3_600_000 }), {
+    assert.deepEqual(await cache.getOrSetWithMeta('k', async () => 'x', { ttlMs: 3_600_000 }), {
       value: 'v',
       stale: false,
       source: 'l1',

@@ -23,7 +23,7 @@ class InvalidationSpy implements StoreCache {
   getOrSet<T>(
     key: string,
     loader: () => Promise<T>,
-    options: { tags?: readonly string[]; ttl?: number },
+    options: { tags?: readonly string[]; ttlMs?: number },
   ): Promise<T> {
     return this.#cache.getOrSet(key, loader, options);
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { APICache, Cache, decode, encode, MemoryStore } from '../../src/cache/index.js';
+import { APICache, Cache } from '../../src/cache/index.js';
+import { MemoryStore } from '../../src/cache/memory-store.js';
+import { decode, encode } from '../../src/cache/serializer.js';
 import { FakeClock, flushMicrotasks } from '../../src/core/index.js';
 import { deferred } from './helpers.js';
 
@@ -35,12 +37,12 @@ describe('memory cache (FakeClock)', () => {
     const cache = new Cache({ clock });
     let runs = 0;
     const loader = async (): Promise<number> => ++runs;
-    assert.equal(await cache.getOrSet('k', loader, { ttl: 1_000 }), 1);
-    assert.equal(await cache.getOrSet('k', loader, { ttl: 1_000 }), 1);
+    assert.equal(await cache.getOrSet('k', loader, { ttlMs: 1_000 }), 1);
+    assert.equal(await cache.getOrSet('k', loader, { ttlMs: 1_000 }), 1);
     await clock.advance(999);
-    assert.equal(await cache.getOrSet('k', loader, { ttl: 1_000 }), 1);
+    assert.equal(await cache.getOrSet('k', loader, { ttlMs: 1_000 }), 1);
     await clock.advance(1);
-    assert.equal(await cache.getOrSet('k', loader, { ttl: 1_000 }), 2);
+    assert.equal(await cache.getOrSet('k', loader, { ttlMs: 1_000 }), 2);
     const m = cache.metrics();
     assert.equal(m.l1Hits, 2);
     assert.equal(m.loaderRuns, 2);
@@ -71,7 +73,7 @@ describe('memory cache (FakeClock)', () => {
       if (runs === 2) await gate.promise;
       return `v${runs}`;
     };
-    const opts = { ttl: 1_000, grace: 10_000 };
+    const opts = { ttlMs: 1_000, graceMs: 10_000 };
     assert.equal(await cache.getOrSet('k', loader, opts), 'v1');
     await clock.advance(2_000);
     const a = await cache.getOrSetWithMeta('k', loader, opts);
@@ -95,9 +97,9 @@ describe('memory cache (FakeClock)', () => {
     const cache = new Cache({ clock });
     let runs = 0;
     const loader = async (): Promise<number> => ++runs;
-    await cache.getOrSet('k', loader, { ttl: 100, grace: 100 });
+    await cache.getOrSet('k', loader, { ttlMs: 100, graceMs: 100 });
     await clock.advance(200);
-    assert.deepEqual(await cache.getOrSetWithMeta('k', loader, { ttl: 100, grace: 100 }), {
+    assert.deepEqual(await cache.getOrSetWithMeta('k', loader, { ttlMs: 100, graceMs: 100 }), {
       value: 2,
       stale: false,
       source: 'loader',
@@ -107,13 +109,13 @@ describe('memory cache (FakeClock)', () => {
   it('fail-safe: a failing loader yields the value within grace, flagged stale; past grace the error', async () => {
     const clock = new FakeClock();
     const cache = new Cache({ clock });
-    await cache.getOrSet('k', async () => 'old', { ttl: 100, grace: 1_000 });
+    await cache.getOrSet('k', async () => 'old', { ttlMs: 100, graceMs: 1_000 });
     await clock.advance(500);
     const boom = async (): Promise<string> => {
       throw new Error('database down');
     };
     // The first stale read is served from grace and starts a refresh; that refresh fails quietly.
-    assert.deepEqual(await cache.getOrSetWithMeta('k', boom, { ttl: 100, grace: 1_000 }), {
+    assert.deepEqual(await cache.getOrSetWithMeta('k', boom, { ttlMs: 100, graceMs: 1_000 }), {
       value: 'old',
       stale: true,
       source: 'l1',
@@ -121,17 +123,17 @@ describe('memory cache (FakeClock)', () => {
     await flushMicrotasks();
     assert.equal(cache.metrics().loaderErrors, 1);
     await clock.advance(1_000);
-    await assert.rejects(cache.getOrSet('k', boom, { ttl: 100, grace: 1_000 }), /database down/);
+    await assert.rejects(cache.getOrSet('k', boom, { ttlMs: 100, graceMs: 1_000 }), /database down/);
   });
 
   it('a finished background refresh replaces the stale value', async () => {
     const clock = new FakeClock();
     const cache = new Cache({ clock });
-    await cache.getOrSet('k', async () => 'old', { ttl: 100, grace: 1_000 });
+    await cache.getOrSet('k', async () => 'old', { ttlMs: 100, graceMs: 1_000 });
     await clock.advance(200);
-    await cache.getOrSetWithMeta('k', async () => 'new', { ttl: 100, grace: 1_000 });
+    await cache.getOrSetWithMeta('k', async () => 'new', { ttlMs: 100, graceMs: 1_000 });
     await flushMicrotasks();
-    assert.equal(await cache.getOrSet('k', async () => 'x', { ttl: 100 }), 'new');
+    assert.equal(await cache.getOrSet('k', async () => 'x', { ttlMs: 100 }), 'new');
   });
 
   it('100 concurrent getOrSet on a cold key run the loader once', async () => {
@@ -264,9 +266,9 @@ describe('memory cache (FakeClock)', () => {
     assert.equal(cache.metrics().l1Entries, 0);
   });
 
-  it('APICache(maxSize, ttlSeconds) is a bounded LRU with the seed default ttl in seconds', async () => {
+  it('APICache(maxSize, ttlMs) is a bounded LRU whose entries live ttlMs', async () => {
     const clock = new FakeClock();
-    const api = new APICache(2, 60, { clock });
+    const api = new APICache(2, 60_000, { clock });
     await api.set('a', { body: 1 });
     await api.set('b', { body: 2 });
     await api.set('c', { body: 3 });
@@ -279,7 +281,21 @@ describe('memory cache (FakeClock)', () => {
 
   it('rejects a non-positive ttl', async () => {
     const cache = new Cache({ clock: new FakeClock() });
-    await assert.rejects(cache.set('k', 1, { ttl: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
+    await assert.rejects(cache.set('k', 1, { ttlMs: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
+  });
+
+  it('refuses a duration option named without its unit instead of ignoring it', async () => {
+    const cache = new Cache({ clock: new FakeClock() });
+    // As a JavaScript caller would pass them: the types do not have these names.
+    const untyped = (json: string): never => JSON.parse(json) as never;
+    const refused = { code: 'ERR_INVALID_ARGUMENT' };
+    await assert.rejects(cache.set('k', 1, untyped('{"ttl":1000}')), refused);
+    await assert.rejects(
+      cache.getOrSet('k', async () => 1, untyped('{"grace":1000}')),
+      refused,
+    );
+    assert.throws(() => new Cache(untyped('{"defaultTtl":1000}')), /defaultTtlMs/);
+    assert.throws(() => new Cache(untyped('{"defaultGrace":0}')), /defaultGraceMs/);
   });
 
   it('a closed cache rejects writes (never throws), with ERR_CACHE_CLOSED, permanent', async () => {
@@ -297,7 +313,7 @@ describe('memory cache (FakeClock)', () => {
 
   it('in a loop that never yields, L1 entries still expire on time (the hit path’s clock moves)', async () => {
     // The system clock: FakeClock would be read on every call.
-    const cache = new Cache({ defaultTtl: 30 });
+    const cache = new Cache({ defaultTtlMs: 30 });
     let runs = 0;
     const loader = async (): Promise<number> => ++runs;
     assert.equal(await cache.getOrSet('k', loader), 1);
@@ -319,7 +335,7 @@ describe('memory cache (FakeClock)', () => {
       await gate.promise;
       return `v${runs}`;
     };
-    const opts = { ttl: 1_000, grace: 10_000 };
+    const opts = { ttlMs: 1_000, graceMs: 10_000 };
     const first = cache.getOrSet('k', loader, opts);
     const joined = cache.getOrSet('k', loader, opts);
     await flushMicrotasks();

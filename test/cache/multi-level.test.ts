@@ -27,8 +27,8 @@ describe('multi-level cache on Redis (two instances as two processes)', () => {
 
   it('an L2 hit fills L1; values round-trip through Redis', async () => {
     const value = { at: new Date(1_700_000_000_000), n: 2n ** 80n, body: Buffer.from('hi'), none: null };
-    await a.getOrSet('rt', async () => value, { ttl: 60_000 });
-    const first = await b.getOrSetWithMeta('rt', async () => assert.fail('must not load'), { ttl: 60_000 });
+    await a.getOrSet('rt', async () => value, { ttlMs: 60_000 });
+    const first = await b.getOrSetWithMeta('rt', async () => assert.fail('must not load'), { ttlMs: 60_000 });
     assert.equal(first.source, 'l2');
     assert.deepEqual(first.value, value);
     const second = await b.getOrSetWithMeta('rt', async () => assert.fail('must not load'));
@@ -126,7 +126,7 @@ describe('multi-level cache on Redis (two instances as two processes)', () => {
     const reader = async (c: Cache, name: string): Promise<void> => {
       while (Date.now() < stop) {
         const floor = committed;
-        const v = await c.getOrSet('video:42', load, { tags, ttl: 60_000 });
+        const v = await c.getOrSet('video:42', load, { tags, ttlMs: 60_000 });
         reads++;
         if (v < floor) stale.push(`${name} read ${v} after ${floor} committed`);
         // L1 hits resolve without I/O: yield so the writer's round trips progress.
@@ -175,14 +175,14 @@ describe('multi-level cache on Redis (two instances as two processes)', () => {
     const x = await processCache(ns3, { clock });
     const y = await processCache(ns3, { clock });
     try {
-      await x.cache.getOrSet('g', async () => 'old', { ttl: 100, grace: 60_000 });
+      await x.cache.getOrSet('g', async () => 'old', { ttlMs: 100, graceMs: 60_000 });
       await clock.advance(1_000);
       const r = await y.cache.getOrSetWithMeta(
         'g',
         async () => {
           throw new Error('database down');
         },
-        { ttl: 100, grace: 60_000 },
+        { ttlMs: 100, graceMs: 60_000 },
       );
       assert.deepEqual(r, { value: 'old', stale: true, source: 'l2' });
       assert.equal(y.cache.metrics().failSafeServed, 1);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { Cache, decodeEntry } from '../../src/cache/index.js';
+import { Cache } from '../../src/cache/index.js';
+import { decodeEntry } from '../../src/cache/serializer.js';
 import { FakeClock, flushMicrotasks, type Logger } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
@@ -148,7 +149,7 @@ class GatedCache implements StoreCache {
     this.cache = cache;
   }
 
-  getOrSet<T>(key: string, loader: () => Promise<T>, options: { tags: readonly string[]; ttl?: number }) {
+  getOrSet<T>(key: string, loader: () => Promise<T>, options: { tags: readonly string[]; ttlMs?: number }) {
     return this.cache.getOrSet(key, loader, options);
   }
 
@@ -193,7 +194,7 @@ class ReplaceHook implements StoreCache {
     this.cache = cache;
   }
 
-  getOrSet<T>(key: string, loader: () => Promise<T>, options: { tags: readonly string[]; ttl?: number }) {
+  getOrSet<T>(key: string, loader: () => Promise<T>, options: { tags: readonly string[]; ttlMs?: number }) {
     return this.cache.getOrSet(key, loader, options);
   }
 
