@@ -5,7 +5,7 @@ import { Budget } from '../resilience/budget.js';
 import type { WindowSpec } from '../resilience/budget-backend.js';
 import { openAiWindows, stabilityWindows, youtubeQuotaWindows } from '../resilience/quotas.js';
 import { RedisBudgetBackend } from '../resilience/redis-budget-backend.js';
-import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { Lookup, PipelinePorts, VideoMetadata } from './pipeline-ports.js';
 
 export interface PortsOptions {

@@ -11,7 +11,7 @@ import { StoreErrorCode } from '../store/store-error.js';
 import type { VideoStore } from '../store/video-store.js';
 import { cleanNullable, cleanText } from './clean-text.js';
 import { titleAndDescriptionTranscript } from './fallback-transcript.js';
-import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
 import {
   type Lookup,
   type MediaHook,

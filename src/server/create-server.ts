@@ -29,7 +29,7 @@ import { metricsRoute } from './routes/metrics-route.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { videoRoutes } from './routes/video-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 import { createServerLogger, type ServerLoggerOptions } from './server-logger.js';
 import { registerStaticFiles } from './static-files.js';
 

@@ -3,6 +3,6 @@ export * from './create-server.js';
 export * from './metric-labels.js';
 export * from './metrics-registry.js';
 export * from './serve.js';
-export * from './server-error.js';
+export * from './errors.js';
 export * from './server-logger.js';
 export * from './service-cache.js';

@@ -11,7 +11,7 @@ import type {
   HttpMetricsSource,
   MetricsRegistry,
 } from './metrics-registry.js';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 
 /** What readiness needs from Redis: an ioredis client has it. */
 export interface RedisPinger {

@@ -9,7 +9,7 @@ import {
   VideoStore,
 } from '../../store/index.js';
 import type { CliConfig } from '../cli-config.js';
-import { CliError, CliErrorCode } from '../cli-errors.js';
+import { CliError, CliErrorCode } from '../errors.js';
 import { connectDatabase } from '../dependency-check.js';
 
 export interface OpenStore {

@@ -7,7 +7,7 @@ import type { RunSummary } from '../../pipeline/video-pipeline.js';
 import { createSandbox } from '../../sandbox/index.js';
 import { createMetricsRegistry, serveMetrics } from '../../server/metrics-registry.js';
 import type { CliConfig } from '../cli-config.js';
-import { UsageError } from '../cli-errors.js';
+import { UsageError } from '../errors.js';
 import { checkRedis, redisEndpoint } from '../dependency-check.js';
 import type { CommandContext } from '../main.js';
 import { formatTable } from '../output.js';
