@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { APICache, Cache, decode, encode, MemoryStore } from '../../src/cache/index.js';
-import { FakeClock, flushMicrotasks } from '../../src/core/index.js';
+import { FakeClock, flushMicrotasks } from '../../src/testing/index.js';
 import { deferred } from './helpers.js';
 
 describe('serialization', () => {

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { Cache, decodeEntry } from '../../src/cache/index.js';
-import { FakeClock, flushMicrotasks, type Logger } from '../../src/core/index.js';
+import type { Logger } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
   type StoreCache,
@@ -13,6 +13,7 @@ import {
   type Video,
   VideoStore,
 } from '../../src/store/index.js';
+import { FakeClock, flushMicrotasks } from '../../src/testing/index.js';
 import { postgresTarget } from '../support/databases.js';
 import { uniqueName } from '../support/env.js';
 import {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../src/core/clock.js';
 import { errorCatalogue } from '../../src/core/error-codes.js';
 import { createDatabase, DatabaseError, DbErrorCode } from '../../src/db/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 
 const realSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

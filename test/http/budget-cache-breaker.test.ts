@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
-import { FakeClock } from '../../src/core/index.js';
 import {
   type CachedResponse,
   clientOptionsFromApiConfig,
@@ -19,6 +18,7 @@ import {
   YOUTUBE_QUOTA_COSTS,
   youtubeQuotaWindows,
 } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { json, TestServer } from './server.js';
 
 const API_KEY = 'yt-key-SECRET-987654321';
