@@ -1,6 +1,6 @@
 export * from './coalesce-video-lookups.js';
-export * from './fallback-transcript.js';
 export * from './errors.js';
+export * from './fallback-transcript.js';
 export * from './pipeline-ports.js';
 export * from './pipeline-queue.js';
 export * from './pipeline-services.js';

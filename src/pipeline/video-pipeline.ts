@@ -10,8 +10,8 @@ import type { Video } from '../store/schema.js';
 import { StoreErrorCode } from '../store/store-error.js';
 import type { VideoStore } from '../store/video-store.js';
 import { cleanNullable, cleanText } from './clean-text.js';
-import { titleAndDescriptionTranscript } from './fallback-transcript.js';
 import { PipelineError, PipelineErrorCode } from './errors.js';
+import { titleAndDescriptionTranscript } from './fallback-transcript.js';
 import {
   type Lookup,
   type MediaHook,

@@ -11,6 +11,7 @@ import { ApiDto } from './api-dto.js';
 import { installApiKeyAuth } from './api-key-auth.js';
 import { withDeadline } from './dependency-deadline.js';
 import { frameworkErrorResponse, installErrorResponses } from './error-responses.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 import { finiteNumbersPlugin } from './finite-numbers.js';
 import {
   type CacheMetricsSource,
@@ -29,7 +30,6 @@ import { metricsRoute } from './routes/metrics-route.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { videoRoutes } from './routes/video-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
-import { ServerError, ServerErrorCode } from './errors.js';
 import { createServerLogger, type ServerLoggerOptions } from './server-logger.js';
 import { registerStaticFiles } from './static-files.js';
 

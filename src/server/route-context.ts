@@ -5,13 +5,13 @@ import type { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import type { StoreSchema, VideoStore } from '../store/index.js';
 import type { ApiDto } from './api-dto.js';
 import { withDeadline } from './dependency-deadline.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 import type {
   CacheMetricsSource,
   DbMetricsSource,
   HttpMetricsSource,
   MetricsRegistry,
 } from './metrics-registry.js';
-import { ServerError, ServerErrorCode } from './errors.js';
 
 /** What readiness needs from Redis: an ioredis client has it. */
 export interface RedisPinger {
