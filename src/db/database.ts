@@ -121,7 +121,7 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
       // Inside a transaction the cache is bypassed: the transaction may see its own uncommitted writes.
       if (cache && options.cacheKey !== undefined && !this.inTransaction) {
         const cacheOptions: { ttl?: number; tags?: readonly string[] } = {};
-        if (options.cacheTtl !== undefined) cacheOptions.ttl = options.cacheTtl * 1000;
+        if (options.cacheTtlMs !== undefined) cacheOptions.ttl = options.cacheTtlMs;
         if (options.tags !== undefined) cacheOptions.tags = options.tags;
         return cache.getOrSet(options.cacheKey, load, cacheOptions);
       }

@@ -60,10 +60,11 @@ export interface PipelinePorts {
     video: VideoMetadata,
     signal: AbortSignal | undefined,
   ): Promise<TranscriptSegment[] | undefined>;
+  /** Up to `count` clips, each `minDurationMs` to `maxDurationMs` long; times in seconds, as the transcript's. */
   selectHighlights(
     video: VideoMetadata,
     transcript: Transcript,
-    options: { count: number; minSeconds: number; maxSeconds: number },
+    options: { count: number; minDurationMs: number; maxDurationMs: number },
     signal: AbortSignal | undefined,
   ): Promise<HighlightCandidate[]>;
   generateThumbnail(

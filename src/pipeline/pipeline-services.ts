@@ -73,7 +73,12 @@ export function createPipelinePorts(clients: ApiClients, options: PortsOptions =
     },
     async selectHighlights(_video, transcript, limits, signal) {
       count('openai');
-      const selection = await openai.selectHighlights(transcript.segments, { ...limits, ...so(signal) });
+      const selection = await openai.selectHighlights(transcript.segments, {
+        count: limits.count,
+        minSeconds: limits.minDurationMs / 1000,
+        maxSeconds: limits.maxDurationMs / 1000,
+        ...so(signal),
+      });
       return selection.clips.map((c) => ({
         start: c.start,
         end: c.end,

@@ -41,7 +41,8 @@ export interface PipelineOptions {
   /** Narration is optional (default on when the port exists). Thumbnails default on. */
   narration?: boolean;
   thumbnails?: boolean;
-  highlights?: { count?: number; minSeconds?: number; maxSeconds?: number };
+  /** Clips asked of the highlights stage: how many (default 3) and how long (default 15 000-60 000 ms). */
+  highlights?: { count?: number; minDurationMs?: number; maxDurationMs?: number };
   media?: MediaHook;
   clock?: Clock;
   logger?: Logger;
@@ -108,7 +109,7 @@ export const pipelineStageChannel = diagnostics.channel('opusclip:pipeline:stage
 const KEEP_OUTCOMES = 1000;
 
 /**
- * The complete video processing pipeline (the seed's main job). Each stage is idempotent and recorded
+ * The complete video processing pipeline. Each stage is idempotent and recorded
  * in the store, so a re-run after an interruption resumes where it stopped and never duplicates clips.
  */
 export class VideoPipeline {
@@ -349,7 +350,11 @@ export class VideoPipeline {
         const candidates = await this.#o.ports.selectHighlights(
           m,
           transcript,
-          { count: h.count ?? 3, minSeconds: h.minSeconds ?? 15, maxSeconds: h.maxSeconds ?? 60 },
+          {
+            count: h.count ?? 3,
+            minDurationMs: h.minDurationMs ?? 15_000,
+            maxDurationMs: h.maxDurationMs ?? 60_000,
+          },
           signal,
         );
         const duration = m.durationSeconds ?? Number.POSITIVE_INFINITY;
