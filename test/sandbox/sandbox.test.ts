@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createSandbox, fakeFromSchema, parseTimedCues, type Sandbox } from '../../src/sandbox/index.js';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { fakeFromSchema, parseTimedCues } from '../../src/sandbox/schema-faker.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { call, jsonInit } from './helpers.js';
 
