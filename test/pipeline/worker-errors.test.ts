@@ -8,14 +8,14 @@ import { Redis } from 'ioredis';
 import { createApiClients, sandboxBaseUrls } from '../../src/apis/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
-  canonicalUrl,
   createPipelinePorts,
-  jobIdFor,
   PipelineQueue,
   type PipelineWorker,
   startPipelineWorker,
   VideoPipeline,
 } from '../../src/pipeline/index.js';
+import { jobIdFor } from '../../src/pipeline/pipeline-queue.js';
+import { canonicalUrl } from '../../src/pipeline/video-pipeline.js';
 import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
