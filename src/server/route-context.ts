@@ -12,16 +12,11 @@ import type {
   HttpMetricsSource,
   MetricsRegistry,
 } from './metrics-registry.js';
+import type { RequestStats } from './request-metrics.js';
 
 /** What readiness needs from Redis: an ioredis client has it. */
 export interface RedisPinger {
   ping(): Promise<string>;
-}
-
-/** Counts and recent latency of the service's own requests (for the dashboard's summary). */
-export interface RequestStats {
-  count(): number;
-  summary(): { p50Ms: number; p95Ms: number };
 }
 
 /** The dependencies every route module receives, with the helpers that bound calls to them. */
