@@ -26,7 +26,13 @@ function exportsOf(entries: string[]): Map<string, string[]> {
     const source = program.getSourceFile(file);
     const symbol = source && checker.getSymbolAtLocation(source);
     assert.ok(symbol, `${file} is a module`);
-    out.set(entries[i] ?? '', checker.getExportsOfModule(symbol).map((s) => s.name).sort());
+    out.set(
+      entries[i] ?? '',
+      checker
+        .getExportsOfModule(symbol)
+        .map((s) => s.name)
+        .sort(),
+    );
   }
   return out;
 }
