@@ -44,7 +44,10 @@ export interface ConfigVariable {
   meaning: string;
 }
 
-/** The documented table (README "Configuration" is generated from the same words). */
+/**
+ * Every setting the CLI and the service read; `opusclip --help` lists them from here. docs/configuration.md
+ * is written by hand with a row for each, and test/docs/configuration.test.ts fails when the two disagree.
+ */
 export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: 'DATABASE_URL',

@@ -3,7 +3,7 @@ import { isOpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { createDatabase, type Database } from '../db/index.js';
-import { CliError, CliErrorCode } from './cli-errors.js';
+import { CliError, CliErrorCode } from './errors.js';
 import { urlPasswords } from './url-passwords.js';
 
 /**

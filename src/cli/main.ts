@@ -7,7 +7,7 @@ import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { VIDEO_STATUSES } from '../store/schema.js';
 import { boundedShutdown, DEFAULT_SHUTDOWN_BOUND_MS, EXIT_INTERRUPTED } from './bounded-shutdown.js';
 import { type CliConfig, CONFIG_VARIABLES, LOG_LEVELS, loadConfig } from './cli-config.js';
-import { UsageError } from './cli-errors.js';
+import { UsageError } from './errors.js';
 import { hostName, integerIn, nonEmpty, portNumber, rate } from './option-parsers.js';
 import { colorsAllowed, type Output, stdio } from './output.js';
 import { urlPasswords } from './url-passwords.js';

@@ -57,7 +57,11 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
       });
       break;
     case 'sqlite':
-      driver = createSqliteDriver({ filename: parsed.filename!, busyTimeoutMs: cfg.busyTimeoutMs ?? 5000 });
+      driver = createSqliteDriver({
+        filename: parsed.filename!,
+        busyTimeoutMs: cfg.busyTimeoutMs ?? 5000,
+        clock,
+      });
       break;
   }
   const max = Math.min(cfg.max ?? 10, driver.maxConnections ?? Number.POSITIVE_INFINITY);

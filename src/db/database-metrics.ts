@@ -3,9 +3,9 @@ import type { PoolStats } from './connection-pool.js';
 import { dbChannels } from './db-channels.js';
 
 export interface DbMetricsSnapshot {
-  /** The seed's name: queries run (successful or not). */
+  /** Queries run (successful or not). */
   queriesExecuted: number;
-  /** The seed's name: mean query time in milliseconds. */
+  /** Mean query time in milliseconds. */
   avgExecutionTime: number;
   latency: LatencySummary;
   /** Per query name (`store.getVideoById`, `kysely`, `raw`, …). */

@@ -14,6 +14,7 @@ import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, isOpusError, OpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { endSpan, NO_SPAN, startSpan, tracingActive } from '../core/tracing.js';
+import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import type { ConnectionPool, Slot } from './connection-pool.js';
 import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
@@ -35,6 +36,9 @@ import type {
 } from './types.js';
 
 type AfterCommit = () => void | Promise<void>;
+
+/** Waits between re-runs of a transaction, full jitter so two that deadlocked do not collide again. */
+const TRANSACTION_BACKOFF: BackoffOptions = { initialDelayMs: 10, maxDelayMs: 1000 };
 
 /** Hooks the cache layer plugs into (query-result caching and invalidation by tag). */
 export interface QueryCacheHooks {
@@ -117,7 +121,7 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
       // Inside a transaction the cache is bypassed: the transaction may see its own uncommitted writes.
       if (cache && options.cacheKey !== undefined && !this.inTransaction) {
         const cacheOptions: { ttlMs?: number; tags?: readonly string[] } = {};
-        if (options.cacheTtl !== undefined) cacheOptions.ttlMs = options.cacheTtl * 1000;
+        if (options.cacheTtlMs !== undefined) cacheOptions.ttlMs = options.cacheTtlMs;
         if (options.tags !== undefined) cacheOptions.tags = options.tags;
         return cache.getOrSet(options.cacheKey, load, cacheOptions);
       }
@@ -364,9 +368,7 @@ export class Database<DB> extends QueryableBase<DB> {
         released = true;
         if (!retry) throw reported;
         this.#in.metrics.retried++;
-        // Jittered exponential backoff so two transactions that deadlocked do not collide again.
-        const delay = Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random());
-        await this.#in.clock.sleep(delay, options.signal);
+        await this.#in.clock.sleep(backoffDelay(attempt, TRANSACTION_BACKOFF), options.signal);
       } finally {
         if (!released) this.#in.pool.release(slot, discard);
       }

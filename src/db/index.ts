@@ -11,5 +11,19 @@ export { Database, type QueryCacheHooks } from './database.js';
 export type { DbMetricsSnapshot } from './database-metrics.js';
 export { dbChannels } from './db-channels.js';
 export { DatabaseError, DbErrorCode } from './errors.js';
-export { translatePlaceholders } from './translate-placeholders.js';
-export type * from './types.js';
+export type {
+  BatchInsertSpec,
+  ColumnType,
+  DialectName,
+  ExecOptions,
+  ExecResult,
+  ExecuteQueryOptions,
+  IsolationLevel,
+  MigrationResultSummary,
+  MigrationSet,
+  Queryable,
+  QueryType,
+  SqlQuery,
+  Transaction,
+  TransactionOptions,
+} from './types.js';

@@ -2,7 +2,7 @@ import type { Kysely, Migration } from 'kysely';
 
 export type DialectName = 'postgres' | 'mysql' | 'sqlite';
 
-/** The seed's query types; they decide what `executeQuery` returns. */
+/** What a raw query does; it decides what `executeQuery` returns. */
 export type QueryType = 'select' | 'insert' | 'update' | 'delete' | 'ddl';
 
 export type IsolationLevel = 'read uncommitted' | 'read committed' | 'repeatable read' | 'serializable';
@@ -35,8 +35,8 @@ export interface ExecuteQueryOptions extends ExecOptions {
   queryType?: QueryType;
   /** Cache the rows of a select under this key (takes effect with the cache layer). */
   cacheKey?: string;
-  /** Seconds. */
-  cacheTtl?: number;
+  /** Lifetime of the cached rows in milliseconds (default: the cache's own). */
+  cacheTtlMs?: number;
   /** Cache tags to attach to the result (reads) or to invalidate (writes). */
   tags?: readonly string[];
 }
@@ -76,7 +76,7 @@ export interface Queryable<DB> {
   readonly inTransaction: boolean;
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>>;
   /**
-   * The seed's raw query: `?` or `$n` placeholders (translated per dialect, values never spliced),
+   * A raw query: `?` or `$n` placeholders (translated per dialect, values never spliced),
    * returning rows for selects, the inserted id for inserts and the affected count for updates/deletes.
    */
   executeQuery<R = Record<string, unknown>>(

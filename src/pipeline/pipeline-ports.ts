@@ -60,10 +60,11 @@ export interface PipelinePorts {
     video: VideoMetadata,
     signal: AbortSignal | undefined,
   ): Promise<TranscriptSegment[] | undefined>;
+  /** Up to `count` clips, each `minClipMs` to `maxClipMs` long; times in seconds, as the transcript's. */
   selectHighlights(
     video: VideoMetadata,
     transcript: Transcript,
-    options: { count: number; minSeconds: number; maxSeconds: number },
+    options: { count: number; minClipMs: number; maxClipMs: number },
     signal: AbortSignal | undefined,
   ): Promise<HighlightCandidate[]>;
   generateThumbnail(

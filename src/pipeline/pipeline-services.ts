@@ -7,7 +7,7 @@ import { isOpusError } from '../core/errors.js';
 import { Budget } from '../resilience/budget.js';
 import type { WindowSpec } from '../resilience/budget-backend.js';
 import { RedisBudgetBackend } from '../resilience/redis-budget-backend.js';
-import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { Lookup, PipelinePorts, VideoMetadata } from './pipeline-ports.js';
 
 export interface PortsOptions {
@@ -77,8 +77,8 @@ export function createPipelinePorts(clients: ApiClients, options: PortsOptions =
       count('openai');
       const selection = await openai.selectHighlights(transcript.segments, {
         count: limits.count,
-        minClipMs: limits.minSeconds * 1000,
-        maxClipMs: limits.maxSeconds * 1000,
+        minClipMs: limits.minClipMs,
+        maxClipMs: limits.maxClipMs,
         ...so(signal),
       });
       return selection.clips.map((c) => ({

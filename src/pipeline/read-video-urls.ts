@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseYouTubeVideoId } from '../store/normalize-video-url.js';
-import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
 
 export type UrlInput =
   | { ok: true; url: string; videoId: string; line: number }

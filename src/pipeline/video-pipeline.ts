@@ -10,8 +10,8 @@ import { StoreErrorCode } from '../store/errors.js';
 import type { Video } from '../store/schema.js';
 import type { VideoStore } from '../store/video-store.js';
 import { cleanNullable, cleanText } from './clean-text.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
 import { titleAndDescriptionTranscript } from './fallback-transcript.js';
-import { PipelineError, PipelineErrorCode } from './pipeline-error.js';
 import {
   type Lookup,
   type MediaHook,
@@ -41,7 +41,8 @@ export interface PipelineOptions {
   /** Narration is optional (default on when the port exists). Thumbnails default on. */
   narration?: boolean;
   thumbnails?: boolean;
-  highlights?: { count?: number; minSeconds?: number; maxSeconds?: number };
+  /** Clips asked of the highlights stage: how many (default 3) and how long (default 15 000-60 000 ms). */
+  highlights?: { count?: number; minClipMs?: number; maxClipMs?: number };
   media?: MediaHook;
   clock?: Clock;
   logger?: Logger;
@@ -108,7 +109,7 @@ export const pipelineStageChannel = diagnostics.channel('opusclip:pipeline:stage
 const KEEP_OUTCOMES = 1000;
 
 /**
- * The complete video processing pipeline (the seed's main job). Each stage is idempotent and recorded
+ * The complete video processing pipeline. Each stage is idempotent and recorded
  * in the store, so a re-run after an interruption resumes where it stopped and never duplicates clips.
  */
 export class VideoPipeline {
@@ -349,7 +350,11 @@ export class VideoPipeline {
         const candidates = await this.#o.ports.selectHighlights(
           m,
           transcript,
-          { count: h.count ?? 3, minSeconds: h.minSeconds ?? 15, maxSeconds: h.maxSeconds ?? 60 },
+          {
+            count: h.count ?? 3,
+            minClipMs: h.minClipMs ?? 15_000,
+            maxClipMs: h.maxClipMs ?? 60_000,
+          },
           signal,
         );
         const duration = m.durationSeconds ?? Number.POSITIVE_INFINITY;

@@ -30,8 +30,8 @@ export interface ScriptedFault {
   status: number;
   /** How many matching requests get the fault; each one spends one. */
   times: number;
-  /** Sent as Retry-After (seconds). */
-  retryAfterSeconds?: number;
+  /** Sent as Retry-After, in whole seconds (rounded up): the header's unit. */
+  retryAfterMs?: number;
   message?: string;
 }
 

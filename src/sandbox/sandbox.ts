@@ -198,7 +198,9 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     if (fault) {
       fault.times--;
       entry.chaos = 'scripted';
-      if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
+      if (fault.retryAfterMs !== undefined) {
+        reply.header('retry-after', String(Math.ceil(fault.retryAfterMs / 1000)));
+      }
       return reply
         .code(fault.status)
         .send(

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 
 /** Paths answered without a key: probes, the dashboard's files, the docs and the media assets. */
 const PUBLIC_PREFIXES = ['/assets/', '/docs', '/dashboard.', '/favicon'];

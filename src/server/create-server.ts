@@ -1,26 +1,24 @@
 import { resolve } from 'node:path';
-import fastifyCors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
-import { Counter, Histogram } from 'prom-client';
-import { LatencyRecorder, type Logger } from '../core/index.js';
 import type { Queryable } from '../db/index.js';
 import type { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import { createVideoStore, type StoreSchema, type VideoStore } from '../store/index.js';
 import { ApiDto } from './api-dto.js';
 import { installApiKeyAuth } from './api-key-auth.js';
-import { withDeadline } from './dependency-deadline.js';
+import { type CorsOptions, registerCors } from './cors.js';
 import { frameworkErrorResponse, installErrorResponses } from './error-responses.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 import { finiteNumbersPlugin } from './finite-numbers.js';
-import {
-  type CacheMetricsSource,
-  createMetricsRegistry,
-  type DbMetricsSource,
-  type HttpMetricsSource,
-  type MetricsRegistry,
+import type {
+  CacheMetricsSource,
+  DbMetricsSource,
+  HttpMetricsSource,
+  MetricsRegistry,
 } from './metrics-registry.js';
 import { registerOpenApiDocs } from './openapi-docs.js';
 import { installRequestContext, requestIdOf } from './request-context.js';
+import { installRequestMetrics } from './request-metrics.js';
 import { createRouteContext, type RedisPinger } from './route-context.js';
 import { clipSchema, errorSchema, jobSchema, videoSchema } from './route-schemas.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -29,8 +27,9 @@ import { metricsRoute } from './routes/metrics-route.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { videoRoutes } from './routes/video-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import { listenOn, within } from './server-lifecycle.js';
 import { createServerLogger, type ServerLoggerOptions } from './server-logger.js';
+import { createServiceMetrics } from './service-metrics.js';
 import { registerStaticFiles } from './static-files.js';
 
 export type { RedisPinger } from './route-context.js';
@@ -57,7 +56,7 @@ export interface ServerOptions {
   /** Serve /metrics without a key (for a Prometheus without credentials); default false. */
   publicMetrics?: boolean;
   /** CORS origins; default off (no CORS headers). */
-  cors?: false | { origin: string | readonly string[] | true };
+  cors?: false | CorsOptions;
   /** Directory served under /assets/ (thumbnails, clips, narration); clip paths inside it get URLs. */
   assetsDir?: string;
   /** A pino logger, or options for createServerLogger (default: JSON at 'info'). */
@@ -94,49 +93,23 @@ export interface OpusServer {
 /**
  * The REST service (Fastify 5): videos, clips, jobs, stats, health, Prometheus metrics, the OpenAPI
  * document and the live dashboard. Takes explicit dependencies; `serve()` builds them from a config.
- * Each concern is its own module; this function wires them in the order Fastify needs.
+ * Each concern is its own plugin or route module; this function composes them in the order Fastify needs.
  */
 export async function createServer(options: ServerOptions): Promise<OpusServer> {
-  if (options.auth !== false && options.auth.apiKeys.filter((k) => k.length > 0).length === 0) {
-    throw new ServerError(
-      ServerErrorCode.Config,
-      500,
-      'auth needs at least one API key; pass auth: false to run without authentication',
-    );
-  }
-  const apiKeys = options.auth === false ? [] : options.auth.apiKeys.filter((k) => k.length > 0);
-  const logger =
-    options.logger && 'info' in options.logger
-      ? (options.logger as PinoLogger)
-      : createServerLogger({ ...(options.logger as ServerLoggerOptions | undefined), secrets: apiKeys });
+  const apiKeys = acceptedApiKeys(options.auth);
   const dependencyTimeoutMs = options.dependencyTimeoutMs ?? 3000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
-  const queue = options.queue;
   const ownMetrics = options.metrics === undefined;
   const metrics =
     options.metrics ??
-    createMetricsRegistry({
-      db: options.db,
-      ...(options.cache ? { cache: options.cache } : {}),
-      // A scrape must not wait for a Redis that is gone or hung: the quota and queue series are left
-      // out of that scrape instead.
-      ...(options.httpMetrics
-        ? {
-            httpMetrics: options.httpMetrics.map((source) => boundedSource(source, dependencyTimeoutMs)),
-          }
-        : {}),
-      ...(queue
-        ? {
-            queue: {
-              counts: () => withDeadline('redis', dependencyTimeoutMs, undefined, () => queue.counts()),
-            },
-          }
-        : {}),
-    });
+    createServiceMetrics(
+      { db: options.db, cache: options.cache, httpMetrics: options.httpMetrics, queue: options.queue },
+      dependencyTimeoutMs,
+    );
   const assetsDir = options.assetsDir ? resolve(options.assetsDir) : undefined;
 
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: serverLogger(options.logger, apiKeys),
     genReqId: requestIdOf,
     frameworkErrors: frameworkErrorResponse,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
@@ -146,52 +119,22 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
 
-  // ---- server-side metrics ----
-  const requestDuration = new Histogram({
-    name: 'opusclip_server_request_duration_seconds',
-    help: "Latency of the service's own HTTP requests by method, route and status",
-    labelNames: ['method', 'route', 'status_code'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [metrics.registry],
-  });
-  const authFailures = new Counter({
-    name: 'opusclip_server_auth_failures_total',
-    help: 'Requests refused for a missing or wrong API key',
-    registers: [metrics.registry],
-  });
-  const recentLatency = new LatencyRecorder(1024);
-  let requestCount = 0;
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    requestDuration.observe(
-      { method: request.method, route, status_code: String(reply.statusCode) },
-      seconds,
-    );
-    recentLatency.record(reply.elapsedTime);
-    requestCount++;
-  });
-
-  // ---- cross-cutting: headers, request context, auth, errors, CORS ----
-  // Security headers first: their hook must run before auth's, which ends refused requests early.
+  // Cross-cutting: metrics, headers, request context, auth, errors, CORS. Security headers come before
+  // auth: their hook must run before auth's, which ends refused requests early.
+  const requests = installRequestMetrics(app, metrics.registry);
   await registerSecurityHeaders(app);
   installRequestContext(app);
   if (options.auth !== false) {
     installApiKeyAuth(app, {
       apiKeys,
       publicMetrics: options.publicMetrics === true,
-      onFailure: () => authFailures.inc(),
+      onFailure: requests.authFailed,
     });
   }
   installErrorResponses(app);
-  if (options.cors) {
-    const origin = options.cors.origin;
-    await app.register(fastifyCors, {
-      origin: typeof origin === 'string' || origin === true ? origin : [...origin],
-    });
-  }
+  if (options.cors) await registerCors(app, options.cors);
 
-  // ---- documents and files ----
+  // Documents and files.
   for (const schema of [errorSchema, videoSchema, clipSchema, jobSchema]) app.addSchema(schema);
   if (options.docs !== false) {
     await registerOpenApiDocs(app, {
@@ -201,17 +144,17 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
   }
   await registerStaticFiles(app, assetsDir);
 
-  // ---- routes ----
+  // Routes.
   const ctx = createRouteContext({
     db: options.db,
     store: options.store ?? createVideoStore(options.db),
-    queue,
+    queue: options.queue,
     redis: options.redis,
     cache: options.cache,
     httpMetrics: options.httpMetrics ?? [],
     metrics,
     dto: new ApiDto(assetsDir),
-    requestStats: { count: () => requestCount, summary: () => recentLatency.summary() },
+    requestStats: requests.stats,
     readinessTimeoutMs: options.readinessTimeoutMs ?? 1000,
     dependencyTimeoutMs,
     startedAt: Date.now(),
@@ -230,62 +173,36 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
   return {
     app,
     metrics,
-    async listen(listenOptions = {}) {
-      await app.listen({ port: listenOptions.port ?? 0, host: listenOptions.host ?? '127.0.0.1' });
-      return baseUrl(app);
-    },
+    listen: (listenOptions = {}) => listenOn(app, listenOptions),
     async close() {
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((done) => {
-        timer = setTimeout(() => {
-          // Requests still running past the bound lose their connection; app.close() then settles.
-          app.server.closeAllConnections();
-          done();
-        }, closeTimeoutMs);
-      });
-      try {
-        await Promise.race([app.close(), bound]);
-      } finally {
-        clearTimeout(timer);
-      }
+      // Requests still running past the bound lose their connection; app.close() then settles.
+      await within(
+        () => app.close(),
+        closeTimeoutMs,
+        () => app.server.closeAllConnections(),
+      );
       if (ownMetrics) metrics.close();
     },
   };
 }
 
-/**
- * An API-metrics source whose read is bounded: past the deadline the scrape gets the last snapshot read
- * (quota figures may come from Redis, which may be gone or hung).
- */
-function boundedSource(source: HttpMetricsSource, timeoutMs: number): HttpMetricsSource {
-  let last: Awaited<ReturnType<HttpMetricsSource['getApiMetrics']>> | undefined;
-  return {
-    async getApiMetrics() {
-      try {
-        last = await withDeadline('redis', timeoutMs, undefined, () => source.getApiMetrics());
-        return last;
-      } catch (error) {
-        if (last) return last;
-        throw error;
-      }
-    },
-  };
+/** The configured API keys; at least one unless authentication is off. */
+function acceptedApiKeys(auth: ServerOptions['auth']): string[] {
+  if (auth === false) return [];
+  const keys = auth.apiKeys.filter((k) => k.length > 0);
+  if (keys.length === 0) {
+    throw new ServerError(
+      ServerErrorCode.Config,
+      500,
+      'auth needs at least one API key; pass auth: false to run without authentication',
+    );
+  }
+  return keys;
 }
 
-/** The URL the server really listens on (the bound address and port, IPv6 in brackets). */
-function baseUrl(app: FastifyInstance): string {
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') return String(address);
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
-}
-
-/** Adapts the service's pino logger to core's Logger (for the db, cache and HTTP layers). */
-export function asCoreLogger(logger: PinoLogger): Logger {
-  return {
-    debug: (obj, msg) => logger.debug(obj, msg),
-    info: (obj, msg) => logger.info(obj, msg),
-    warn: (obj, msg) => logger.warn(obj, msg),
-    error: (obj, msg) => logger.error(obj, msg),
-  };
+/** The given pino logger, or one built from the given options that blanks the API keys out. */
+function serverLogger(logger: ServerOptions['logger'], apiKeys: readonly string[]): PinoLogger {
+  return logger && 'info' in logger
+    ? (logger as PinoLogger)
+    : createServerLogger({ ...(logger as ServerLoggerOptions | undefined), secrets: apiKeys });
 }

@@ -1,7 +1,7 @@
 import { isTransient, OpusError, raceSignal } from '../core/index.js';
 import { DatabaseError, DbErrorCode } from '../db/index.js';
 import { StoreError } from '../store/index.js';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 
 export type Dependency = 'database' | 'redis';
 

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTransient } from '../core/index.js';
 import { StoreError, StoreErrorCode } from '../store/index.js';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 
 /** The one error shape of the service (the `Error` schema of the OpenAPI document). */
 export interface ErrorBody {

@@ -1,8 +1,17 @@
-export * from './asset-url.js';
-export * from './create-server.js';
-export * from './metric-labels.js';
-export * from './metrics-registry.js';
-export * from './serve.js';
-export * from './server-error.js';
-export * from './server-logger.js';
-export * from './service-cache.js';
+export { createServer, type OpusServer, type RedisPinger, type ServerOptions } from './create-server.js';
+export { ServerError, ServerErrorCode } from './errors.js';
+export {
+  type CacheMetricsSource,
+  createMetricsRegistry,
+  type DbMetricsSource,
+  type HttpMetricsSource,
+  type MetricsRegistry,
+  type MetricsRegistryOptions,
+  type MetricsServer,
+  type PipelineStageMessage,
+  type QueueCountsSource,
+  serveMetrics,
+} from './metrics-registry.js';
+export { type RunningService, type ServeConfig, serve } from './serve.js';
+export { createServerLogger, type ServerLoggerOptions } from './server-logger.js';
+export { openServiceCache, type ServiceCache, type ServiceCacheOptions } from './service-cache.js';

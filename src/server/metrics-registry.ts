@@ -8,10 +8,7 @@ import { httpChannels, type ServiceMetrics } from '../http/index.js';
 import { pipelineStageChannel } from '../pipeline/video-pipeline.js';
 import { boundedCounts, endpointTemplate } from './metric-labels.js';
 
-/** The diagnostics channel the pipeline publishes stage timings on: `{ stage, durationMs, outcome }`. */
-export { pipelineStageChannel };
-export const PIPELINE_STAGE_CHANNEL = pipelineStageChannel.name as string;
-
+/** What the pipeline publishes on `pipelineStageChannel` for each stage a video goes through. */
 export interface PipelineStageMessage {
   stage: string;
   durationMs: number;
@@ -52,8 +49,8 @@ export interface MetricsRegistry {
   /** A registry of its own: never prom-client's global one, so two services in one process don't clash. */
   readonly registry: Registry;
   readonly contentType: string;
-  /** Records one pipeline stage (the same as publishing on PIPELINE_STAGE_CHANNEL). */
-  observeStage(stage: string, seconds: number, outcome?: string): void;
+  /** Records one pipeline stage (the same as publishing on the pipeline's `pipelineStageChannel`). */
+  observeStage(stage: string, durationMs: number, outcome?: string): void;
   /** The Prometheus text exposition. */
   metrics(): Promise<string>;
   /** Unsubscribes from the diagnostics channels. */
@@ -411,14 +408,14 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     buckets: STAGE_BUCKETS,
     registers: reg,
   });
-  const observeStage = (stage: string, seconds: number, outcome = 'ok'): void => {
-    if (!Number.isFinite(seconds) || seconds < 0) return;
-    stageDuration.observe({ stage, outcome }, seconds);
+  const observeStage = (stage: string, durationMs: number, outcome = 'ok'): void => {
+    if (!Number.isFinite(durationMs) || durationMs < 0) return;
+    stageDuration.observe({ stage, outcome }, durationMs / 1000);
   };
   subscribe(pipelineStageChannel, (message) => {
     const m = message as Partial<PipelineStageMessage>;
     if (typeof m.stage !== 'string' || typeof m.durationMs !== 'number') return;
-    observeStage(m.stage, m.durationMs / 1000, typeof m.outcome === 'string' ? m.outcome : 'ok');
+    observeStage(m.stage, m.durationMs, typeof m.outcome === 'string' ? m.outcome : 'ok');
   });
 
   let closed = false;

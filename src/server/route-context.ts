@@ -5,23 +5,18 @@ import type { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import type { StoreSchema, VideoStore } from '../store/index.js';
 import type { ApiDto } from './api-dto.js';
 import { withDeadline } from './dependency-deadline.js';
+import { ServerError, ServerErrorCode } from './errors.js';
 import type {
   CacheMetricsSource,
   DbMetricsSource,
   HttpMetricsSource,
   MetricsRegistry,
 } from './metrics-registry.js';
-import { ServerError, ServerErrorCode } from './server-error.js';
+import type { RequestStats } from './request-metrics.js';
 
 /** What readiness needs from Redis: an ioredis client has it. */
 export interface RedisPinger {
   ping(): Promise<string>;
-}
-
-/** Counts and recent latency of the service's own requests (for the dashboard's summary). */
-export interface RequestStats {
-  count(): number;
-  summary(): { p50Ms: number; p95Ms: number };
 }
 
 /** The dependencies every route module receives, with the helpers that bound calls to them. */

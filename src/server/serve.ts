@@ -2,8 +2,9 @@ import { Redis } from 'ioredis';
 import { createDatabase } from '../db/index.js';
 import { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
-import { asCoreLogger, createServer, type OpusServer, type ServerOptions } from './create-server.js';
-import { createServerLogger } from './server-logger.js';
+import { createServer, type OpusServer, type ServerOptions } from './create-server.js';
+import { within } from './server-lifecycle.js';
+import { asCoreLogger, createServerLogger } from './server-logger.js';
 import { openServiceCache } from './service-cache.js';
 
 /** Everything `opusclip serve` needs, explicit (the CLI reads env vars and flags and passes them here). */
@@ -62,18 +63,9 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Runs `step`, giving up on it after `ms` and then calling `abandon` (drop the connection). */
-async function bounded(step: () => Promise<unknown>, ms: number, abandon?: () => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((done) => {
-    timer = setTimeout(() => done('late'), ms);
-  });
-  try {
-    const outcome = await Promise.race([step().catch(() => undefined), late]);
-    if (outcome === 'late') abandon?.();
-  } finally {
-    clearTimeout(timer);
-  }
+/** Closes one dependency within `ms`, then `abandon`s it (drop the connection); its failure is ignored. */
+function bounded(step: () => Promise<unknown>, ms: number, abandon?: () => void): Promise<void> {
+  return within(() => step().catch(() => undefined), ms, abandon);
 }
 
 /** Opens the database, Redis (when configured) and the queue from `config`, starts the service, listens. */

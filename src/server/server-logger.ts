@@ -1,6 +1,6 @@
 import pino, { type Logger as PinoLogger } from 'pino';
 import pretty from 'pino-pretty';
-import { redactSecrets } from '../core/index.js';
+import { type Logger, redactSecrets } from '../core/index.js';
 
 export interface ServerLoggerOptions {
   /** pino level (default 'info'); 'silent' writes nothing. */
@@ -77,4 +77,14 @@ export function createServerLogger(options: ServerLoggerOptions = {}): PinoLogge
     },
   };
   return stream ? pino(config, stream as pino.DestinationStream) : pino(config);
+}
+
+/** Adapts the service's pino logger to core's Logger (for the db, cache and HTTP layers). */
+export function asCoreLogger(logger: PinoLogger): Logger {
+  return {
+    debug: (obj, msg) => logger.debug(obj, msg),
+    info: (obj, msg) => logger.info(obj, msg),
+    warn: (obj, msg) => logger.warn(obj, msg),
+    error: (obj, msg) => logger.error(obj, msg),
+  };
 }

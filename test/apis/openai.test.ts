@@ -8,9 +8,9 @@ import {
   type OpenAIClientOptions,
   validateHighlights,
 } from '../../src/apis/index.js';
-import { FakeClock } from '../../src/core/index.js';
 import { HttpErrorCode } from '../../src/http/index.js';
 import { type Sandbox, sandboxTranscript } from '../../src/sandbox/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { caught, FAST_RETRIES, KEYS, startSandbox, useSandboxClients } from './support.js';
 
 describe('OpenAIClient against the sandbox', () => {

@@ -10,9 +10,10 @@ import {
   youtubeCost,
   youtubeQuotaWindows,
 } from '../../src/apis/index.js';
-import { FakeClock, isOpusError } from '../../src/core/index.js';
+import { isOpusError } from '../../src/core/index.js';
 import type { HttpResponse } from '../../src/http/index.js';
 import { Budget, type QuotaExhaustedError } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 
 describe('YouTube daily quota', () => {
   it('refuses a search.list that would pass the remaining units, and is whole again at Pacific midnight', async () => {

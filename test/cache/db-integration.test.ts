@@ -215,7 +215,7 @@ describe('cache with the database and the store (two processes on PostgreSQL and
     const select = (db: Database<StoreSchema>) =>
       db.executeQuery<{ title: string }>('select title from videos where id = ?', [id], {
         cacheKey: key,
-        cacheTtl: 30,
+        cacheTtlMs: 30_000,
         tags: [`video:${id}`],
       });
 
@@ -224,7 +224,7 @@ describe('cache with the database and the store (two processes on PostgreSQL and
     assert.equal(dbB.metrics().queriesExecuted, q0 + 1);
     assert.deepEqual(await select(dbB), [{ title: 'q0' }]);
     assert.equal(dbB.metrics().queriesExecuted, q0 + 1, 'second read is a cache hit');
-    // cacheTtl is in seconds: the Redis entry lives 30 s, not 30 ms.
+    // The Redis entry lives cacheTtlMs.
     const pttl = await admin.pttl(`{${ns}}:k:${key}`);
     assert.ok(pttl > 25_000 && pttl <= 30_000, `entry TTL ${pttl} ms`);
     // The other process reads the same entry from L2 without a query either.

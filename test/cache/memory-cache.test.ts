@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { APICache, Cache } from '../../src/cache/index.js';
 import { MemoryStore } from '../../src/cache/memory-store.js';
 import { decode, encode } from '../../src/cache/serializer.js';
-import { FakeClock, flushMicrotasks } from '../../src/core/index.js';
+import { FakeClock, flushMicrotasks } from '../../src/testing/index.js';
 import { deferred } from './helpers.js';
 
 describe('serialization', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Cache } from '../../src/cache/index.js';
-import { FakeClock } from '../../src/core/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { uniqueName } from '../support/env.js';
 import { connect, deferred, dropNamespace, processCache, until } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { Cache } from '../../src/cache/index.js';
 import { decodeEntry } from '../../src/cache/serializer.js';
-import { FakeClock, flushMicrotasks, type Logger } from '../../src/core/index.js';
+import type { Logger } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
   type StoreCache,
@@ -14,6 +14,7 @@ import {
   type Video,
   VideoStore,
 } from '../../src/store/index.js';
+import { FakeClock, flushMicrotasks } from '../../src/testing/index.js';
 import { postgresTarget } from '../support/databases.js';
 import { uniqueName } from '../support/env.js';
 import {

@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import {
   AbortedError,
   coarseNow,
-  FakeClock,
   isOpusError,
   OpusError,
   redactSecrets,
@@ -12,6 +11,7 @@ import {
   timeoutSignal,
 } from '../../src/core/index.js';
 import { LatencyRecorder } from '../../src/core/latency-recorder.js';
+import { FakeClock } from '../../src/testing/index.js';
 
 describe('FakeClock', () => {
   it('fires timers in time order only when advanced', async () => {

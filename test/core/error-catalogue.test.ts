@@ -9,7 +9,8 @@ import {
   SRC,
   sourceFiles,
 } from '../../scripts/error-catalogue.js';
-import { defaultErrorClass, defineErrorCodes, OpusError } from '../../src/core/index.js';
+import { defaultErrorClass } from '../../src/core/error-codes.js';
+import { defineErrorCodes, OpusError } from '../../src/core/index.js';
 
 /** Source text without the `defineErrorCodes(…)` calls: what is left raises or checks codes. */
 function withoutDeclarations(text: string): string {

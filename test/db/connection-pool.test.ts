@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../src/core/clock.js';
 import { ConnectionPool, type PoolableConnection } from '../../src/db/connection-pool.js';
+import { FakeClock } from '../../src/testing/index.js';
 
 class FakeConn implements PoolableConnection {
   static next = 0;

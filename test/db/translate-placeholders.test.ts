@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { translatePlaceholders } from '../../src/db/index.js';
+import { translatePlaceholders } from '../../src/db/translate-placeholders.js';
 
 describe('translatePlaceholders', () => {
   it('numbers ? placeholders for PostgreSQL and keeps them for MySQL and SQLite', () => {

@@ -8,7 +8,6 @@ import {
   YOUTUBE_QUOTA_COSTS,
   youtubeQuotaWindows,
 } from '../../src/apis/index.js';
-import { FakeClock } from '../../src/core/index.js';
 import {
   type CachedResponse,
   clientOptionsFromApiConfig,
@@ -18,6 +17,7 @@ import {
   MemoryResponseCache,
 } from '../../src/http/index.js';
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { failure, json, TestServer } from './server.js';
 
 const API_KEY = 'yt-key-SECRET-987654321';

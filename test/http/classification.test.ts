@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { FakeClock, isTransient } from '../../src/core/index.js';
+import { isTransient } from '../../src/core/index.js';
 import { HttpClient, type HttpClientOptions, type HttpErrorKind } from '../../src/http/index.js';
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { failure, json, TestServer } from './server.js';
 
 const NOW = Date.UTC(2026, 6, 15, 12);

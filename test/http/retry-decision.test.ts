@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FakeClock } from '../../src/core/index.js';
 import { HttpClient, type HttpError, HttpNetworkError, HttpServerError } from '../../src/http/index.js';
 import { decideRetry, isReplayable, type RetryContext } from '../../src/http/retry-decision.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { json, TestServer } from './server.js';
 
 const site = { service: 's', method: 'GET', endpoint: '/x' };

@@ -34,23 +34,58 @@ interface PackResult {
   files: Array<{ path: string }>;
 }
 
+/** The values the main entry exports (its types are checked by the consumer compiling). */
+const ROOT_VALUES = [
+  'Cache',
+  'OpusError',
+  'VideoPipeline',
+  'VideoStore',
+  'createApiClients',
+  'createDatabase',
+  'createPipelinePorts',
+  'createSandbox',
+  'createServer',
+  'isTransient',
+  'readVideoUrls',
+  'retryTime',
+  'sandboxBaseUrls',
+  'setupStore',
+];
+
 interface LockEntry {
   dev?: boolean;
   [key: string]: unknown;
 }
 
-// A user's program: every public subpath, and one pipeline run against a sandbox on PostgreSQL.
-const CONSUMER = `import { createApiClients, openAiWindows, sandboxBaseUrls } from 'video-opusclip/apis';
-import { Cache } from 'video-opusclip/cache';
-import { isTransient, OpusError } from 'video-opusclip/core';
-import { createDatabase } from 'video-opusclip/db';
-import { HttpClient } from 'video-opusclip/http';
-import { createPipelinePorts, readVideoUrls, VideoPipeline } from 'video-opusclip/pipeline';
-import { Budget } from 'video-opusclip/resilience';
-import { createSandbox } from 'video-opusclip/sandbox';
-import { createMetricsRegistry } from 'video-opusclip/server';
-import { setupStore, type StoreSchema, VideoStore } from 'video-opusclip/store';
+// A user's program: the main entry for one pipeline run against a sandbox on PostgreSQL, and every
+// other public subpath.
+const CONSUMER = `import {
+  Cache,
+  createApiClients,
+  createDatabase,
+  createPipelinePorts,
+  createSandbox,
+  isTransient,
+  OpusError,
+  readVideoUrls,
+  sandboxBaseUrls,
+  setupStore,
+  VideoPipeline,
+  VideoStore,
+} from 'video-opusclip';
 import * as root from 'video-opusclip';
+import { createApiClients as apisCreateApiClients } from 'video-opusclip/apis';
+import { Cache as CacheOfCache } from 'video-opusclip/cache';
+import { OpusError as CoreOpusError, isTransient as coreIsTransient } from 'video-opusclip/core';
+import { parseDatabaseUrl } from 'video-opusclip/db';
+import { HttpClient } from 'video-opusclip/http';
+import { PipelineQueue } from 'video-opusclip/pipeline';
+import { openAiWindows } from 'video-opusclip/apis';
+import { Budget } from 'video-opusclip/resilience';
+import { ContractValidator } from 'video-opusclip/sandbox';
+import { createMetricsRegistry } from 'video-opusclip/server';
+import type { StoreSchema } from 'video-opusclip/store';
+import { FakeClock } from 'video-opusclip/testing';
 
 const url = process.env.CONSUMER_PG_URL ?? '';
 const schema = process.env.CONSUMER_PG_SCHEMA ?? '';
@@ -83,6 +118,9 @@ const missing: unknown = await http.get('no-such-route').then(
 const registry = createMetricsRegistry({ db, cache });
 const metrics = await registry.metrics();
 const stats = await store.stats();
+const clock = new FakeClock(0);
+const slept = clock.sleep(1000).then(() => clock.now());
+await clock.advance(1000);
 
 console.log(
   JSON.stringify({
@@ -92,7 +130,14 @@ console.log(
     httpErrorIsOpusError: missing instanceof OpusError,
     httpErrorTransient: isTransient(missing),
     hasDbSeries: metrics.includes('opusclip_db_'),
-    rootExportsOpusError: root.OpusError === OpusError,
+    rootIsTheLayersOwn:
+      root.OpusError === CoreOpusError &&
+      isTransient === coreIsTransient &&
+      Cache === CacheOfCache &&
+      createApiClients === apisCreateApiClients,
+    rootNames: Object.keys(root).sort(),
+    subpathsLoaded: [PipelineQueue, ContractValidator, parseDatabaseUrl].every((f) => typeof f === 'function'),
+    fakeClockSlept: await slept,
     resolved: import.meta.resolve('video-opusclip/db'),
   }),
 );
@@ -262,7 +307,10 @@ describe('the packed tarball, installed in a scratch project', { timeout: 900_00
     assert.equal(result.httpErrorIsOpusError, true);
     assert.equal(result.httpErrorTransient, false, 'a 404 is permanent');
     assert.equal(result.hasDbSeries, true);
-    assert.equal(result.rootExportsOpusError, true);
+    assert.equal(result.rootIsTheLayersOwn, true, "the main entry's names are the layers' own");
+    assert.deepEqual(result.rootNames, ROOT_VALUES, 'the main entry exports exactly these values');
+    assert.equal(result.subpathsLoaded, true);
+    assert.equal(result.fakeClockSlept, 1000);
   });
 
   it('installs the opusclip binary, whose --help and --version print and change nothing', async () => {

@@ -8,14 +8,14 @@ import { Redis } from 'ioredis';
 import { createApiClients, sandboxBaseUrls } from '../../src/apis/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
-  canonicalUrl,
   createPipelinePorts,
-  jobIdFor,
   PipelineQueue,
   type PipelineWorker,
   startPipelineWorker,
   VideoPipeline,
 } from '../../src/pipeline/index.js';
+import { jobIdFor } from '../../src/pipeline/pipeline-queue.js';
+import { canonicalUrl } from '../../src/pipeline/video-pipeline.js';
 import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
@@ -167,7 +167,7 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
   });
 
   for (const fault of [
-    { name: 'a 429 with Retry-After', status: 429, retryAfterSeconds: 1, id: 'ratelimDDDD' },
+    { name: 'a 429 with Retry-After', status: 429, retryAfterMs: 1000, id: 'ratelimDDDD' },
     { name: 'a 503', status: 503, id: 'unavailEEEE' },
   ]) {
     it(`${fault.name} delays the job, and the re-run completes`, async () => {
@@ -177,7 +177,7 @@ describe('worker: permanent errors fail at once, transient ones are delayed', { 
         urlIncludes: fault.id,
         status: fault.status,
         times: 1,
-        ...(fault.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: fault.retryAfterSeconds }),
+        ...(fault.retryAfterMs === undefined ? {} : { retryAfterMs: fault.retryAfterMs }),
       });
       // A 503 names no time: the worker's default delay (30 s) is too long for a test, so the job is
       // promoted by hand once it is seen delayed; a 429's Retry-After of 1 s is waited for as it is.

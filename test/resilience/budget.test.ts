@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AbortedError, FakeClock, isOpusError } from '../../src/core/index.js';
+import { AbortedError, isOpusError } from '../../src/core/index.js';
 import {
   Budget,
   backoffDelay,
@@ -11,6 +11,7 @@ import {
   RateLimiter,
   RetryBudget,
 } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 
 /** Largest number of grants inside any half-open span [t, t + windowMs). */
 function maxInWindow(times: number[], windowMs: number): number {

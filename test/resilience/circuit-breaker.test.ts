@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { FakeClock, InvalidArgumentError, TimeoutError } from '../../src/core/index.js';
+import { InvalidArgumentError, TimeoutError } from '../../src/core/index.js';
 import {
   CircuitBreaker,
   CircuitOpenError,
   CircuitState,
   RedisBreakerStore,
 } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
 
 const fail = (): Promise<never> => Promise.reject(new Error('down'));

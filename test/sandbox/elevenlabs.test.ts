@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createSandbox, mp3FrameSamples, type Sandbox } from '../../src/sandbox/index.js';
+import { mp3FrameSamples } from '../../src/sandbox/audio.js';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { assertContract, type Call, call, jsonInit } from './helpers.js';
 
 const KEY = { 'xi-api-key': 'xi-sandbox-1234' };

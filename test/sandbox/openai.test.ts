@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { FakeClock } from '../../src/core/index.js';
-import { createSandbox, goDuration, type Sandbox } from '../../src/sandbox/index.js';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { goDuration } from '../../src/sandbox/openai-routes.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { assertContract, type Call, call, jsonInit } from './helpers.js';
 
 const CHAT = '/openai/v1/chat/completions';

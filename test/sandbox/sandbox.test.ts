@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { FakeClock } from '../../src/core/index.js';
-import { createSandbox, fakeFromSchema, parseTimedCues, type Sandbox } from '../../src/sandbox/index.js';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { fakeFromSchema, parseTimedCues } from '../../src/sandbox/schema-faker.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { call, jsonInit } from './helpers.js';
 
 const OPENAI = { authorization: 'Bearer sk-live-secret-abcdef' };

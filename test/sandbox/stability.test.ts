@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FakeClock } from '../../src/core/index.js';
-import { createSandbox, imageSize, type Sandbox } from '../../src/sandbox/index.js';
+import { imageSize } from '../../src/sandbox/images.js';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { assertContract, type Call, call, jsonInit } from './helpers.js';
 
 const AUTH = { authorization: 'Bearer sk-stab-1234' };

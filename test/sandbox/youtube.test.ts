@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FakeClock } from '../../src/core/index.js';
 import {
   createSandbox,
   isMissingVideoId,
@@ -8,6 +7,7 @@ import {
   sandboxChannels,
   sandboxTranscript,
 } from '../../src/sandbox/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import { assertContract, type Call, call } from './helpers.js';
 
 const V3 = '/youtube/youtube/v3';

@@ -14,14 +14,9 @@ import {
   sharedBudgets,
   VideoPipeline,
 } from '../../src/pipeline/index.js';
-import {
-  createSandbox,
-  generateAudio,
-  generateImage,
-  imageSize,
-  parseOutputFormat,
-  type Sandbox,
-} from '../../src/sandbox/index.js';
+import { generateAudio, parseOutputFormat } from '../../src/sandbox/audio.js';
+import { generateImage, imageSize } from '../../src/sandbox/images.js';
+import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { type OpusServer, type RunningService, serve } from '../../src/server/index.js';
 import { VideoStore } from '../../src/store/index.js';
 import { sparePort, startRedis, stopRedis } from '../cache/helpers.js';

@@ -5,18 +5,18 @@ import { after, before, describe, it } from 'node:test';
 import { youtubeQuotaWindows } from '../../src/apis/index.js';
 import { createMemoryCache } from '../../src/cache/index.js';
 import { HttpClient } from '../../src/http/index.js';
+import { pipelineStageChannel } from '../../src/pipeline/index.js';
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
 import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import {
   createMetricsRegistry,
   createServer,
-  endpointTemplate,
   type OpusServer,
-  pipelineStageChannel,
   type RunningService,
   serve,
   serveMetrics,
 } from '../../src/server/index.js';
+import { endpointTemplate } from '../../src/server/metric-labels.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
 import { API_KEY, openService, type ServiceFixture, youtubeUrl } from './helpers.js';
 
@@ -171,7 +171,7 @@ describe('/metrics after a small run', () => {
     // Pipeline: jobs in the queue and stage timings, through the channel and the function.
     await fx.queue.enqueue([youtubeUrl(), youtubeUrl()]);
     pipelineStageChannel.publish({ stage: 'download', durationMs: 1200, outcome: 'ok' });
-    server.metrics.observeStage('transcribe', 3.5, 'error');
+    server.metrics.observeStage('transcribe', 3500, 'error');
     // The service's own requests.
     await server.app.inject({ method: 'GET', url: '/api/stats', headers: { 'x-api-key': API_KEY } });
 
@@ -365,7 +365,7 @@ describe('/metrics after a small run', () => {
     const worker = createMetricsRegistry({ db: fx.db, queue: fx.queue, processMetrics: false });
     const http = await serveMetrics(worker);
     try {
-      worker.observeStage('render', 0.25);
+      worker.observeStage('render', 250);
       const res = await fetch(http.url);
       assert.equal(res.status, 200);
       const { samples } = parseProm(await res.text());

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { generateImage } from '../../src/sandbox/index.js';
+import { generateImage } from '../../src/sandbox/images.js';
 import type { OpusServer } from '../../src/server/index.js';
 import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
 

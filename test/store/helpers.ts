@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { FakeClock, OpusError } from '../../src/core/index.js';
+import { OpusError } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
+import { FakeClock } from '../../src/testing/index.js';
 import type { TestTarget } from '../support/databases.js';
 
 export interface StoreFixture {

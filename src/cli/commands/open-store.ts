@@ -9,8 +9,8 @@ import {
   VideoStore,
 } from '../../store/index.js';
 import type { CliConfig } from '../cli-config.js';
-import { CliError, CliErrorCode } from '../cli-errors.js';
 import { connectDatabase } from '../dependency-check.js';
+import { CliError, CliErrorCode } from '../errors.js';
 
 export interface OpenStore {
   db: Database<StoreSchema>;

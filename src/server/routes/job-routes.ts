@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { QueueJobState } from '../../pipeline/pipeline-queue.js';
+import { ServerError, ServerErrorCode } from '../errors.js';
 import type { RouteContext } from '../route-context.js';
 import { getJobSchema, listJobsSchema } from '../route-schemas.js';
-import { ServerError, ServerErrorCode } from '../server-error.js';
 
 const ALL_STATES: QueueJobState[] = ['active', 'waiting', 'delayed', 'prioritized', 'failed', 'completed'];
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { describeVideoUrl, StoreError, VIDEO_STATUSES, type VideoStatus } from '../../store/index.js';
+import { ServerError, ServerErrorCode } from '../errors.js';
 import type { RouteContext } from '../route-context.js';
 import { createVideoSchema, getVideoSchema, listClipsSchema, listVideosSchema } from '../route-schemas.js';
-import { ServerError, ServerErrorCode } from '../server-error.js';
 
 /** The videos group: list, one video, its clips, and registering a video by URL. */
 export async function videoRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {

@@ -64,7 +64,7 @@ export class MysqlConnection implements DriverConnection {
 
   exec<R>(sql: string, params: readonly unknown[], _name: string | undefined): Promise<ExecResult<R>> {
     // Shaped inside the driver's callback: a point select is a few µs of our own code, and an extra
-    // async frame here was a measurable part of it.
+    // async frame here is a measurable part of it.
     return this.#call(sql, params, toExecResult<R>);
   }
 

@@ -1,5 +1,7 @@
 import Sqlite from 'better-sqlite3';
 import { SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
+import type { Clock } from '../../../core/clock.js';
+import { type BackoffOptions, backoffDelay } from '../../../resilience/backoff.js';
 import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
 import { transactionAbortedError } from '../../errors.js';
 import type { ExecResult } from '../../types.js';
@@ -9,7 +11,11 @@ import { mapSqliteError } from './sqlite-map-error.js';
 export interface SqliteDriverOptions {
   filename: string;
   busyTimeoutMs: number;
+  clock: Clock;
 }
+
+/** Waits between tries of a statement while another connection holds the write lock. */
+const BUSY_BACKOFF: BackoffOptions = { initialDelayMs: 2, maxDelayMs: 100 };
 
 const STATEMENT_CACHE_LIMIT = 500;
 
@@ -17,12 +23,14 @@ export class SqliteConnection implements DriverConnection {
   readonly raw: Sqlite.Database;
   readonly #statements = new Map<string, Sqlite.Statement>();
   readonly #busyTimeoutMs: number;
+  readonly #clock: Clock;
   #watching = false;
   #lost: unknown;
 
-  constructor(raw: Sqlite.Database, busyTimeoutMs: number) {
+  constructor(raw: Sqlite.Database, busyTimeoutMs: number, clock: Clock) {
     this.raw = raw;
     this.#busyTimeoutMs = busyTimeoutMs;
+    this.#clock = clock;
   }
 
   get broken(): boolean {
@@ -65,14 +73,14 @@ export class SqliteConnection implements DriverConnection {
    * it waits (and deadlock two connections in one process), so the waiting happens here, asynchronously.
    */
   async #retryBusy<R>(sql: string, params: readonly unknown[]): Promise<ExecResult<R>> {
-    const deadline = Date.now() + this.#busyTimeoutMs;
-    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
-      await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+    const deadline = this.#clock.now() + this.#busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      await this.#clock.sleep(backoffDelay(attempt, BUSY_BACKOFF));
       if (this.#lost !== undefined) throw transactionAbortedError(mapSqliteError(this.#lost));
       try {
         return this.execSync<R>(sql, params);
       } catch (error) {
-        if (!isBusy(error) || Date.now() >= deadline) {
+        if (!isBusy(error) || this.#clock.now() >= deadline) {
           this.#failed(error);
           throw error;
         }
@@ -157,7 +165,7 @@ export function createSqliteDriver(options: SqliteDriverOptions): DialectDriver<
       if (options.filename !== ':memory:') raw.pragma('journal_mode = WAL');
       raw.pragma('synchronous = NORMAL');
       raw.pragma('foreign_keys = ON');
-      return new SqliteConnection(raw, options.busyTimeoutMs);
+      return new SqliteConnection(raw, options.busyTimeoutMs, options.clock);
     },
     mapError: mapSqliteError,
     // IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
