@@ -4,7 +4,7 @@ import { errorSummary } from './log-fields.js';
 import type { RedisClient } from './redis-client.js';
 
 /** An invalidation as it travels between processes (short field names: it is sent on every write). */
-export interface BusMessage {
+interface BusMessage {
   /** Publisher instance id. */
   i: string;
   /** Publisher sequence number, 1, 2, 3, ... with no holes. */

@@ -99,7 +99,7 @@ export interface EntryDefaults {
 }
 
 /** `RedisLayerOptions` with every default applied and every value checked. */
-export interface ResolvedRedisLayer {
+interface ResolvedRedisLayer {
   client: RedisClient;
   /** Undefined: the cache duplicates `client` for the bus, and closes the duplicate. */
   subscriber: RedisClient | undefined;

@@ -6,7 +6,7 @@ import type { L1Entry, MemoryStore } from './memory-store.js';
 import { encode } from './serializer.js';
 
 /** Epoch of entries stored while L1 is untrusted: never equal to a live epoch, so only usable as fallback. */
-export const UNTRUSTED = -1;
+const UNTRUSTED = -1;
 
 /**
  * Where a read or load started: the coherence epoch and the invalidation log's sequence. Before its

@@ -116,7 +116,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
  * The optional config file (`--config FILE` or OPUSCLIP_CONFIG): a JSON object whose keys are the
  * variable names of the table above. Environment variables win over the file, flags over both.
  */
-export function readConfigFile(path: string): Record<string, string> {
+function readConfigFile(path: string): Record<string, string> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));

@@ -10,7 +10,7 @@ import { urlPasswords } from './url-passwords.js';
  * How long one connection attempt may take, so that a command whose dependencies are down or stuck
  * (checked at once, not one after the other) ends within 10 s of its start, start-up included.
  */
-export const CONNECT_TIMEOUT_MS = 4_000;
+const CONNECT_TIMEOUT_MS = 4_000;
 
 /** `host:port` of a Redis URL, for messages (never the password). */
 export function redisEndpoint(url: string): string {

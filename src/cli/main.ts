@@ -2,17 +2,18 @@ import { readFileSync } from 'node:fs';
 import { format, styleText } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { isOpusError } from '../core/errors.js';
-import { type Logger, silentLogger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
 import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { VIDEO_STATUSES } from '../store/schema.js';
 import { boundedShutdown, DEFAULT_SHUTDOWN_BOUND_MS, EXIT_INTERRUPTED } from './bounded-shutdown.js';
-import { type CliConfig, CONFIG_VARIABLES, LOG_LEVELS, loadConfig } from './cli-config.js';
+import { CONFIG_VARIABLES, LOG_LEVELS, loadConfig } from './cli-config.js';
+import type { CommandContext, Flags } from './command-context.js';
 import { UsageError } from './errors.js';
 import { hostName, integerIn, nonEmpty, portNumber, rate } from './option-parsers.js';
 import { colorsAllowed, type Output, stdio } from './output.js';
 import { urlPasswords } from './url-passwords.js';
 
-/** Exit statuses (documented in docs/_incoming/cli.md). */
+/** Exit statuses (documented in docs/cli.md). */
 export const EXIT = {
   ok: 0,
   /** The command failed, a dependency was unreachable or refused the credentials, nothing to show. */
@@ -22,24 +23,6 @@ export const EXIT = {
   /** SIGINT/SIGTERM stopped the command before it finished (or it was forced out after the bound). */
   interrupted: EXIT_INTERRUPTED,
 } as const;
-
-export type Flags = Record<string, string | number | boolean | undefined>;
-
-export interface CommandContext {
-  /** The command's name (`process`, `serve`, ...). */
-  name: string;
-  config: CliConfig;
-  args: string[];
-  flags: Flags;
-  io: Output;
-  env: NodeJS.ProcessEnv;
-  /** Logs of the long-running commands (stderr, redacted); silent for the others. */
-  logger: Logger;
-  /** First Ctrl-C/SIGTERM: stop taking new work, let running work finish. */
-  stopSignal: AbortSignal;
-  /** Second Ctrl-C: abort running work (it stays resumable). */
-  signal: AbortSignal;
-}
 
 type Run = (ctx: CommandContext) => Promise<number>;
 

@@ -47,7 +47,7 @@ export async function* readVideoUrls(
 }
 
 /** Lines of a file, streamed. */
-export function fileLines(path: string): AsyncIterable<string> {
+function fileLines(path: string): AsyncIterable<string> {
   return createInterface({
     input: createReadStream(path, { encoding: 'utf8' }),
     crlfDelay: Number.POSITIVE_INFINITY,

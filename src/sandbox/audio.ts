@@ -45,7 +45,7 @@ export function mp3FrameSamples(sampleRate: number): number {
  * Silent mono MPEG Layer III frames. An all-zero side info (part2_3_length = 0) decodes to silence,
  * so a valid frame is just a correct header followed by zeros: no encoder needed.
  */
-export function silentMp3(format: AudioFormat, durationMs: number): Buffer {
+function silentMp3(format: AudioFormat, durationMs: number): Buffer {
   const v1 = MP3_V1_RATES.includes(format.sampleRate);
   const bitrateIndex = (v1 ? MP3_V1_BITRATES : MP3_V2_BITRATES).indexOf(format.bitrate);
   const rateIndex = (v1 ? MP3_V1_RATES : MP3_V2_RATES).indexOf(format.sampleRate);

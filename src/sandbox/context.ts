@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Clock, Logger } from '../core/index.js';
 import type { SandboxConfig, SandboxKeys, Vendor } from './config.js';
 import { hashId } from './random.js';
@@ -70,5 +70,3 @@ export function queryOne(query: unknown, name: string): string | undefined {
   const value = Array.isArray(raw) ? raw[0] : raw;
   return value === undefined ? undefined : String(value);
 }
-
-export type Reply = FastifyReply;

@@ -43,7 +43,7 @@ const MODELS: ModelInfo[] = [
   { id: 'eleven_turbo_v2', name: 'Eleven Turbo v2', maxChars: 30_000, costFactor: 0.5, group: 'turbo' },
 ];
 
-export function elevenError(status: string, message: string) {
+function elevenError(status: string, message: string) {
   return { detail: { status, message } };
 }
 

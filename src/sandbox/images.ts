@@ -68,7 +68,7 @@ function pngChunk(type: string, data: Buffer): Buffer {
 }
 
 /** 8-bit RGB PNG, filter 0 on every row, deflated with node's zlib. */
-export function encodePng(width: number, height: number, rgba: Buffer): Buffer {
+function encodePng(width: number, height: number, rgba: Buffer): Buffer {
   const raw = Buffer.alloc((width * 3 + 1) * height);
   for (let y = 0; y < height; y++) {
     const row = y * (width * 3 + 1);
@@ -117,7 +117,7 @@ class BitWriter {
  * Lossless WebP (VP8L) of one solid colour. Every prefix code is a "simple" one-symbol code, so each
  * pixel costs zero bits: the smallest valid VP8L stream, and far simpler than a general encoder.
  */
-export function encodeWebpSolid(width: number, height: number, [r, g, b]: [number, number, number]): Buffer {
+function encodeWebpSolid(width: number, height: number, [r, g, b]: [number, number, number]): Buffer {
   const bits = new BitWriter();
   bits.write(0x2f, 8); // VP8L signature
   bits.write(width - 1, 14);

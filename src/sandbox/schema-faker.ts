@@ -52,7 +52,7 @@ export function parseTimedCues(text: string): TimedCue[] {
 }
 
 /** Groups consecutive cues into clip windows of at least `minSeconds`, then keeps `count` spread evenly. */
-export function pickWindows(cues: readonly TimedCue[], count: number, minSeconds = 15): TimedCue[] {
+function pickWindows(cues: readonly TimedCue[], count: number, minSeconds = 15): TimedCue[] {
   const windows: TimedCue[] = [];
   let current: TimedCue | undefined;
   for (const cue of cues) {

@@ -24,7 +24,7 @@ const STYLE_PRESETS = [
   'tile-texture',
 ];
 /** Credits per generation (Dec-2024 prices; failed generations are free). */
-export const SD3_CREDITS: Record<string, number> = {
+const SD3_CREDITS: Record<string, number> = {
   'sd3.5-large': 6.5,
   'sd3.5-large-turbo': 4,
   'sd3.5-medium': 3.5,

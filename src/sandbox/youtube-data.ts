@@ -41,7 +41,7 @@ export interface SandboxChannel {
 }
 
 /** How many channels the sandbox world has; every video belongs to one of them. */
-export const SANDBOX_CHANNEL_COUNT = 6;
+const SANDBOX_CHANNEL_COUNT = 6;
 const EPOCH_2019 = Date.UTC(2019, 0, 1);
 const SPAN_MS = Date.UTC(2026, 0, 1) - EPOCH_2019;
 
@@ -56,7 +56,7 @@ export function isMissingVideoId(id: string, extra: ReadonlySet<string> = new Se
   return /^(.)\1{10}$/.test(id);
 }
 
-export function isoDuration(totalSeconds: number): string {
+function isoDuration(totalSeconds: number): string {
   const h = Math.floor(totalSeconds / 3600);
   const m = Math.floor((totalSeconds % 3600) / 60);
   const s = totalSeconds % 60;

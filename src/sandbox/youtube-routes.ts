@@ -335,7 +335,7 @@ function captionId(videoId: string): string {
 }
 
 /** Videos whose captions the sandbox pretends belong to someone else (captions.download → 403). */
-export function isForeignVideo(videoId: string): boolean {
+function isForeignVideo(videoId: string): boolean {
   return videoId.startsWith('notmine');
 }
 

@@ -14,7 +14,7 @@ export interface ApiKeyAuthOptions {
   onFailure(): void;
 }
 
-export function isPublicPath(path: string, publicMetrics: boolean): boolean {
+function isPublicPath(path: string, publicMetrics: boolean): boolean {
   return (
     PUBLIC_PATHS.has(path) ||
     PUBLIC_PREFIXES.some((p) => path.startsWith(p)) ||

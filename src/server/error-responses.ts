@@ -5,7 +5,7 @@ import { StoreError, StoreErrorCode } from '../store/index.js';
 import { ServerError, ServerErrorCode } from './errors.js';
 
 /** The one error shape of the service (the `Error` schema of the OpenAPI document). */
-export interface ErrorBody {
+interface ErrorBody {
   statusCode: number;
   code: string;
   error: string;

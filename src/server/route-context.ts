@@ -58,7 +58,7 @@ export function createRouteContext(init: RouteContextInit): RouteContext {
   };
 }
 
-export function noQueue(): ServerError {
+function noQueue(): ServerError {
   return new ServerError(
     ServerErrorCode.RedisNotConfigured,
     503,

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
  * 'unsafe-inline' for styles (never for scripts). No `upgrade-insecure-requests`: the service is often
  * reached over plain HTTP on a private address, where upgrading its own requests would break the pages.
  */
-export const CONTENT_SECURITY_POLICY = {
+const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'self'"],
   baseUri: ["'self'"],
   connectSrc: ["'self'"],

@@ -2,7 +2,7 @@ import type { CompiledQuery } from 'kysely';
 import type { ExecOptions, SqlQuery } from '../db/types.js';
 
 /** Marks where a call-time value goes in a statement built once with Kysely. */
-export class Slot {
+class Slot {
   constructor(readonly key: string) {}
 }
 

@@ -44,7 +44,7 @@ type Json = ColumnType<unknown, string | null, string | null>;
 type BigIntColumn = ColumnType<number | string | bigint, number | null, number | null>;
 type Double = ColumnType<number | string, number | null, number | null>;
 
-export interface VideosTable {
+interface VideosTable {
   id: string;
   url: string;
   url_normalized: string;
@@ -65,7 +65,7 @@ export interface VideosTable {
   updated_at: Timestamp;
 }
 
-export interface ClipsTable {
+interface ClipsTable {
   id: string;
   video_id: string;
   start_time: ColumnType<number | string, number, number>;
@@ -81,7 +81,7 @@ export interface ClipsTable {
   created_at: Timestamp;
 }
 
-export interface ProcessingJobsTable {
+interface ProcessingJobsTable {
   id: string;
   video_id: string;
   job_type: string;
@@ -97,7 +97,7 @@ export interface ProcessingJobsTable {
   updated_at: Timestamp;
 }
 
-export interface VideoStagesTable {
+interface VideoStagesTable {
   video_id: string;
   stage: string;
   result: Json;

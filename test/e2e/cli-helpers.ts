@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 
 /** The repository root (the package users install). */
 export const ROOT = new URL('../../', import.meta.url).pathname;
-export const BIN = join(ROOT, 'bin/opusclip.js');
+const BIN = join(ROOT, 'bin/opusclip.js');
 
 async function newestMtime(dir: string): Promise<number> {
   let newest = 0;
@@ -59,7 +59,7 @@ export async function ensureBuilt(): Promise<void> {
 }
 
 /** A clean environment: nothing of the test runner's configuration leaks into the child. */
-export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...extra };
 }
 

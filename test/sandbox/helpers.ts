@@ -3,7 +3,7 @@ import { type Dispatcher, request } from 'undici';
 import { ContractValidator, type Vendor } from '../../src/sandbox/index.js';
 
 /** One validator for the whole process: specs are parsed and schemas compiled once. */
-export const validator = new ContractValidator();
+const validator = new ContractValidator();
 
 export interface Call {
   status: number;

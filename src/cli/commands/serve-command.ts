@@ -1,8 +1,8 @@
 import { ConfigError } from '../../core/errors.js';
 import { parseDatabaseUrl } from '../../db/index.js';
 import { serve } from '../../server/serve.js';
+import type { CommandContext } from '../command-context.js';
 import { checkRedis, connectDatabase } from '../dependency-check.js';
-import type { CommandContext } from '../main.js';
 import { urlPasswords } from '../url-passwords.js';
 
 /**

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../core/errors.js';
 import { setupStore, VIDEO_STATUSES, type VideoStatus } from '../../store/index.js';
+import type { CommandContext } from '../command-context.js';
 import { connectDatabase } from '../dependency-check.js';
-import type { CommandContext } from '../main.js';
 import { formatTable } from '../output.js';
 import { openStore } from './open-store.js';
 

@@ -1,6 +1,10 @@
 import { chunkRows, flattenRows, quoteIdent } from '../../dialect-driver.js';
 import type { BatchInsertSpec } from '../../types.js';
-import type { MysqlConnection, ResultHeader } from './mysql-driver.js';
+
+/** What the batch insert needs of a MySQL connection (MysqlConnection provides it). */
+export interface MysqlBatchConnection {
+  run(sql: string, params: readonly unknown[]): Promise<unknown[] | { info?: string }>;
+}
 
 /** MySQL's prepared-statement limit is 65,535 placeholders; stay well under it and under max_allowed_packet. */
 const MAX_PLACEHOLDERS = 60_000;
@@ -10,7 +14,7 @@ const MAX_PLACEHOLDERS = 60_000;
 const MAX_ROWS = 500;
 
 /** Multi-row INSERT … VALUES (?…),(?…) per chunk, as prepared statements (one text per chunk size). */
-export async function mysqlBatchInsert(conn: MysqlConnection, spec: BatchInsertSpec): Promise<number> {
+export async function mysqlBatchInsert(conn: MysqlBatchConnection, spec: BatchInsertSpec): Promise<number> {
   const cols = spec.columns;
   const rowsPerChunk = Math.max(1, Math.min(MAX_ROWS, Math.floor(MAX_PLACEHOLDERS / cols.length)));
   const table = spec.table
@@ -39,7 +43,7 @@ export async function mysqlBatchInsert(conn: MysqlConnection, spec: BatchInsertS
 }
 
 function insertedFromInfo(res: unknown, rows: number): number {
-  const info = Array.isArray(res) ? undefined : (res as ResultHeader).info;
+  const info = Array.isArray(res) ? undefined : (res as { info?: string }).info;
   const m = info ? /Records:\s*(\d+)\s+Duplicates:\s*(\d+)/.exec(info) : null;
   return m ? Number(m[1]) - Number(m[2]) : rows;
 }

@@ -175,7 +175,7 @@ function toExecResult<R>(result: unknown[] | ResultHeader): ExecResult<R> {
 }
 
 /** mysql2 refuses `undefined` and cannot bind bigint or plain objects in `execute`. */
-export function normalizeParams(params: readonly unknown[]): unknown[] {
+function normalizeParams(params: readonly unknown[]): unknown[] {
   // The usual case (strings, numbers, null, dates) is passed as it is: no copy per query.
   let plain = true;
   for (let i = 0; i < params.length && plain; i++) {

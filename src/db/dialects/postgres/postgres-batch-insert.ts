@@ -1,9 +1,16 @@
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { checkRowWidth, chunkRows, quoteIdent, toJsonText } from '../../dialect-driver.js';
 import type { BatchInsertSpec, ColumnType } from '../../types.js';
-import type { PostgresConnection } from './postgres-driver.js';
+
+/** What the batch insert needs of a PostgreSQL connection (PostgresConnection provides it). */
+export interface PostgresBatchConnection {
+  readonly client: pg.Client;
+  /** Sends a deferred BEGIN, so statements sent to `client` directly run inside the transaction. */
+  beginNow(): Promise<void>;
+}
 
 /** Below this many rows UNNEST (one statement) wins; above it COPY's streaming is faster. */
 const COPY_THRESHOLD = 2000;
@@ -24,7 +31,10 @@ const ARRAY_TYPE: Record<ColumnType, string> = {
  * PostgreSQL batch insert: a single `INSERT … SELECT FROM unnest($1::t[], …)` per chunk for small
  * batches or when conflicts are ignored, and COPY FROM STDIN (text format) for large ones.
  */
-export async function postgresBatchInsert(conn: PostgresConnection, spec: BatchInsertSpec): Promise<number> {
+export async function postgresBatchInsert(
+  conn: PostgresBatchConnection,
+  spec: BatchInsertSpec,
+): Promise<number> {
   const cols = spec.columns;
   const table = spec.table
     .split('.')

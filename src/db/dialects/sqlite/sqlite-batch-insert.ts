@@ -1,6 +1,12 @@
+import type Sqlite from 'better-sqlite3';
 import { chunkRows, flattenRows, quoteIdent } from '../../dialect-driver.js';
 import type { BatchInsertSpec } from '../../types.js';
-import { normalizeParams, type SqliteConnection } from './sqlite-driver.js';
+import { normalizeParams } from './sqlite-params.js';
+
+/** What the batch insert needs of a SQLite connection (SqliteConnection provides it). */
+export interface SqliteBatchConnection {
+  statement(sql: string): Sqlite.Statement;
+}
 
 /** SQLite's default variable limit is 32,766 (since 3.32). */
 const MAX_VARIABLES = 32_000;
@@ -11,7 +17,7 @@ const MAX_ROWS = 500;
  * between chunks control goes back to the event loop: a 100,000-row batch never blocks it for more
  * than one chunk (a few milliseconds).
  */
-export async function sqliteBatchInsert(conn: SqliteConnection, spec: BatchInsertSpec): Promise<number> {
+export async function sqliteBatchInsert(conn: SqliteBatchConnection, spec: BatchInsertSpec): Promise<number> {
   const cols = spec.columns;
   const rowsPerChunk = Math.max(1, Math.min(MAX_ROWS, Math.floor(MAX_VARIABLES / cols.length)));
   const table = quoteIdent(spec.table, '"');
