@@ -245,8 +245,10 @@ describe('write-through refresh in the store (two processes on PostgreSQL and Re
     dbA = await target.open<StoreSchema>({ max: 8 });
     await setupStore(dbA);
     dbB = await target.open<StoreSchema>({ max: 8 });
-    cacheA = (await processCache(ns, { logger })).cache;
-    cacheB = (await processCache(ns)).cache;
+    // Commands get seconds, not the default 50 ms: these tests are about write-through's logic, and a
+    // command timed out on a loaded machine is a fault (it falls back to invalidation), tested below.
+    cacheA = (await processCache(ns, { logger, timeoutMs: 5_000 })).cache;
+    cacheB = (await processCache(ns, { timeoutMs: 5_000 })).cache;
     storeA = new VideoStore(dbA, { cache: cacheA, cacheTtlMs: 60_000 });
     storeB = new VideoStore(dbB, { cache: cacheB, cacheTtlMs: 60_000 });
     plainA = new VideoStore(dbA);
@@ -580,7 +582,12 @@ describe('write-through refresh in the store (two processes on PostgreSQL and Re
       // is always replaced in place, and both instances read the new row without a query.
       const before = count('writeThroughReplaced');
       await (round % 2 === 0 ? storeA : storeB).updateVideo(id, { title: `r${round}-solo` });
-      assert.equal(count('writeThroughReplaced'), before + 1, `round ${round}: the lone write was replaced`);
+      const m = cacheA.metrics();
+      assert.equal(
+        count('writeThroughReplaced'),
+        before + 1,
+        `round ${round}: the lone write was replaced (A: refused ${m.writeThroughRefused}, fallbacks ${m.writeThroughFallbacks})`,
+      );
       const solo = await plainA.getVideoById(id);
       assert.deepEqual(await storeA.getVideoById(id), solo, `round ${round}: A after the lone write`);
       assert.deepEqual(await storeB.getVideoById(id), solo, `round ${round}: B after the lone write`);
