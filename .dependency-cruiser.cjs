@@ -75,10 +75,11 @@ module.exports = {
       name: 'src-not-to-dev-dep',
       comment:
         'src/ ships to users, who do not install devDependencies: neither its code nor its declarations ' +
-        'may need one (@types/* packages excepted)',
+        'may need one (@types/* packages excepted; an optional peer dependency, also a devDependency ' +
+        'for our tests, is loaded only when the application installs it)',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/testing/' },
-      to: { dependencyTypes: ['npm-dev'], pathNot: '/@types/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer'], pathNot: '/@types/' },
     },
   ],
   options: {

@@ -5,7 +5,6 @@
  * process so peak RSS compares), transaction (a video, 5 clips, a status update vs the same statements
  * through the raw driver). Everything runs in a dedicated schema/database/file, dropped at the end.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +23,9 @@ import type { NormalizedVideoUrl } from '../src/store/normalize-video-url.js';
 import { RowBuilder, type StoredTime } from '../src/store/row-builder.js';
 import { uuidv7 } from '../src/store/uuid-v7.js';
 import { TEST_MYSQL_URL, TEST_PG_URL } from '../test/support/env.js';
-import { type BenchResult, compareLoad, log, median, result, runLoad, scriptArgs } from './lib/harness.js';
+import { mysqlRawConfigs, pipelinedPointCases, postgresRawConfigs } from './db-pipeline.js';
+import { type BenchResult, compareLoad, log, median, result, runJsonChild, runLoad } from './lib/harness.js';
+import { type Measured, measureEach, type RawConfig } from './lib/pipelined-baselines.js';
 import { sampleVideo } from './lib/sample-video.js';
 import type { SuiteOptions } from './main.js';
 
@@ -183,11 +184,34 @@ async function pointSelect(
   let baselineName: string;
   let closeBaseline: () => Promise<void>;
   let kysely: Kysely<StoreSchema>;
+  // PostgreSQL and MySQL: the baseline is the fastest raw configuration measured here (a pool, or a
+  // driver that pipelines).
+  let rawSet: { measured: Measured[]; pool: RawConfig } | undefined;
+  // The store speaks the fastest raw configuration's protocol (MySQL: binary or text).
+  let storeKind: MysqlKind = mysqlKind;
+  const fastestRaw = async (raw: { pool: RawConfig; all: RawConfig[] }) => {
+    const measured = await measureEach(raw.all, {
+      concurrency: POINT_CONCURRENCY,
+      seconds: Math.min(1, seconds),
+      rounds: 3,
+    });
+    rawSet = { measured, pool: raw.pool };
+    storeKind = measured[0]!.config.protocol ?? storeKind;
+    return {
+      op: measured[0]!.config.op,
+      name: `${measured[0]!.config.name} (fastest raw configuration)`,
+      close: async () => {
+        await Promise.all(raw.all.map((r) => r.close()));
+      },
+    };
+  };
   if (t === 'postgres') {
-    const pool = new pg.Pool(pgConfig(place, POOL_MAX));
-    baseline = (i) => pool.query({ name: 'bench_point', text: sql, values: [idAt(i)] });
-    baselineName = 'pg Pool, named prepared statement';
-    closeBaseline = () => pool.end();
+    const fastest = await fastestRaw(
+      await postgresRawConfigs(pgConfig(place, POOL_MAX), POOL_MAX, sql, idAt),
+    );
+    baseline = fastest.op;
+    baselineName = fastest.name;
+    closeBaseline = fastest.close;
     kysely = new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool(pgConfig(place, POOL_MAX)) }) });
   } else if (t === 'mysql') {
     const conns = await Promise.all(Array.from({ length: POOL_MAX }, () => mysqlConnection(place)));
@@ -202,11 +226,11 @@ async function pointSelect(
     const kind = ex >= qu ? 'execute' : 'query';
     mysqlKind = kind;
     log(`  mysql raw probe: execute ${ex.toFixed(0)}/s, query ${qu.toFixed(0)}/s → ${kind} (store too)`);
-    baseline = via(kind);
-    baselineName = `mysql2 ${kind}, ${POOL_MAX} held connections`;
-    closeBaseline = async () => {
-      await Promise.all(conns.map((c) => new Promise<void>((r) => c.end(() => r()))));
-    };
+    await Promise.all(conns.map((c) => new Promise<void>((r) => c.end(() => r()))));
+    const fastest = await fastestRaw(await mysqlRawConfigs(place.url, POOL_MAX, kind, sql, idAt));
+    baseline = fastest.op;
+    baselineName = fastest.name;
+    closeBaseline = fastest.close;
     kysely = new Kysely({
       dialect: new MysqlDialect({
         pool: mysql.createPool({ uri: place.url, connectionLimit: POOL_MAX, timezone: 'Z' }),
@@ -222,7 +246,7 @@ async function pointSelect(
     };
     kysely = new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(place.file!) }) });
   }
-  const db = await openDb(place, mysqlKind);
+  const db = await openDb(place, storeKind);
   const store = new VideoStore(db);
   const subject = (i: number) => store.getVideoById(idAt(i));
   // Sanity: every path must find the row.
@@ -240,7 +264,7 @@ async function pointSelect(
     rounds,
     cache: 'off',
   };
-  if (t === 'mysql') params.protocol = mysqlKind;
+  if (t === 'mysql') params.protocol = storeKind;
   const out: BenchResult[] = [];
   const a = await compareLoad(`point-select ${t} store`, subject, baseline, opts);
   out.push(
@@ -273,6 +297,25 @@ async function pointSelect(
     }),
   );
   await kysely.destroy();
+  if (rawSet && t !== 'sqlite') {
+    out.push(
+      ...(await pipelinedPointCases({
+        target: t,
+        url: place.url,
+        schema: place.schema,
+        quick,
+        sql,
+        someId: idAt(1),
+        subject,
+        ...rawSet,
+        concurrency: POINT_CONCURRENCY,
+        poolMax: POOL_MAX,
+        rounds,
+        seconds,
+        params,
+      })),
+    );
+  }
   await closeBaseline();
   await db.close();
   return { results: out, mysqlKind };
@@ -473,22 +516,11 @@ async function truncate(place: Place): Promise<void> {
 }
 
 function runChild(spec: ChildSpec): Promise<ChildResult> {
-  const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [...scriptArgs(self), '--db-child', JSON.stringify(spec)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0)
-        reject(new Error(`batch-insert child (${spec.target} ${spec.mode}) exited with ${code}`));
-      else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult);
-    });
-  });
+  return runJsonChild<ChildResult>(
+    fileURLToPath(import.meta.url),
+    ['--db-child', JSON.stringify(spec)],
+    `batch-insert child (${spec.target} ${spec.mode})`,
+  );
 }
 
 async function batchInsert(place: Place, quick: boolean): Promise<BenchResult[]> {

@@ -3,6 +3,7 @@
  * alternately in the same process for the same time after a warm-up, median of the rounds.
  * Output follows ../shared/bench-format.md. Progress goes to stderr; stdout carries only the result.
  */
+import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 
 export interface BenchResult {
@@ -164,7 +165,7 @@ function round(n: number): number {
 }
 
 /** Peak resident set size of this process so far, in MiB. */
-function peakRssMb(): number {
+export function peakRssMb(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
@@ -205,6 +206,27 @@ export function printTable(doc: SuiteDocument): void {
   const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`\n${doc.suite}\n${line(head)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
+}
+
+/**
+ * Runs one of the project's scripts (see scriptArgs) with `args` in a fresh process and returns the JSON
+ * of the last line it prints; `what` names it in the error when it fails.
+ */
+export function runJsonChild<T>(tsPath: string, args: readonly string[], what: string): Promise<T> {
+  const child = spawn(process.execPath, [...scriptArgs(tsPath), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`${what} exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as T);
+    });
+  });
 }
 
 /**

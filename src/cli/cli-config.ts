@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import { redactConnectionUrl } from '../core/redact.js';
-import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
+import { type DatabaseConfig, DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
 
 /**
  * Everything the CLI and the service take from the environment, in one place (only cli/ and server/
@@ -9,6 +9,8 @@ import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
  */
 export interface CliConfig {
   databaseUrl: string;
+  /** OPUSCLIP_DB_PIPELINE: `on` (the database's default), `off`, or `all` (writes pipelined too). */
+  databasePipeline: DatabaseConfig['pipeline'];
   redisUrl: string | undefined;
   assetsDir: string;
   keys: {
@@ -54,6 +56,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     flag: '--database-url',
     default: DEFAULT_DATABASE_URL,
     meaning: 'postgres://…, mysql://… (MariaDB too), sqlite:<file> or sqlite::memory:',
+  },
+  {
+    name: 'OPUSCLIP_DB_PIPELINE',
+    default: 'on',
+    meaning: '`off` gives every statement a connection of its own; `all` pipelines writes too',
   },
   {
     name: 'REDIS_URL',
@@ -146,6 +153,13 @@ function readConfigFile(path: string): Record<string, string> {
   return out;
 }
 
+/** OPUSCLIP_DB_PIPELINE's values, as createDatabase's `pipeline` (`on` leaves the dialect's default). */
+const DB_PIPELINE_VALUES: Record<string, DatabaseConfig['pipeline']> = {
+  on: undefined,
+  off: false,
+  all: { statements: 'all' },
+};
+
 export function loadConfig(
   flags: Record<string, string | number | boolean | undefined>,
   processEnv: NodeJS.ProcessEnv,
@@ -161,6 +175,14 @@ export function loadConfig(
   const databaseUrl = str('database-url', 'DATABASE_URL') ?? DEFAULT_DATABASE_URL;
   // Validates now, so a bad URL is reported before any work starts (with the password hidden).
   parseDatabaseUrl(databaseUrl);
+  const pipelineRaw = env.OPUSCLIP_DB_PIPELINE;
+  const pipelineSetting = pipelineRaw === undefined || pipelineRaw === '' ? 'on' : pipelineRaw;
+  if (!Object.hasOwn(DB_PIPELINE_VALUES, pipelineSetting)) {
+    throw new ConfigError(`Invalid OPUSCLIP_DB_PIPELINE "${pipelineRaw}": expected on, off or all`, {
+      details: { databasePipeline: pipelineRaw },
+    });
+  }
+  const databasePipeline = DB_PIPELINE_VALUES[pipelineSetting];
   const redisUrl = str('redis-url', 'REDIS_URL');
   if (redisUrl !== undefined) {
     let ok = false;
@@ -195,6 +217,7 @@ export function loadConfig(
     flags.sandbox === true || env.OPUSCLIP_SANDBOX === 'true' || env.OPUSCLIP_SANDBOX === '1';
   return {
     databaseUrl,
+    databasePipeline,
     redisUrl,
     assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',
     keys: {

@@ -3,6 +3,7 @@ import { isOpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { createDatabase, type Database } from '../db/index.js';
+import type { CliConfig } from './cli-config.js';
 import { CliError, CliErrorCode } from './errors.js';
 import { urlPasswords } from './url-passwords.js';
 
@@ -113,10 +114,15 @@ function reasonOf(codes: unknown[], texts: string[], timeoutMs: number, secrets:
  * Opens the database with a bounded connect (CONNECT_TIMEOUT_MS) so that a database that is gone ends the command
  * with one line; the db layer's error already names the URL with its password hidden.
  */
-export async function connectDatabase<DB>(url: string, logger?: Logger): Promise<Database<DB>> {
+export async function connectDatabase<DB>(
+  config: Pick<CliConfig, 'databaseUrl' | 'databasePipeline'>,
+  logger?: Logger,
+): Promise<Database<DB>> {
+  const url = config.databaseUrl;
   try {
     return await createDatabase<DB>({
       url,
+      ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       closeTimeoutMs: 2_000,
       ...(logger ? { logger } : {}),

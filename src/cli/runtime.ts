@@ -68,7 +68,7 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   try {
-    const db = await connectDatabase<StoreSchema>(config.databaseUrl, logger);
+    const db = await connectDatabase<StoreSchema>(config, logger);
     closers.push(() => db.close());
     await setupStore(db);
 

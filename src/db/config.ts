@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl } from '../core/redact.js';
 import { DatabaseError, DbErrorCode } from './errors.js';
+import type { PipelineOptions } from './pipelined-pool.js';
 import type { DialectName } from './types.js';
 
 /** Pool options with one meaning on all three dialects. Times in milliseconds. */
@@ -34,6 +35,12 @@ export interface DatabaseConfig extends PoolOptions {
    * behind PgBouncer in transaction mode, which cannot keep per-connection statements.
    */
   preparedStatements?: boolean;
+  /**
+   * Statements outside transactions sent without waiting for earlier answers over a few of the pool's
+   * connections (PostgreSQL). On by default on PostgreSQL (`true` = the defaults of PipelineOptions);
+   * `false` gives every statement a connection of its own. See docs/database.md, "Pipelined statements".
+   */
+  pipeline?: boolean | PipelineOptions;
   /** PostgreSQL only: the schema to use (search_path). */
   schema?: string;
   /** SQLite only: busy timeout in ms (default 5 000). */

@@ -99,6 +99,18 @@ export class ConnectionPool<C extends PoolableConnection> {
     return this.#idle.length + this.#busy.size + this.#connecting;
   }
 
+  /** Callers waiting for a connection. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** True when acquire() would wait for nobody: no caller waits, and a connection is idle or can be opened. */
+  lendable(): boolean {
+    return (
+      !this.#closed && this.#waiters.length === 0 && (this.#idle.length > 0 || this.size < this.#opts.max)
+    );
+  }
+
   /** Opens connections up to `min`; the first failure is thrown (a wrong URL fails at start-up). */
   async warmUp(): Promise<void> {
     const missing = this.#opts.min - this.size;

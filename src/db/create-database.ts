@@ -2,7 +2,8 @@ import { systemClock } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { type DatabaseConfig, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './config.js';
-import { ConnectionPool } from './connection-pool.js';
+import { ConnectionPool, type ConnectionPoolOptions } from './connection-pool.js';
+import { planPipeline } from './create-pipeline.js';
 import { Database } from './database.js';
 import { DatabaseMetrics } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
@@ -65,29 +66,44 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
       break;
   }
   const max = Math.min(cfg.max ?? 10, driver.maxConnections ?? Number.POSITIVE_INFINITY);
-  const maxLifetimeMs = cfg.maxLifetimeMs ?? 30 * 60_000;
-  const pool = new ConnectionPool<DriverConnection>(
-    { create: () => driver.connect() },
-    {
-      min: Math.min(cfg.min ?? 0, max),
-      max,
-      acquireTimeoutMs: cfg.acquireTimeoutMs ?? 10_000,
-      idleTimeoutMs: cfg.idleTimeoutMs ?? 30_000,
-      // SQLite's one connection is local and never goes stale; retiring it would only cost a reopen.
-      maxLifetimeMs: parsed.dialect === 'sqlite' ? Number.POSITIVE_INFINITY : maxLifetimeMs,
-      lifetimeJitterMs: cfg.lifetimeJitterMs ?? maxLifetimeMs * 0.1,
-      validateAfterIdleMs: cfg.validateAfterIdleMs ?? 5_000,
-      clock,
-      onBackgroundError: (error) =>
-        logger.warn(
-          { err: driver.mapError(error).message, db: parsed.redacted },
-          'background connection failed',
-        ),
-    },
+  const plan = await planPipeline(
+    cfg.pipeline,
+    max,
+    parsed.dialect === 'mysql'
+      ? {
+          url: parsed.url,
+          statementTimeoutMs: cfg.statementTimeoutMs,
+          connectTimeoutMs,
+          preparedStatements: prepared,
+        }
+      : undefined,
+    { dialect: parsed.dialect, clock, run: (conn, query, name) => db.runOn(conn, query, name) },
   );
-  const db = new Database<DB>({
+  // On MySQL the pipeline's connections are its own share of `max`.
+  const poolMax = max - (plan?.ownConnections ?? 0);
+  const maxLifetimeMs = cfg.maxLifetimeMs ?? 30 * 60_000;
+  const poolOptions: ConnectionPoolOptions = {
+    min: Math.min(cfg.min ?? 0, poolMax),
+    max: poolMax,
+    acquireTimeoutMs: cfg.acquireTimeoutMs ?? 10_000,
+    idleTimeoutMs: cfg.idleTimeoutMs ?? 30_000,
+    // SQLite's one connection is local and never goes stale; retiring it would only cost a reopen.
+    maxLifetimeMs: parsed.dialect === 'sqlite' ? Number.POSITIVE_INFINITY : maxLifetimeMs,
+    lifetimeJitterMs: cfg.lifetimeJitterMs ?? maxLifetimeMs * 0.1,
+    validateAfterIdleMs: cfg.validateAfterIdleMs ?? 5_000,
+    clock,
+    onBackgroundError: (error) =>
+      logger.warn(
+        { err: driver.mapError(error).message, db: parsed.redacted },
+        'background connection failed',
+      ),
+  };
+  const pool = new ConnectionPool<DriverConnection>({ create: () => driver.connect() }, poolOptions);
+  const pipeline = plan?.build(pool, poolOptions);
+  const db: Database<DB> = new Database<DB>({
     driver,
     pool,
+    pipeline,
     metrics: new DatabaseMetrics(),
     clock,
     logger,
@@ -100,7 +116,9 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
     const slot = await pool.acquire('connect');
     pool.release(slot);
     await pool.warmUp();
+    await pipeline?.checkConnect();
   } catch (error) {
+    await pipeline?.close();
     await pool.destroyAll();
     const mapped = driver.mapError(error);
     throw new (mapped.constructor as typeof import('./errors.js').DatabaseError)(

@@ -1,6 +1,7 @@
 import { LatencyRecorder, type LatencySummary } from '../core/latency-recorder.js';
 import type { PoolStats } from './connection-pool.js';
 import { dbChannels } from './db-channels.js';
+import type { PipelineStats } from './pipelined-pool.js';
 
 export interface DbMetricsSnapshot {
   /** Queries run (successful or not). */
@@ -13,6 +14,8 @@ export interface DbMetricsSnapshot {
   errorsByCode: Record<string, number>;
   transactions: { committed: number; rolledBack: number; retried: number };
   pool: PoolStats;
+  /** Statements outside transactions on shared connections; absent when pipelining is off. */
+  pipeline?: PipelineStats;
 }
 
 /** Counters for one Database; recording is O(1) on the query path. */
@@ -39,7 +42,7 @@ export class DatabaseMetrics {
     this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
   }
 
-  snapshot(pool: PoolStats): DbMetricsSnapshot {
+  snapshot(pool: PoolStats, pipeline?: PipelineStats): DbMetricsSnapshot {
     const latency = this.#all.summary();
     return {
       queriesExecuted: latency.count,
@@ -49,6 +52,7 @@ export class DatabaseMetrics {
       errorsByCode: Object.fromEntries(this.#errors),
       transactions: { committed: this.committed, rolledBack: this.rolledBack, retried: this.retried },
       pool,
+      ...(pipeline ? { pipeline } : {}),
     };
   }
 }

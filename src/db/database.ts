@@ -19,6 +19,7 @@ import type { ConnectionPool, Slot } from './connection-pool.js';
 import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
 import { DatabaseError, DbErrorCode, transactionAbortedError } from './errors.js';
+import type { PipelinedPool } from './pipelined-pool.js';
 import { translatePlaceholders } from './translate-placeholders.js';
 import type {
   BatchInsertSpec,
@@ -53,6 +54,8 @@ export interface QueryCacheHooks {
 export interface DatabaseInternals {
   driver: DialectDriver;
   pool: ConnectionPool<DriverConnection>;
+  /** Statements outside transactions that share connections (see PipelinedPool); absent when off. */
+  pipeline?: PipelinedPool | undefined;
   metrics: DatabaseMetrics;
   clock: Clock;
   logger: Logger;
@@ -202,6 +205,11 @@ export class Database<DB> extends QueryableBase<DB> {
     }
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
     const name = options?.name ?? 'raw';
+    const pipeline = this.#in.pipeline;
+    if (pipeline !== undefined) {
+      const kind = pipeline.kindOf(query.sql, options?.readOnly);
+      if (kind !== undefined) return pipeline.submit<R>(query, name, kind === 'read', options?.signal);
+    }
     const slot = this.#in.pool.tryAcquire(name);
     if (slot !== undefined) return this.#runAndRelease<R>(slot, query, name);
     this.#inflight++;
@@ -429,7 +437,7 @@ export class Database<DB> extends QueryableBase<DB> {
   }
 
   metrics(): DbMetricsSnapshot {
-    return this.#in.metrics.snapshot(this.#in.pool.stats());
+    return this.#in.metrics.snapshot(this.#in.pool.stats(), this.#in.pipeline?.stats());
   }
 
   /** Who holds connections right now (query or transaction name, and for how long). */
@@ -440,13 +448,23 @@ export class Database<DB> extends QueryableBase<DB> {
   /** Refuses new work, waits for in-flight work up to `closeTimeoutMs`, then ends the pool. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const pipeline = this.#in.pipeline;
+      const work: Promise<void>[] = [];
       if (this.#inflight > 0) {
-        const drained = new Promise<void>((resolve) => {
-          this.#drained = resolve;
-        });
-        const deadline = this.#in.clock.sleep(this.#in.closeTimeoutMs);
-        await Promise.race([drained, deadline]);
+        work.push(
+          new Promise<void>((resolve) => {
+            this.#drained = resolve;
+          }),
+        );
       }
+      if (pipeline !== undefined) work.push(pipeline.drain());
+      let cancel: (() => void) | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        cancel = this.#in.clock.setTimer(this.#in.closeTimeoutMs, resolve);
+      });
+      await Promise.race([Promise.all(work), deadline]);
+      cancel?.();
+      await pipeline?.close();
       await this.#in.pool.destroyAll();
       await this.#in.driver.destroy?.();
     })();
@@ -880,6 +898,55 @@ class PooledKyselyConnection extends KyselyConnectionAdapter {
   }
 }
 
+/**
+ * Kysely's own connection while statements are pipelined: its statements run as `db.execute` would run
+ * them (shared connections for those that can share one) until one needs a connection of its own or a
+ * transaction begins; from then on it holds a connection of the pool until Kysely releases it, so
+ * `db.kysely.connection()` keeps its session.
+ */
+class SharedKyselyConnection extends KyselyConnectionAdapter {
+  readonly #holder: { slot: Slot<DriverConnection> | undefined; hold(): Promise<Slot<DriverConnection>> };
+
+  constructor(db: Database<unknown>, internals: DatabaseInternals, pipeline: PipelinedPool) {
+    const holder = {
+      slot: undefined as Slot<DriverConnection> | undefined,
+      async hold(): Promise<Slot<DriverConnection>> {
+        if (holder.slot === undefined) {
+          try {
+            holder.slot = await internals.pool.acquire('kysely');
+          } catch (error) {
+            throw internals.driver.mapError(error);
+          }
+        }
+        return holder.slot;
+      },
+    };
+    super({
+      execute: (q, o) => {
+        const name = o?.name ?? 'kysely';
+        if (holder.slot !== undefined) return db.runOn(holder.slot.conn, q, name);
+        if (pipeline.kindOf(q.sql, undefined) !== undefined) return db.execute(q, o);
+        return holder.hold().then((slot) => db.runOn(slot.conn, q, name));
+      },
+    });
+    this.#holder = holder;
+  }
+
+  /** The connection this Kysely connection holds, taken from the pool now if it holds none. */
+  hold(): Promise<Slot<DriverConnection>> {
+    return this.#holder.hold();
+  }
+
+  get slot(): Slot<DriverConnection> | undefined {
+    return this.#holder.slot;
+  }
+}
+
+/** The pool connection behind one of Kysely's connections (taken now for a shared one). */
+async function heldSlot(conn: DatabaseConnection): Promise<Slot<DriverConnection>> {
+  return conn instanceof SharedKyselyConnection ? conn.hold() : (conn as PooledKyselyConnection).slot;
+}
+
 function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals): KyselyParts {
   const { driver: dialectDriver, pool } = internals;
   const run = async (conn: DatabaseConnection, sql: string): Promise<void> => {
@@ -888,6 +955,8 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
   const kyselyDriver: Driver = {
     init: async () => {},
     acquireConnection: async () => {
+      if (internals.pipeline !== undefined)
+        return new SharedKyselyConnection(db, internals, internals.pipeline);
       try {
         const slot = await pool.acquire('kysely');
         return new PooledKyselyConnection(db, slot);
@@ -897,14 +966,14 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
     },
     beginTransaction: async (conn, settings: TransactionSettings) => {
       const iso = settings.isolationLevel === 'snapshot' ? undefined : settings.isolationLevel;
-      const c = (conn as PooledKyselyConnection).slot.conn;
+      const c = (await heldSlot(conn)).conn;
       await openTransaction(c, dialectDriver.beginStatements(iso), (sql) => run(conn, sql));
       c.watchTransaction?.(true);
     },
-    commitTransaction: (conn) =>
-      commitOn((conn as PooledKyselyConnection).slot.conn, dialectDriver, (sql) => run(conn, sql)),
+    commitTransaction: async (conn) =>
+      commitOn((await heldSlot(conn)).conn, dialectDriver, (sql) => run(conn, sql)),
     rollbackTransaction: async (conn) => {
-      const c = (conn as PooledKyselyConnection).slot.conn;
+      const c = (await heldSlot(conn)).conn;
       const lost = c.transactionLost !== undefined;
       c.watchTransaction?.(false);
       if (!lost) await run(conn, 'ROLLBACK');
@@ -913,8 +982,8 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
     rollbackToSavepoint: (conn, name) => run(conn, dialectDriver.rollbackToSavepointStatement(name)),
     releaseSavepoint: (conn, name) => run(conn, dialectDriver.releaseSavepointStatement(name)),
     releaseConnection: async (conn) => {
-      const slot = (conn as PooledKyselyConnection).slot;
-      pool.release(slot, slot.conn.broken);
+      const slot = conn instanceof SharedKyselyConnection ? conn.slot : (conn as PooledKyselyConnection).slot;
+      if (slot !== undefined) pool.release(slot, slot.conn.broken);
     },
     destroy: async () => {},
   };

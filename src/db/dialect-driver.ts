@@ -25,6 +25,12 @@ export interface DriverConnection extends PoolableConnection {
    * transaction runs in autocommit. Cleared by `watchTransaction`.
    */
   readonly transactionLost?: unknown;
+  /**
+   * Where the driver can pipeline: switches between exclusive use (the default: one statement at a
+   * time) and pipelined use (statements sent without waiting for earlier answers, each able to fail
+   * alone). Called only while nothing is in flight on the connection.
+   */
+  setPipelined?(on: boolean): void;
 }
 
 /**
@@ -55,6 +61,18 @@ export interface DialectDriver<C extends DriverConnection = DriverConnection> {
   createIntrospector(db: Kysely<any>): DatabaseIntrospector;
   /** Ends driver-level resources shared by connections (none today). */
   destroy?(): Promise<void>;
+}
+
+/**
+ * Calls `mark` when a driver connection reports an error or its end. Listening is also what keeps an
+ * error on an idle connection (server restart, killed session) from crashing the process.
+ */
+export function onConnectionEnd(
+  emitter: { on(event: 'error' | 'end', listener: () => void): unknown },
+  mark: () => void,
+): void {
+  emitter.on('error', mark);
+  emitter.on('end', mark);
 }
 
 /** Splits an iterable or async iterable of rows into arrays of at most `size` rows. */

@@ -110,6 +110,15 @@ export const DbErrorCode = defineErrorCodes('db', {
       'Find out before writing again: read the rows back, or re-run the work only if it is idempotent ' +
       '(the store methods that are idempotent by URL are listed in the transaction docs).',
   },
+  WriteUnknown: {
+    code: 'ERR_DB_WRITE_UNKNOWN',
+    class: 'permanent',
+    meaning:
+      'The connection broke while a write sent outside a transaction on a pipelined connection was in ' +
+      'flight: it may or may not have been applied. It is never re-sent automatically (reads are).',
+    action:
+      'Find out before writing again: read the row back, or re-run the write only if running it twice is harmless.',
+  },
   Query: {
     code: 'ERR_DB_QUERY',
     class: 'permanent',

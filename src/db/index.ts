@@ -11,6 +11,7 @@ export { Database, type QueryCacheHooks } from './database.js';
 export type { DbMetricsSnapshot } from './database-metrics.js';
 export { dbChannels } from './db-channels.js';
 export { DatabaseError, DbErrorCode } from './errors.js';
+export type { PipelineOptions, PipelineStats } from './pipelined-pool.js';
 export type {
   BatchInsertSpec,
   ColumnType,

@@ -21,6 +21,13 @@ export interface ExecOptions {
    */
   name?: string;
   signal?: AbortSignal;
+  /**
+   * Whether the statement only reads, when its text does not say it: by default a SELECT (WITH, VALUES,
+   * TABLE, SHOW) without a locking clause or nextval() is a read. Outside transactions a read may be
+   * pipelined and is sent again if its connection breaks; pass `false` for a SELECT that calls a
+   * function with effects, so that it never runs twice.
+   */
+  readOnly?: boolean;
 }
 
 export interface ExecResult<R> {

@@ -181,6 +181,58 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         this.set(take().pool.waiting);
       },
     });
+    // Pipelined statements (docs/database.md#pipelined-statements); zero while the database does not pipeline.
+    new Gauge({
+      name: `${p}db_pipeline_connections`,
+      help: 'Connections held for pipelined statements now (given back to the pool when idle)',
+      registers: reg,
+      collect() {
+        this.set(take().pipeline?.connections ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${p}db_pipeline_in_flight_statements`,
+      help: 'Pipelined statements sent and not yet answered',
+      registers: reg,
+      collect() {
+        this.set(take().pipeline?.inFlight ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${p}db_pipeline_waiting_statements`,
+      help: 'Statements waiting for a pipelined connection or for room on one',
+      registers: reg,
+      collect() {
+        this.set(take().pipeline?.waiting ?? 0);
+      },
+    });
+    new Counter({
+      name: `${p}db_pipeline_statements_total`,
+      help: 'Statements sent pipelined (a read sent again counts again)',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(take().pipeline?.sent ?? 0);
+      },
+    });
+    new Counter({
+      name: `${p}db_pipeline_reads_resent_total`,
+      help: 'Pipelined reads sent again on another connection after theirs broke',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(take().pipeline?.resent ?? 0);
+      },
+    });
+    new Counter({
+      name: `${p}db_pipeline_writes_unknown_total`,
+      help: 'Pipelined writes whose connection broke before their answer (ERR_DB_WRITE_UNKNOWN)',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(take().pipeline?.writesUnknown ?? 0);
+      },
+    });
     const acquireWait = new Histogram({
       name: `${p}db_pool_acquire_wait_seconds`,
       help: 'Time to get a pooled connection (every Database of the process)',

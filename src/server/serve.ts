@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { createDatabase } from '../db/index.js';
+import { createDatabase, type DatabaseConfig } from '../db/index.js';
 import { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
 import { createServer, type OpusServer, type ServerOptions } from './create-server.js';
@@ -12,6 +12,8 @@ export interface ServeConfig {
   databaseUrl: string;
   /** PostgreSQL only: the schema (search_path). */
   databaseSchema?: string;
+  /** createDatabase's `pipeline` (default: the dialect's; docs/database.md, "Pipelined statements"). */
+  databasePipeline?: DatabaseConfig['pipeline'];
   /**
    * Redis for the pipeline queue and /readyz. Without it the service runs: the queue routes
    * (`POST /api/videos`, `/api/jobs`) answer 503 ERR_SERVER_REDIS_NOT_CONFIGURED, the rest works.
@@ -81,6 +83,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
   const db = await createDatabase<StoreSchema>({
     url: config.databaseUrl,
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+    ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
   // close() has one bound in all: the server gets half of it, the dependencies share what is left.

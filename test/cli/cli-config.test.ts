@@ -38,6 +38,19 @@ describe('CLI configuration', () => {
     assert.equal(flagWins.databaseUrl, 'sqlite:/tmp/flag.db');
   });
 
+  it('OPUSCLIP_DB_PIPELINE: on leaves the dialect its default, off and all are createDatabase options', () => {
+    assert.equal(loadConfig({}, {}).databasePipeline, undefined);
+    assert.equal(loadConfig({}, { OPUSCLIP_DB_PIPELINE: 'on' }).databasePipeline, undefined);
+    assert.equal(loadConfig({}, { OPUSCLIP_DB_PIPELINE: 'off' }).databasePipeline, false);
+    assert.deepEqual(loadConfig({}, { OPUSCLIP_DB_PIPELINE: 'all' }).databasePipeline, { statements: 'all' });
+    for (const bad of ['true', 'OFF', 'toString', 'constructor']) {
+      assert.throws(() => loadConfig({}, { OPUSCLIP_DB_PIPELINE: bad }), {
+        code: 'ERR_CONFIG',
+        message: new RegExp(`Invalid OPUSCLIP_DB_PIPELINE "${bad}": expected on, off or all`),
+      });
+    }
+  });
+
   it('refuses unknown settings, bad files and bad URLs with typed errors that hide passwords', async () => {
     const unknown = join(dir, 'unknown.json');
     await writeFile(unknown, JSON.stringify({ DATABSE_URL: 'sqlite::memory:' }));

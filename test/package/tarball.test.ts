@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { TEST_PG_URL, uniqueName } from '../support/env.js';
+import { TEST_MYSQL_URL, TEST_PG_URL, uniqueName } from '../support/env.js';
 
 // The package as a user gets it: `npm pack` of a staged copy (the `files` of package.json plus a fresh
 // build, so the repository's own dist/ is never touched), installed into a scratch project, a consumer
@@ -88,6 +88,7 @@ import type { StoreSchema } from 'video-opusclip/store';
 import { FakeClock } from 'video-opusclip/testing';
 
 const url = process.env.CONSUMER_PG_URL ?? '';
+const mysqlUrl = process.env.CONSUMER_MYSQL_URL ?? '';
 const schema = process.env.CONSUMER_PG_SCHEMA ?? '';
 const assetsDir = process.env.CONSUMER_ASSETS_DIR ?? '';
 
@@ -118,6 +119,19 @@ const missing: unknown = await http.get('no-such-route').then(
 const registry = createMetricsRegistry({ db, cache });
 const metrics = await registry.metrics();
 const stats = await store.stats();
+// MySQL without the optional \`mariadb\` connector: statements go one at a time on mysql2, and asking
+// for pipelining says what to install.
+const mysqlDb = await createDatabase({ url: mysqlUrl });
+const mysqlOne = await mysqlDb.executeQuery<{ one: number }>('SELECT 1 AS one');
+const mysqlPipelined = mysqlDb.metrics().pipeline !== undefined;
+await mysqlDb.close();
+const mysqlAskedToPipeline = await createDatabase({ url: mysqlUrl, pipeline: true }).then(
+  async (opened) => {
+    await opened.close();
+    return 'opened';
+  },
+  (error: unknown) => (error instanceof OpusError ? \`\${error.code}: \${error.message}\` : String(error)),
+);
 const clock = new FakeClock(0);
 const slept = clock.sleep(1000).then(() => clock.now());
 await clock.advance(1000);
@@ -138,6 +152,9 @@ console.log(
     rootNames: Object.keys(root).sort(),
     subpathsLoaded: [PipelineQueue, ContractValidator, parseDatabaseUrl].every((f) => typeof f === 'function'),
     fakeClockSlept: await slept,
+    mysqlOne: mysqlOne[0]?.one,
+    mysqlPipelined,
+    mysqlAskedToPipeline,
     resolved: import.meta.resolve('video-opusclip/db'),
   }),
 );
@@ -296,6 +313,7 @@ describe('the packed tarball, installed in a scratch project', { timeout: 900_00
         ...process.env,
         CONSUMER_PG_URL: TEST_PG_URL,
         CONSUMER_PG_SCHEMA: schema,
+        CONSUMER_MYSQL_URL: TEST_MYSQL_URL,
         CONSUMER_ASSETS_DIR: join(consumer, 'assets'),
       },
     });
@@ -311,6 +329,14 @@ describe('the packed tarball, installed in a scratch project', { timeout: 900_00
     assert.deepEqual(result.rootNames, ROOT_VALUES, 'the main entry exports exactly these values');
     assert.equal(result.subpathsLoaded, true);
     assert.equal(result.fakeClockSlept, 1000);
+    // The optional peer `mariadb` is not installed with the package: MySQL runs without pipelining.
+    await assert.rejects(readdir(join(consumer, 'node_modules/mariadb')), { code: 'ENOENT' });
+    assert.equal(result.mysqlOne, 1);
+    assert.equal(result.mysqlPipelined, false);
+    assert.match(
+      String(result.mysqlAskedToPipeline),
+      /^ERR_INVALID_ARGUMENT: .*`pipeline`.*npm install mariadb/,
+    );
   });
 
   it('installs the opusclip binary, whose --help and --version print and change nothing', async () => {

@@ -205,6 +205,18 @@ describe('/metrics after a small run', () => {
     assert.equal(find(samples, 'opusclip_db_pool_connections', { state: 'waiting' }).length, 0);
     assert.equal(types.get('opusclip_db_pool_waiting_requests'), 'gauge');
     assert.equal(types.get('opusclip_db_errors_total'), 'counter');
+    // Pipelined statements: the store's reads went through the pipeline (on by default on PostgreSQL).
+    const pipeline = fx.db.metrics().pipeline;
+    assert.ok(pipeline !== undefined, 'the service database pipelines its reads');
+    assert.equal(types.get('opusclip_db_pipeline_statements_total'), 'counter');
+    assert.ok(pipeline.sent >= 3, `the three reads were pipelined (${pipeline.sent})`);
+    assert.equal(value(samples, 'opusclip_db_pipeline_statements_total'), pipeline.sent);
+    assert.equal(types.get('opusclip_db_pipeline_connections'), 'gauge');
+    assert.equal(value(samples, 'opusclip_db_pipeline_connections'), pipeline.connections);
+    assert.equal(value(samples, 'opusclip_db_pipeline_in_flight_statements'), 0);
+    assert.equal(value(samples, 'opusclip_db_pipeline_waiting_statements'), 0);
+    assert.equal(types.get('opusclip_db_pipeline_reads_resent_total'), 'counter');
+    assert.equal(value(samples, 'opusclip_db_pipeline_writes_unknown_total'), 0);
 
     // Cache
     assert.equal(value(samples, 'opusclip_cache_requests_total', { level: 'l1', result: 'hit' }), 2);

@@ -31,7 +31,7 @@ export async function openStore(config: CliConfig, options: { migrate?: boolean 
   if (!options.migrate && parsed.dialect === 'sqlite' && parsed.filename !== ':memory:') {
     if (!existsSync(resolve(parsed.filename!))) throw notSetUp(parsed.redacted, 'the file does not exist');
   }
-  const db = await connectDatabase<StoreSchema>(config.databaseUrl);
+  const db = await connectDatabase<StoreSchema>(config);
   try {
     if (options.migrate) await setupStore(db);
     else await assertSetUp(db);

@@ -25,10 +25,11 @@ export async function runServe(ctx: CommandContext): Promise<number> {
   const redisUrl = ctx.config.redisUrl;
   await Promise.all([
     redisUrl ? checkRedis(redisUrl, { signal: ctx.stopSignal }) : undefined,
-    sqlite ? undefined : connectDatabase(ctx.config.databaseUrl).then((db) => db.close()),
+    sqlite ? undefined : connectDatabase(ctx.config).then((db) => db.close()),
   ]);
   const running = await serve({
     databaseUrl: ctx.config.databaseUrl,
+    ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
     ...(redisUrl ? { redisUrl } : {}),
     port,
     host,

@@ -7,7 +7,7 @@ import { openStore } from './open-store.js';
 
 /** `setup`: the only command besides the writers (process, demo, worker, serve) that creates tables. */
 export async function runSetup(ctx: CommandContext): Promise<number> {
-  const db = await connectDatabase(ctx.config.databaseUrl);
+  const db = await connectDatabase(ctx.config);
   try {
     const result = await setupStore(db);
     if (ctx.flags.json) ctx.io.out(JSON.stringify(result));

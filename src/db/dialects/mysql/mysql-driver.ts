@@ -1,10 +1,11 @@
 import { MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely';
 import mysql from 'mysql2';
-import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
+import { type DialectDriver, type DriverConnection, onConnectionEnd } from '../../dialect-driver.js';
 import { transactionAbortedError } from '../../errors.js';
 import type { ExecResult } from '../../types.js';
 import { mysqlBatchInsert } from './mysql-batch-insert.js';
 import { mapMysqlError } from './mysql-map-error.js';
+import { normalizeParams } from './mysql-params.js';
 
 export interface MysqlDriverOptions {
   url: string;
@@ -41,10 +42,7 @@ export class MysqlConnection implements DriverConnection {
     this.raw = raw;
     this.#prepared = prepared;
     // A fatal error (server gone, KILL) arrives as an 'error' event; unhandled it would crash the process.
-    raw.on('error', () => {
-      this.#broken = true;
-    });
-    raw.on('end', () => {
+    onConnectionEnd(raw, () => {
       this.#broken = true;
     });
   }
@@ -171,29 +169,6 @@ function toExecResult<R>(result: unknown[] | ResultHeader): ExecResult<R> {
   if (Array.isArray(result)) return { rows: result as R[], affectedRows: 0 };
   const out: ExecResult<R> = { rows: [], affectedRows: result.affectedRows ?? 0 };
   if (result.insertId) out.insertId = BigInt(result.insertId);
-  return out;
-}
-
-/** mysql2 refuses `undefined` and cannot bind bigint or plain objects in `execute`. */
-function normalizeParams(params: readonly unknown[]): unknown[] {
-  // The usual case (strings, numbers, null, dates) is passed as it is: no copy per query.
-  let plain = true;
-  for (let i = 0; i < params.length && plain; i++) {
-    const v = params[i];
-    const t = typeof v;
-    plain = t === 'string' || t === 'number' || v === null || v instanceof Date;
-  }
-  if (plain) return params as unknown[];
-  const out = new Array<unknown>(params.length);
-  for (let i = 0; i < params.length; i++) {
-    const v = params[i];
-    if (v === undefined) out[i] = null;
-    else if (typeof v === 'bigint') out[i] = v.toString();
-    else if (typeof v === 'boolean') out[i] = v ? 1 : 0;
-    else if (v !== null && typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v))
-      out[i] = JSON.stringify(v);
-    else out[i] = v;
-  }
   return out;
 }
 

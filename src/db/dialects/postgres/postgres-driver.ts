@@ -1,6 +1,7 @@
 import { PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import pg from 'pg';
-import type { DialectDriver, DriverConnection } from '../../dialect-driver.js';
+import { type DialectDriver, type DriverConnection, onConnectionEnd } from '../../dialect-driver.js';
+import { type Corkable, TurnCork } from '../../turn-cork.js';
 import type { ExecResult, IsolationLevel } from '../../types.js';
 import { postgresBatchInsert } from './postgres-batch-insert.js';
 import { mapPostgresError } from './postgres-map-error.js';
@@ -42,10 +43,7 @@ export class PostgresConnection implements DriverConnection {
     this.#prepared = prepared;
     // An error on an idle client (server restart, pg_terminate_backend) must never crash the process:
     // the connection is marked broken and the pool replaces it.
-    client.on('error', () => {
-      this.#broken = true;
-    });
-    client.on('end', () => {
+    onConnectionEnd(client, () => {
       this.#broken = true;
     });
   }
@@ -53,6 +51,26 @@ export class PostgresConnection implements DriverConnection {
   get broken(): boolean {
     return this.#broken;
   }
+
+  /**
+   * pg's pipeline mode: queries are written as they come, each Parse/Bind/Describe/Execute ending with
+   * its own Sync, so the server runs each in its own implicit transaction and an error skips only to
+   * that query's Sync. pg reads the flag whenever it sends, so it can change while the client is idle.
+   */
+  setPipelined(on: boolean): void {
+    (this.client as { pipeline: boolean }).pipeline = on;
+    if (on) {
+      // The socket of the established connection (after any TLS upgrade).
+      this.#cork ??= new TurnCork(
+        (this.client as unknown as { connection: { stream: Corkable } }).connection.stream,
+      );
+    }
+    this.#pipelined = on;
+  }
+
+  #pipelined = false;
+  /** Pipelined, the statements of one turn leave in one socket write (pg writes each on its own). */
+  #cork: TurnCork | undefined;
 
   /**
    * The transaction's BEGIN waits for its first statement and goes in the same write, as extended-
@@ -127,6 +145,7 @@ export class PostgresConnection implements DriverConnection {
         const last = Array.isArray(res) ? res[res.length - 1]! : res!;
         resolve({ rows: last.rows as R[], affectedRows: last.rowCount ?? 0 });
       };
+      if (this.#pipelined) this.#cork!.cork();
       this.client.query(query);
     });
   }
