@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Clock, Logger } from '../core/index.js';
+import { type Clock, InvalidArgumentError, type Logger } from '../core/index.js';
 import type { HttpClient, HttpMethod, HttpResponse, RequestOptions } from '../http/index.js';
 import { ApiResponseShapeError } from './errors.js';
 
@@ -37,10 +37,18 @@ export interface VendorHttpOptions {
   clock?: Clock;
 }
 
-/** Maps per-call options onto the HTTP layer's request options. */
+/**
+ * Maps per-call options onto the HTTP layer's request options. Throws InvalidArgumentError for a
+ * `timeoutMs` (0.1's name): the whole call's bound is `deadlineMs`, the per-attempt one a client option.
+ */
 export function requestOptions(call: CallOptions | undefined, extra: RequestOptions = {}): RequestOptions {
   const out: RequestOptions = { ...extra };
   if (!call) return out;
+  if ('timeoutMs' in call) {
+    throw new InvalidArgumentError(
+      '`timeoutMs` is not a per-call option; use `deadlineMs` (the whole call, retries included)',
+    );
+  }
   if (call.signal) out.signal = call.signal;
   if (call.deadlineAt !== undefined) out.deadlineAt = call.deadlineAt;
   else if (call.deadlineMs !== undefined) out.deadlineMs = call.deadlineMs;

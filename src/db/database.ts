@@ -110,6 +110,12 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
       if (typeof options !== 'object' || options === null) {
         throw new InvalidArgumentError('executeQuery: `options` must be an object');
       }
+      if ('cacheTtl' in options) {
+        // 0.1's name took seconds: refused rather than read as milliseconds.
+        throw new InvalidArgumentError(
+          'executeQuery: `cacheTtl` is not an option; use `cacheTtlMs` (milliseconds)',
+        );
+      }
       type = options.queryType ?? inferQueryType(sql);
       query = translatePlaceholders(sql, params, this.dialect);
     } catch (error) {

@@ -77,6 +77,16 @@ describe('API client deadlines bound the whole call, body included', () => {
     assert.ok(elapsed <= 1_200 + TOLERANCE_MS, `ended late: ${elapsed} ms`);
   });
 
+  it("a per-call timeoutMs (0.1's name) is refused with ERR_INVALID_ARGUMENT naming deadlineMs", async () => {
+    const yt = client();
+    const error = await caught(
+      yt.getVideoInfo('dQw4w9WgXcQ', { timeoutMs: 1_000 } as unknown as { deadlineMs: number }),
+    );
+    assert.equal(error.code, 'ERR_INVALID_ARGUMENT');
+    assert.equal(isTransient(error), false);
+    assert.match(error.message, /`timeoutMs` is not a per-call option; use `deadlineMs`/);
+  });
+
   it("the client's deadlineMs bounds it the same way as a call's", async () => {
     slowBodies(4_000);
     for (const [yt, options] of [

@@ -53,6 +53,11 @@ async function badCalls(q: Queryable<Schema>, label: string): Promise<void> {
       () => q.executeQuery('SELECT 1 AS a', [], bad(null)),
       'ERR_INVALID_ARGUMENT',
     ],
+    [
+      "executeQuery with 0.1's cacheTtl (seconds)",
+      () => q.executeQuery('SELECT 1 AS a', [], bad({ cacheKey: 'k', cacheTtl: 30 })),
+      'ERR_INVALID_ARGUMENT',
+    ],
     ['execute with no query', () => q.execute(bad(undefined)), 'ERR_INVALID_ARGUMENT'],
     [
       'execute with sql not a string',
