@@ -19,6 +19,12 @@ export const ResilienceErrorCode = defineErrorCodes('resilience', {
     meaning: "The provider's quota for the period is spent (YouTube units until Pacific midnight, ...).",
     action: 'Wait until retryAt (the quota reset); jobs are delayed to it automatically.',
   },
+  ConcurrencyLimited: {
+    code: 'ERR_CONCURRENCY_LIMITED',
+    class: 'transient',
+    meaning: "An adaptive concurrency limit had no free permit before the caller's deadline.",
+    action: 'Retry later, or give the call a longer deadline; the dependency is answering slowly.',
+  },
 });
 
 /** Base of every error this layer raises. `retryAt` (epoch ms) tells a job queue when to try again. */
@@ -44,6 +50,13 @@ export class CircuitOpenError extends ResilienceError {
 export class RateLimitedError extends ResilienceError {
   constructor(message: string, options: OpusErrorOptions = {}) {
     super(ResilienceErrorCode.RateLimited, message, options);
+  }
+}
+
+/** An AdaptiveConcurrency limit had no permit free before the caller's deadline. */
+export class ConcurrencyLimitedError extends ResilienceError {
+  constructor(message: string, options: OpusErrorOptions = {}) {
+    super(ResilienceErrorCode.ConcurrencyLimited, message, options);
   }
 }
 

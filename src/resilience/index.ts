@@ -1,3 +1,10 @@
+export {
+  type AcquireOptions,
+  AdaptiveConcurrency,
+  type AdaptiveConcurrencyOptions,
+  type AdaptiveConcurrencyStats,
+  type ConcurrencyPermit,
+} from './adaptive-concurrency.js';
 export { type BackoffOptions, backoffDelay, parseDuration, parseRetryAfter } from './backoff.js';
 export { Budget, type BudgetOptions, type Cost, type Reservation, type ReserveOptions } from './budget.js';
 export {
@@ -17,6 +24,7 @@ export {
 } from './circuit-breaker.js';
 export {
   CircuitOpenError,
+  ConcurrencyLimitedError,
   QuotaExhaustedError,
   RateLimitedError,
   ResilienceError,

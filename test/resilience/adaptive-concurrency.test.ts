@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from '../../src/resilience/index.js';
+import { FakeClock } from '../../src/testing/index.js';
+
+/**
+ * A dependency that serves `capacity` calls at once in `baseMs`; more calls at once share it, so each
+ * takes longer in proportion (as a server whose CPUs are all busy). Its capacity can change mid-run.
+ */
+interface Dependency {
+  capacity: number;
+  baseMs: number;
+  running: number;
+  answered: number;
+  /** When set, a call started while more than this many run is refused (a 429). */
+  refuseAbove?: number;
+  refused: number;
+}
+
+/** `callers` loop on the limit and the dependency; returns a function that advances `ms` and samples. */
+function closedLoop(clock: FakeClock, limit: AdaptiveConcurrency, dep: Dependency, callers: number) {
+  let stop = false;
+  let peakRunning = 0;
+  const loop = async (): Promise<void> => {
+    while (!stop) {
+      const permit = await limit.acquire();
+      dep.running++;
+      peakRunning = Math.max(peakRunning, dep.running);
+      const refused = dep.refuseAbove !== undefined && dep.running > dep.refuseAbove;
+      const latency = dep.baseMs * Math.max(1, dep.running / dep.capacity);
+      await clock.sleep(refused ? 1 : latency);
+      dep.running--;
+      if (refused) {
+        dep.refused++;
+        permit.dropped();
+        await clock.sleep(dep.baseMs); // the caller's retry delay
+      } else {
+        dep.answered++;
+        permit.success(latency);
+      }
+    }
+  };
+  for (let i = 0; i < callers; i++) void loop();
+  return {
+    /** Runs `ms` of simulated time; returns the limits seen at each whole second. */
+    async run(ms: number): Promise<number[]> {
+      const limits: number[] = [];
+      for (let t = 10; t <= ms; t += 10) {
+        await clock.advance(10);
+        if (t % 1000 === 0) limits.push(limit.limit);
+      }
+      return limits;
+    },
+    peak: () => peakRunning,
+    resetPeak: () => {
+      peakRunning = 0;
+    },
+    stop: async () => {
+      stop = true;
+      await clock.advance(1_000);
+    },
+  };
+}
+
+function setup(capacity: number, options: AdaptiveConcurrencyOptions = {}) {
+  const clock = new FakeClock(0);
+  const limit = new AdaptiveConcurrency({ clock, ...options });
+  const dep: Dependency = { capacity, baseMs: 20, running: 0, answered: 0, refused: 0 };
+  return { clock, limit, dep };
+}
+
+describe('AdaptiveConcurrency (Vegas, with a periodic probe of the no-load latency)', () => {
+  it('settles a little above what the dependency serves at once, whatever the starting guess and the callers', async () => {
+    for (const [capacity, callers, initialLimit] of [
+      [10, 64, 20],
+      [40, 200, 5],
+      [10, 200, 100],
+    ] as const) {
+      const { clock, limit, dep } = setup(capacity, { initialLimit });
+      const sim = closedLoop(clock, limit, dep, callers);
+      await sim.run(8_000);
+      dep.answered = 0;
+      const limits = await sim.run(5_000);
+      await sim.stop();
+      const label = `capacity ${capacity}, ${callers} callers, from ${initialLimit}`;
+      for (const l of limits) {
+        assert.ok(l >= capacity && l <= capacity * 1.6 + 10, `${label}: limit ${l} (${limits.join(' ')})`);
+      }
+      // The dependency is kept busy: throughput within 5 % of what it can serve.
+      const ideal = (capacity * 1000) / dep.baseMs;
+      assert.ok(dep.answered / 5 >= ideal * 0.95, `${label}: ${dep.answered / 5}/s of ${ideal}/s`);
+    }
+  });
+
+  it('follows a dependency whose capacity falls and comes back', async () => {
+    const { clock, limit, dep } = setup(40, { probeIntervalMs: 5_000 });
+    const sim = closedLoop(clock, limit, dep, 128);
+    await sim.run(8_000);
+    const before = limit.limit;
+    dep.capacity = 10;
+    await sim.run(8_000);
+    const slow = limit.limit;
+    dep.capacity = 40;
+    await sim.run(8_000);
+    const after = limit.limit;
+    await sim.stop();
+    assert.ok(before >= 40 && before <= 74, `at capacity 40: ${before}`);
+    assert.ok(slow >= 10 && slow <= 26, `at capacity 10: ${slow}`);
+    assert.ok(after >= 40 && after <= 74, `back at 40: ${after}`);
+  });
+
+  it('a dependency that became slower for good is measured afresh at the next probe', async () => {
+    const { clock, limit, dep } = setup(20, { probeIntervalMs: 5_000 });
+    const sim = closedLoop(clock, limit, dep, 64);
+    await sim.run(6_000);
+    assert.equal(limit.stats().noLoadLatencyMs, 20);
+    dep.baseMs = 50; // every call slower, the capacity unchanged
+    await sim.run(12_000);
+    const { noLoadLatencyMs } = limit.stats();
+    const settled = limit.limit;
+    await sim.stop();
+    assert.equal(noLoadLatencyMs, 50);
+    assert.ok(settled >= 20 && settled <= 42, `the limit did not collapse: ${settled}`);
+  });
+
+  it('refusals for load (429) shrink the limit to what the dependency accepts', async () => {
+    const { clock, limit, dep } = setup(1_000, { initialLimit: 100 });
+    dep.refuseAbove = 30; // a rate limiter in front of a fast dependency: latency never rises
+    const sim = closedLoop(clock, limit, dep, 200);
+    await sim.run(5_000);
+    dep.refused = 0;
+    dep.answered = 0;
+    const limits = await sim.run(5_000);
+    await sim.stop();
+    for (const l of limits) assert.ok(l <= 45, `limit ${l} (${limits.join(' ')})`);
+    // What the rate limiter lets through (30 at once, 20 ms each), mostly used.
+    assert.ok(dep.answered / 5 >= 1500 * 0.7, `${dep.answered / 5}/s answered, ${dep.refused / 5}/s refused`);
+  });
+
+  it('does not grow while fewer than half the permits are in use', async () => {
+    const { clock, limit, dep } = setup(1_000, { initialLimit: 20 });
+    const sim = closedLoop(clock, limit, dep, 5);
+    await sim.run(10_000);
+    await sim.stop();
+    assert.equal(limit.limit, 20);
+    assert.ok(sim.peak() <= 5);
+  });
+
+  it('never lets more than the limit run; waiting callers go in order', async () => {
+    const clock = new FakeClock(0);
+    const limit = new AdaptiveConcurrency({ clock, initialLimit: 2 });
+    const a = await limit.acquire();
+    const b = await limit.acquire();
+    const order: string[] = [];
+    const c = limit.acquire().then((p) => {
+      order.push('c');
+      return p;
+    });
+    const d = limit.acquire().then((p) => {
+      order.push('d');
+      return p;
+    });
+    await clock.advance(0);
+    assert.deepEqual(limit.stats().waiting, 2);
+    a.ignore();
+    a.ignore(); // twice is once
+    await clock.advance(0);
+    assert.deepEqual(order, ['c']);
+    assert.equal(limit.stats().inFlight, 2);
+    b.success(5);
+    (await c).ignore();
+    (await d).ignore();
+    assert.deepEqual(order, ['c', 'd']);
+    assert.equal(limit.stats().inFlight, 0);
+  });
+
+  it('a waiting caller leaves at its deadline (ERR_CONCURRENCY_LIMITED, transient) or on abort', async () => {
+    const clock = new FakeClock(0);
+    const limit = new AdaptiveConcurrency({ clock, initialLimit: 1, name: 'youtube' });
+    const held = await limit.acquire();
+    const late = limit.acquire({ deadlineAt: 500 }).then(
+      () => assert.fail('no permit was free'),
+      (error: unknown) => error,
+    );
+    const controller = new AbortController();
+    const aborted = limit.acquire({ signal: controller.signal }).then(
+      () => assert.fail('no permit was free'),
+      (error: unknown) => error,
+    );
+    await clock.advance(499);
+    assert.equal(limit.stats().waiting, 2);
+    await clock.advance(1);
+    const error = (await late) as Error & { code: string; transient: boolean };
+    assert.equal(error.code, 'ERR_CONCURRENCY_LIMITED');
+    assert.equal(error.transient, true);
+    assert.match(error.message, /^youtube: no permit before the deadline/);
+    controller.abort();
+    assert.equal(((await aborted) as { code: string }).code, 'ERR_ABORTED');
+    assert.equal(limit.stats().waiting, 0);
+    held.ignore();
+    const next = await limit.acquire({ signal: AbortSignal.abort() }).catch((e: { code: string }) => e.code);
+    assert.equal(next, 'ERR_ABORTED');
+  });
+
+  it('refuses options that are not positive numbers, naming them', () => {
+    assert.throws(() => new AdaptiveConcurrency({ minLimit: 0 }), /`minLimit` must be a positive number/);
+    assert.throws(() => new AdaptiveConcurrency({ backoffRatio: 1.5 }), /`backoffRatio` must be above 0/);
+    assert.throws(() => new AdaptiveConcurrency({ minLimit: 10, maxLimit: 5 }), /maxLimit is below minLimit/);
+  });
+});
