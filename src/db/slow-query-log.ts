@@ -32,6 +32,7 @@ export interface SlowQueryOptions {
 export type PlanStatus =
   | 'planned'
   | 'pending'
+  /** EXPLAIN failed (planError says why); tried again at the next capture, three times in all. */
   | 'failed'
   /** EXPLAIN is off, or all EXPLAIN slots were busy when it was seen (tried again next time). */
   | 'not-planned'
@@ -60,6 +61,12 @@ export interface SlowQueryEntry {
   planError?: string;
   findings: PlanFinding[];
 }
+
+/** An entry with what only the log needs. */
+type StoredEntry = SlowQueryEntry & { totalMs: number; planAttempts: number };
+
+/** EXPLAINs of one statement, at most (a timeout under load should not leave it unplanned for good). */
+const PLAN_ATTEMPTS = 3;
 
 interface Settings {
   thresholdMs: number;
@@ -93,7 +100,7 @@ export class SlowQueryLog {
   readonly #s: Settings;
   readonly #deps: SlowQueryLogDeps;
   /** Insertion order = recency: an entry seen again moves to the end; the first one is evicted. */
-  readonly #entries = new Map<string, SlowQueryEntry & { totalMs: number }>();
+  readonly #entries = new Map<string, StoredEntry>();
   #explaining = 0;
   readonly #running = new Set<Promise<void>>();
 
@@ -123,6 +130,7 @@ export class SlowQueryLog {
         avgMs: 0,
         lastMs: 0,
         totalMs: 0,
+        planAttempts: 0,
         firstSeenAt: now,
         lastSeenAt: now,
         planStatus: read ? 'not-planned' : 'not-a-read',
@@ -143,13 +151,10 @@ export class SlowQueryLog {
     entry.maxMs = Math.max(entry.maxMs, durationMs);
     entry.lastMs = durationMs;
     entry.lastSeenAt = now;
-    if (
-      this.#s.explain &&
-      entry.planStatus === 'not-planned' &&
-      this.#explaining < this.#s.maxConcurrentExplains
-    ) {
-      this.#plan(entry, query);
-    }
+    const due =
+      entry.planStatus === 'not-planned' ||
+      (entry.planStatus === 'failed' && entry.planAttempts < PLAN_ATTEMPTS);
+    if (this.#s.explain && due && this.#explaining < this.#s.maxConcurrentExplains) this.#plan(entry, query);
   }
 
   /** The captured statements, most recently seen first (copies). */
@@ -164,8 +169,9 @@ export class SlowQueryLog {
     while (this.#running.size > 0) await Promise.all(this.#running);
   }
 
-  #plan(entry: SlowQueryEntry, query: SqlQuery): void {
+  #plan(entry: StoredEntry, query: SqlQuery): void {
     entry.planStatus = 'pending';
+    entry.planAttempts++;
     this.#explaining++;
     const { dialect, clock, run, logger } = this.#deps;
     const controller = new AbortController();
@@ -178,6 +184,7 @@ export class SlowQueryLog {
           const redacted = redactPlan(plan, dialect, secrets);
           entry.plan = redacted;
           entry.planStatus = 'planned';
+          delete entry.planError;
           entry.findings = planFindings(dialect, redacted, {
             largeTableRows: this.#s.largeTableRows,
             sql: entry.sql,

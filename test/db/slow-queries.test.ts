@@ -83,6 +83,24 @@ for (const target of testTargets(['postgres', 'mysql', 'sqlite-file'])) {
       assert.equal(index?.message, 'an index on sq_clips(owner, score)');
     });
 
+    it('plans a read run inside a transaction outside it, after or beside it', async () => {
+      const total = await db.transaction(
+        async (tx) => {
+          const rows = await tx.executeQuery<{ n: number | string }>(
+            'SELECT COUNT(*) AS n FROM sq_clips WHERE score < ?',
+            [10],
+            { name: 'clips.inTx' },
+          );
+          return Number(rows[0]?.n);
+        },
+        { name: 'sq.tx' },
+      );
+      assert.ok(total > 0);
+      const entry = await settled(db, 'clips.inTx');
+      assert.equal(entry.planStatus, 'planned', entry.planError);
+      assert.ok(entry.findings.some((f) => f.kind === 'full-scan'));
+    });
+
     it('finds nothing to say about a primary-key lookup', async () => {
       await db.executeQuery('SELECT owner FROM sq_clips WHERE id = ?', [42], { name: 'clips.byId' });
       const entry = await settled(db, 'clips.byId');
