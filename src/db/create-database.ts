@@ -10,6 +10,7 @@ import type { DialectDriver, DriverConnection } from './dialect-driver.js';
 import { createMysqlDriver } from './dialects/mysql/mysql-driver.js';
 import { createPostgresDriver } from './dialects/postgres/postgres-driver.js';
 import { createSqliteDriver } from './dialects/sqlite/sqlite-driver.js';
+import { poolExplainRunner } from './explain.js';
 import { SlowQueryLog } from './slow-query-log.js';
 
 /**
@@ -39,7 +40,7 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
   const logger = cfg.logger ?? silentLogger;
   const connectTimeoutMs = cfg.connectTimeoutMs ?? 10_000;
   const prepared = cfg.preparedStatements ?? true;
-  // Checked before anything connects; runs EXPLAIN through `db` (declared below, used only later).
+  // Checked before anything connects; plans on `pool` through `db` (both declared below, used only later).
   const slowQueries =
     cfg.slowQueries === undefined || cfg.slowQueries === false
       ? undefined
@@ -47,7 +48,10 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
           dialect: parsed.dialect,
           clock,
           logger,
-          run: (query, name, signal) => db.execute(query, { name, signal }),
+          run: poolExplainRunner(
+            () => pool,
+            (conn, query, name) => db.runOn(conn, query, name),
+          ),
         });
   let driver: DialectDriver;
   switch (parsed.dialect) {

@@ -473,6 +473,7 @@ export class Database<DB> extends QueryableBase<DB> {
         );
       }
       if (pipeline !== undefined) work.push(pipeline.drain());
+      if (this.#in.slowQueries !== undefined) work.push(this.#in.slowQueries.close());
       let cancel: (() => void) | undefined;
       const deadline = new Promise<void>((resolve) => {
         cancel = this.#in.clock.setTimer(this.#in.closeTimeoutMs, resolve);

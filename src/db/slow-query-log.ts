@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { dbChannels } from './db-channels.js';
-import { type ExplainRunner, explainPlan } from './explain.js';
+import { type ExplainRunner, type ExplainState, explainPlan } from './explain.js';
 import { type PlanFinding, planFindings } from './plan-findings.js';
 import { parameterTexts, redactPlan, redactSqlLiterals } from './redact-sql.js';
 import { statementKind } from './statement-kind.js';
@@ -20,7 +20,10 @@ export interface SlowQueryOptions {
   explain?: boolean;
   /** EXPLAINs running at once, at most, over all statements (default 2); more are skipped, not queued. */
   maxConcurrentExplains?: number;
-  /** How long an EXPLAIN may take, connection wait included (default 2000). */
+  /**
+   * How long an EXPLAIN may take (default 2000): the wait for a connection, and on the server
+   * (PostgreSQL statement_timeout, MariaDB max_statement_time), lock waits included.
+   */
   explainTimeoutMs?: number;
   /** A full scan is a finding from this many estimated rows (default 10 000; SQLite: any). */
   largeTableRows?: number;
@@ -83,7 +86,7 @@ export interface SlowQueryLogDeps {
   dialect: DialectName;
   clock: Clock;
   logger: Logger;
-  /** Runs EXPLAIN as a read outside any transaction (the Database's execute). */
+  /** Lends a free pooled connection (never a transaction's) for EXPLAIN. */
   run: ExplainRunner;
 }
 
@@ -102,7 +105,9 @@ export class SlowQueryLog {
   /** Insertion order = recency: an entry seen again moves to the end; the first one is evicted. */
   readonly #entries = new Map<string, StoredEntry>();
   #explaining = 0;
+  #closed = false;
   readonly #running = new Set<Promise<void>>();
+  readonly #explainState: ExplainState = {};
 
   constructor(options: SlowQueryOptions, deps: SlowQueryLogDeps) {
     this.#s = checkOptions(options);
@@ -154,19 +159,27 @@ export class SlowQueryLog {
     const due =
       entry.planStatus === 'not-planned' ||
       (entry.planStatus === 'failed' && entry.planAttempts < PLAN_ATTEMPTS);
-    if (this.#s.explain && due && this.#explaining < this.#s.maxConcurrentExplains) this.#plan(entry, query);
+    if (this.#s.explain && due && !this.#closed && this.#explaining < this.#s.maxConcurrentExplains) {
+      this.#plan(entry, query);
+    }
   }
 
   /** The captured statements, most recently seen first (copies). */
   entries(): SlowQueryEntry[] {
     return [...this.#entries.values()]
       .reverse()
-      .map(({ totalMs: _, ...e }) => ({ ...e, findings: [...e.findings] }));
+      .map(({ totalMs: _t, planAttempts: _a, ...e }) => ({ ...e, findings: [...e.findings] }));
   }
 
-  /** Waits for the EXPLAINs in flight (tests; close). */
+  /** Waits for the EXPLAINs in flight. */
   async settle(): Promise<void> {
     while (this.#running.size > 0) await Promise.all(this.#running);
+  }
+
+  /** Starts no more EXPLAINs and waits for those in flight (the Database's close). */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.settle();
   }
 
   #plan(entry: StoredEntry, query: SqlQuery): void {
@@ -178,7 +191,9 @@ export class SlowQueryLog {
     const cancel = clock.setTimer(this.#s.explainTimeoutMs, () => controller.abort());
     // The parameters live only in this closure, for the EXPLAIN: they are not stored.
     const secrets = parameterTexts(query.parameters);
-    const running = explainPlan(dialect, query, run, controller.signal)
+    const running = run(controller.signal, (conn) =>
+      explainPlan(dialect, query, conn, this.#s.explainTimeoutMs, this.#explainState),
+    )
       .then(
         ({ plan, tableRows }) => {
           const redacted = redactPlan(plan, dialect, secrets);

@@ -101,6 +101,39 @@ for (const target of testTargets(['postgres', 'mysql', 'sqlite-file'])) {
       assert.ok(entry.findings.some((f) => f.kind === 'full-scan'));
     });
 
+    if (target.name === 'postgres') {
+      it('bounds the EXPLAIN on the server (lock waits included) and restores the connection’s timeout', async () => {
+        // A Database of one connection, so SHOW afterwards reads the connection the EXPLAIN used.
+        const one = await target.open<Schema>({
+          max: 1,
+          pipeline: false,
+          statementTimeoutMs: 600,
+          slowQueries: { thresholdMs: 0, explainTimeoutMs: 200 },
+        });
+        const locker = await target.open<Schema>({ max: 1, pipeline: false });
+        try {
+          await locker.transaction(async (tx) => {
+            await tx.executeQuery('LOCK TABLE sq_clips IN ACCESS EXCLUSIVE MODE', [], { queryType: 'ddl' });
+            // Blocked by the lock until the connection's own statement_timeout (600 ms) ends it; then its
+            // EXPLAIN is blocked too, and its own 200 ms bound ends it.
+            await assert.rejects(
+              one.executeQuery('SELECT id FROM sq_clips WHERE owner = ?', ['owner1'], {
+                name: 'clips.locked',
+              }),
+            );
+            const entry = await settled(one, 'clips.locked');
+            assert.equal(entry.planStatus, 'failed');
+            assert.match(entry.planError ?? '', /statement timeout/i);
+          });
+          const shown = await one.executeQuery<{ statement_timeout: string }>('SHOW statement_timeout');
+          assert.equal(shown[0]?.statement_timeout, '600ms');
+        } finally {
+          await locker.close();
+          await one.close();
+        }
+      });
+    }
+
     it('finds nothing to say about a primary-key lookup', async () => {
       await db.executeQuery('SELECT owner FROM sq_clips WHERE id = ?', [42], { name: 'clips.byId' });
       const entry = await settled(db, 'clips.byId');

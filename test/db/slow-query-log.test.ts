@@ -13,11 +13,14 @@ import { FakeClock, flushMicrotasks } from '../../src/testing/index.js';
 function explainer() {
   const calls: Array<{ query: SqlQuery; name: string; signal: AbortSignal }> = [];
   const pending: Array<(res: ExecResult<Record<string, unknown>>) => void> = [];
-  const run: ExplainRunner = (query, name, signal) =>
-    new Promise((resolve, reject) => {
-      calls.push({ query, name, signal });
-      signal.addEventListener('abort', () => reject(new Error('EXPLAIN timed out')), { once: true });
-      pending.push(resolve);
+  const run: ExplainRunner = (signal, fn) =>
+    fn({
+      run: (query, name) =>
+        new Promise((resolve, reject) => {
+          calls.push({ query, name, signal });
+          signal.addEventListener('abort', () => reject(new Error('EXPLAIN timed out')), { once: true });
+          pending.push(resolve);
+        }),
     });
   const answer = (detail: string): void => {
     for (const resolve of pending.splice(0))
@@ -52,6 +55,19 @@ describe('SlowQueryLog', () => {
     assert.equal(entry?.firstSeenAt, Date.UTC(2026, 5, 1));
     assert.equal(entry?.lastSeenAt, Date.UTC(2026, 5, 1) + 5000);
     assert.equal(entry?.planStatus, 'not-planned');
+    assert.deepEqual(Object.keys(entry ?? {}).sort(), [
+      'avgMs',
+      'count',
+      'dialect',
+      'findings',
+      'firstSeenAt',
+      'lastMs',
+      'lastSeenAt',
+      'maxMs',
+      'name',
+      'planStatus',
+      'sql',
+    ]);
   });
 
   it('samples: a rate of 0.25 keeps the runs whose draw is below it, and the counter channel sees all', () => {
