@@ -1,7 +1,11 @@
 import type { DialectName } from './types.js';
 
-/** `'…'` strings (doubled quotes inside), with an optional E/N/X/B prefix. */
-const SINGLE_QUOTED = /(?:\b[EeNnXxBb])?'(?:[^'\\]|''|\\[\s\S])*'/g;
+/** `'…'` strings where a backslash escapes (MySQL; PostgreSQL's `E'…'`), with an optional prefix. */
+const BACKSLASH_QUOTED = /(?:\b[EeNnXxBb])?'(?:[^'\\]|''|\\[\s\S])*'/g;
+/** PostgreSQL's `E'…'` strings (backslash escapes). */
+const E_QUOTED = /\b[Ee]'(?:[^'\\]|''|\\[\s\S])*'/g;
+/** Standard `'…'` strings: only a doubled quote escapes (PostgreSQL, SQLite), with an optional prefix. */
+const STANDARD_QUOTED = /(?:\b[NnXxBbUu]&?)?'(?:[^']|'')*'/g;
 /** PostgreSQL dollar-quoted strings (`$$…$$`, `$tag$…$tag$`). */
 const DOLLAR_QUOTED = /\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$/g;
 /** MySQL's `"…"` strings (double quotes quote strings there unless ANSI_QUOTES is on). */
@@ -10,7 +14,7 @@ const DOUBLE_QUOTED = /"(?:[^"\\]|""|\\[\s\S])*"/g;
  * Numbers standing alone: not part of a name (`t1`, `col_2`), not a placeholder (`$1`, `:1`), not a
  * quoted identifier's tail.
  */
-const NUMBER = /(?<![\w$:."`\]])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w"`])/g;
+const NUMBER = /(?<![\w$:."`\]])[-+]?(?:0[xX][0-9a-fA-F]+|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w"`])/g;
 
 /**
  * A SQL text with its literals hidden: quoted strings become `'?'`, numbers `?`. Parameters
@@ -19,9 +23,12 @@ const NUMBER = /(?<![\w$:."`\]])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w"
  */
 export function redactSqlLiterals(text: string, dialect: DialectName): string {
   let out = text;
-  if (dialect === 'postgres') out = out.replace(DOLLAR_QUOTED, "'?'");
-  out = out.replace(SINGLE_QUOTED, "'?'");
-  if (dialect === 'mysql') out = out.replace(DOUBLE_QUOTED, "'?'");
+  if (dialect === 'mysql') {
+    out = out.replace(BACKSLASH_QUOTED, "'?'").replace(DOUBLE_QUOTED, "'?'");
+  } else {
+    if (dialect === 'postgres') out = out.replace(DOLLAR_QUOTED, "'?'").replace(E_QUOTED, "'?'");
+    out = out.replace(STANDARD_QUOTED, "'?'");
+  }
   return out.replace(NUMBER, '?');
 }
 

@@ -213,5 +213,11 @@ describe('redactSqlLiterals', () => {
       redactSqlLiterals('SELECT "col1" FROM t WHERE x = 7', 'sqlite'),
       'SELECT "col1" FROM t WHERE x = ?',
     );
+    // A backslash escapes nothing in a standard string: the next literal is still found and hidden.
+    assert.equal(
+      redactSqlLiterals("SELECT 1 WHERE a = 'C:\\' AND b = 'secret-value' AND c = 0x1F", 'postgres'),
+      "SELECT ? WHERE a = '?' AND b = '?' AND c = ?",
+    );
+    assert.equal(redactSqlLiterals("SELECT 'it\\'s' , 'secret'", 'mysql'), "SELECT '?' , '?'");
   });
 });
