@@ -68,6 +68,9 @@ export interface SlowQueryEntry {
 /** An entry with what only the log needs. */
 type StoredEntry = SlowQueryEntry & { totalMs: number; planAttempts: number };
 
+/** Longest plan kept (as JSON text); a larger one is replaced by a note saying so. */
+const MAX_PLAN_CHARS = 64 * 1024;
+
 /** EXPLAINs of one statement, at most (a timeout under load should not leave it unplanned for good). */
 const PLAN_ATTEMPTS = 3;
 
@@ -197,7 +200,12 @@ export class SlowQueryLog {
       .then(
         ({ plan, tableRows }) => {
           const redacted = redactPlan(plan, dialect, secrets);
-          entry.plan = redacted;
+          const bytes = JSON.stringify(redacted)?.length ?? 0;
+          // A plan of a statement over many tables can run to megabytes; its findings are kept all the same.
+          entry.plan =
+            bytes <= MAX_PLAN_CHARS
+              ? redacted
+              : { omitted: `plan of ${bytes} characters, over ${MAX_PLAN_CHARS}` };
           entry.planStatus = 'planned';
           delete entry.planError;
           entry.findings = planFindings(dialect, redacted, {

@@ -22,9 +22,9 @@ function explainer() {
           pending.push(resolve);
         }),
     });
-  const answer = (detail: string): void => {
-    for (const resolve of pending.splice(0))
-      resolve({ rows: [{ id: 2, parent: 0, detail }], affectedRows: 0 });
+  const answer = (...details: string[]): void => {
+    const rows = details.map((detail, i) => ({ id: i + 2, parent: 0, detail }));
+    for (const resolve of pending.splice(0)) resolve({ rows, affectedRows: 0 });
   };
   return { calls, run, answer };
 }
@@ -175,6 +175,21 @@ describe('SlowQueryLog', () => {
       await log.settle();
     }
     assert.equal(ex.calls.length, 3);
+  });
+
+  it('keeps the findings of a huge plan but not the plan itself', async () => {
+    const { log, ex } = open({ thresholdMs: 0 });
+    log.observe('huge', q('SELECT a FROM t'), 5);
+    ex.answer('SCAN t', `SCALAR SUBQUERY ${'x'.repeat(70_000)}`);
+    await log.settle();
+    const [entry] = log.entries();
+    assert.equal(entry?.planStatus, 'planned');
+    assert.match(JSON.stringify(entry?.plan), /omitted/);
+    assert.ok(JSON.stringify(entry).length < 2000);
+    assert.deepEqual(
+      entry?.findings.map((f) => f.message),
+      ['full scan of t'],
+    );
   });
 
   it('never captures its own statements', () => {
