@@ -11,6 +11,8 @@ export interface CliConfig {
   databaseUrl: string;
   /** OPUSCLIP_DB_PIPELINE: `on` (the database's default), `off`, or `all` (writes pipelined too). */
   databasePipeline: DatabaseConfig['pipeline'];
+  /** OPUSCLIP_SLOW_QUERY_MS: `serve`'s slow-query threshold; false when `off`. */
+  slowQueryMs: number | false;
   redisUrl: string | undefined;
   assetsDir: string;
   keys: {
@@ -61,6 +63,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: 'OPUSCLIP_DB_PIPELINE',
     default: 'on',
     meaning: '`off` gives every statement a connection of its own; `all` pipelines writes too',
+  },
+  {
+    name: 'OPUSCLIP_SLOW_QUERY_MS',
+    default: '200',
+    meaning: '`serve` captures statements at least this slow, with their plan (`off`: none)',
   },
   {
     name: 'REDIS_URL',
@@ -183,6 +190,14 @@ export function loadConfig(
     });
   }
   const databasePipeline = DB_PIPELINE_VALUES[pipelineSetting];
+  const slowRaw = env.OPUSCLIP_SLOW_QUERY_MS;
+  const slowQueryMs =
+    slowRaw === undefined || slowRaw === '' ? 200 : slowRaw === 'off' ? false : Number(slowRaw);
+  if (slowQueryMs !== false && !(Number.isInteger(slowQueryMs) && slowQueryMs >= 0)) {
+    throw new ConfigError(`Invalid OPUSCLIP_SLOW_QUERY_MS "${slowRaw}": expected whole milliseconds or off`, {
+      details: { slowQueryMs: slowRaw },
+    });
+  }
   const redisUrl = str('redis-url', 'REDIS_URL');
   if (redisUrl !== undefined) {
     let ok = false;
@@ -218,6 +233,7 @@ export function loadConfig(
   return {
     databaseUrl,
     databasePipeline,
+    slowQueryMs,
     redisUrl,
     assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',
     keys: {

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl } from '../core/redact.js';
 import { DatabaseError, DbErrorCode } from './errors.js';
 import type { PipelineOptions } from './pipelined-pool.js';
+import type { SlowQueryOptions } from './slow-query-log.js';
 import type { DialectName } from './types.js';
 
 /** Pool options with one meaning on all three dialects. Times in milliseconds. */
@@ -41,6 +42,11 @@ export interface DatabaseConfig extends PoolOptions {
    * `false` gives every statement a connection of its own. See docs/database.md, "Pipelined statements".
    */
   pipeline?: boolean | PipelineOptions;
+  /**
+   * Capture statements slower than a threshold, with their plan and findings (`db.slowQueries()`). Off
+   * by default; `true` = the defaults of SlowQueryOptions. See docs/database.md, "Slow queries".
+   */
+  slowQueries?: boolean | SlowQueryOptions;
   /** PostgreSQL only: the schema to use (search_path). */
   schema?: string;
   /** SQLite only: busy timeout in ms (default 5 000). */

@@ -10,6 +10,8 @@ import type { DialectDriver, DriverConnection } from './dialect-driver.js';
 import { createMysqlDriver } from './dialects/mysql/mysql-driver.js';
 import { createPostgresDriver } from './dialects/postgres/postgres-driver.js';
 import { createSqliteDriver } from './dialects/sqlite/sqlite-driver.js';
+import { poolExplainRunner } from './explain.js';
+import { SlowQueryLog } from './slow-query-log.js';
 
 /**
  * Opens a database from a URL (`postgres://`, `mysql://`, `sqlite:<path>`, `sqlite::memory:`).
@@ -38,6 +40,19 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
   const logger = cfg.logger ?? silentLogger;
   const connectTimeoutMs = cfg.connectTimeoutMs ?? 10_000;
   const prepared = cfg.preparedStatements ?? true;
+  // Checked before anything connects; plans on `pool` through `db` (both declared below, used only later).
+  const slowQueries =
+    cfg.slowQueries === undefined || cfg.slowQueries === false
+      ? undefined
+      : new SlowQueryLog(cfg.slowQueries === true ? {} : cfg.slowQueries, {
+          dialect: parsed.dialect,
+          clock,
+          logger,
+          run: poolExplainRunner(
+            () => pool,
+            (conn, query, name) => db.runOn(conn, query, name),
+          ),
+        });
   let driver: DialectDriver;
   switch (parsed.dialect) {
     case 'postgres':
@@ -111,6 +126,7 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
     closeTimeoutMs: cfg.closeTimeoutMs ?? 10_000,
     redactedUrl: parsed.redacted,
     schema: parsed.dialect === 'postgres' ? schema : undefined,
+    slowQueries,
   });
   try {
     const slot = await pool.acquire('connect');

@@ -20,6 +20,7 @@ import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
 import { DatabaseError, DbErrorCode, transactionAbortedError } from './errors.js';
 import type { PipelinedPool } from './pipelined-pool.js';
+import type { SlowQueryEntry, SlowQueryLog } from './slow-query-log.js';
 import { translatePlaceholders } from './translate-placeholders.js';
 import type {
   BatchInsertSpec,
@@ -64,6 +65,8 @@ export interface DatabaseInternals {
   redactedUrl: string;
   /** PostgreSQL schema (search_path) the database was opened on, if any. */
   schema?: string | undefined;
+  /** Slow-query capture (createDatabase's `slowQueries`); told of every statement's duration. */
+  slowQueries?: SlowQueryLog | undefined;
   /** Set by `useCache`; kept here so transactions reach it too (their writes invalidate after COMMIT). */
   queryCache?: QueryCacheHooks | undefined;
 }
@@ -288,12 +291,16 @@ export class Database<DB> extends QueryableBase<DB> {
     // showed in point-select profiles.
     return running.then(
       (res) => {
-        this.#in.metrics.record(name, performance.now() - started);
+        const ms = performance.now() - started;
+        this.#in.metrics.record(name, ms);
+        this.#in.slowQueries?.observe(name, query, ms);
         endSpan(span);
         return res;
       },
       (error: unknown) => {
-        this.#in.metrics.record(name, performance.now() - started);
+        const ms = performance.now() - started;
+        this.#in.metrics.record(name, ms);
+        this.#in.slowQueries?.observe(name, query, ms);
         const mapped = this.#in.driver.mapError(error);
         this.#in.metrics.error(mapped.code);
         endSpan(span, mapped);
@@ -446,6 +453,14 @@ export class Database<DB> extends QueryableBase<DB> {
     return this.#in.metrics.snapshot(this.#in.pool.stats(), this.#in.pipeline?.stats());
   }
 
+  /**
+   * Statements slower than the `slowQueries` threshold, one entry per distinct statement, most recently
+   * seen first, with their plan and findings; empty when slow-query capture is off.
+   */
+  slowQueries(): SlowQueryEntry[] {
+    return this.#in.slowQueries?.entries() ?? [];
+  }
+
   /** Who holds connections right now (query or transaction name, and for how long). */
   holders(): Array<{ label: string; heldMs: number }> {
     return this.#in.pool.holders();
@@ -464,6 +479,7 @@ export class Database<DB> extends QueryableBase<DB> {
         );
       }
       if (pipeline !== undefined) work.push(pipeline.drain());
+      if (this.#in.slowQueries !== undefined) work.push(this.#in.slowQueries.close());
       let cancel: (() => void) | undefined;
       const deadline = new Promise<void>((resolve) => {
         cancel = this.#in.clock.setTimer(this.#in.closeTimeoutMs, resolve);

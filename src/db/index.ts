@@ -12,6 +12,8 @@ export type { DbMetricsSnapshot } from './database-metrics.js';
 export { dbChannels } from './db-channels.js';
 export { DatabaseError, DbErrorCode } from './errors.js';
 export type { PipelineOptions, PipelineStats } from './pipelined-pool.js';
+export type { PlanFinding } from './plan-findings.js';
+export type { PlanStatus, SlowQueryEntry, SlowQueryOptions } from './slow-query-log.js';
 export type {
   BatchInsertSpec,
   ColumnType,

@@ -24,6 +24,7 @@ import { clipSchema, errorSchema, jobSchema, videoSchema } from './route-schemas
 import { healthRoutes } from './routes/health-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
 import { metricsRoute } from './routes/metrics-route.js';
+import { slowQueryRoutes } from './routes/slow-query-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { videoRoutes } from './routes/video-routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -91,7 +92,7 @@ export interface OpusServer {
 }
 
 /**
- * The REST service (Fastify 5): videos, clips, jobs, stats, health, Prometheus metrics, the OpenAPI
+ * The REST service (Fastify 5): videos, clips, jobs, stats, slow queries, health, Prometheus metrics, the OpenAPI
  * document and the live dashboard. Takes explicit dependencies; `serve()` builds them from a config.
  * Each concern is its own plugin or route module; this function composes them in the order Fastify needs.
  */
@@ -167,6 +168,7 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
   await app.register(videoRoutes, ctx);
   await app.register(jobRoutes, ctx);
   await app.register(statsRoutes, ctx);
+  await app.register(slowQueryRoutes, ctx);
 
   await app.ready();
 

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheMetricsSnapshot } from '../cache/index.js';
-import { type DbMetricsSnapshot, dbChannels } from '../db/index.js';
+import { type DbMetricsSnapshot, dbChannels, type SlowQueryEntry } from '../db/index.js';
 import { httpChannels, type ServiceMetrics } from '../http/index.js';
 import { pipelineStageChannel } from '../pipeline/video-pipeline.js';
 import { boundedCounts, endpointTemplate } from './metric-labels.js';
@@ -16,9 +16,10 @@ export interface PipelineStageMessage {
   outcome: string;
 }
 
-/** Anything with a database's metrics() (a Database). */
+/** Anything with a database's metrics() (a Database); its slow queries for /api/slow-queries. */
 export interface DbMetricsSource {
   metrics(): DbMetricsSnapshot;
+  slowQueries?(): SlowQueryEntry[];
 }
 /** Anything with a cache's metrics() (a Cache / MultiLevelCache). */
 export interface CacheMetricsSource {
@@ -137,6 +138,16 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
       const m = message as { name?: unknown; durationMs?: unknown };
       if (typeof m.name === 'string' && typeof m.durationMs === 'number')
         queryDuration.observe({ name: m.name }, m.durationMs / 1000);
+    });
+    const slowQueries = new Counter({
+      name: `${p}db_slow_queries_total`,
+      help: 'Statements at or over the slow-query threshold, by statement name (every Database of the process)',
+      labelNames: ['name'],
+      registers: reg,
+    });
+    subscribe(dbChannels.slowQuery, (message) => {
+      const m = message as { name?: unknown };
+      if (typeof m.name === 'string') slowQueries.inc({ name: m.name });
     });
     new Counter({
       name: `${p}db_errors_total`,

@@ -346,6 +346,82 @@ export const summarySchema = {
   },
 } as const;
 
+export const slowQueriesSchema = {
+  operationId: 'listSlowQueries',
+  tags: ['stats'],
+  summary: 'Statements slower than the slow-query threshold, with their plans and findings',
+  description:
+    'One item per distinct statement, most recently seen first: its name, its SQL text with literals ' +
+    'replaced by `?` (parameter values are never kept), how often and how slowly it ran, the plan ' +
+    'EXPLAIN gave for it (reads only) and plain findings (full scans of large tables, sorts without an ' +
+    'index, the index that would serve it). Empty when slow-query capture is off.',
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { limit: { ...queryInteger(1, 100, 100), description: 'Most statements to list, 1 to 100' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['items'],
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: [
+              'name',
+              'sql',
+              'dialect',
+              'count',
+              'maxMs',
+              'avgMs',
+              'lastSeenAt',
+              'planStatus',
+              'findings',
+            ],
+            properties: {
+              name: { type: 'string', description: 'The statement name of its last run' },
+              sql: { type: 'string', description: 'The SQL text, literals replaced by `?`' },
+              dialect: { type: 'string', enum: ['postgres', 'mysql', 'sqlite'] },
+              count: { type: 'integer', description: 'Captured (sampled) runs' },
+              maxMs: { type: 'number' },
+              avgMs: { type: 'number' },
+              lastMs: { type: 'number' },
+              firstSeenAt: dateTime,
+              lastSeenAt: dateTime,
+              planStatus: {
+                type: 'string',
+                enum: ['planned', 'pending', 'failed', 'not-planned', 'not-a-read'],
+                description: '`not-a-read`: a write, DDL or session statement, never planned',
+              },
+              planError: { type: 'string' },
+              plan: {
+                description: "The plan as the database writes it (redacted): JSON, or SQLite's plan rows",
+              },
+              findings: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['kind', 'message'],
+                  properties: {
+                    kind: { type: 'string', enum: ['full-scan', 'sort-without-index', 'index'] },
+                    message: { type: 'string' },
+                    table: { type: 'string' },
+                    rows: { type: 'number' },
+                    columns: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    ...errorResponses,
+  },
+} as const;
+
 const health = {
   type: 'object',
   required: ['status'],

@@ -15,6 +15,11 @@ export interface ServeConfig {
   /** createDatabase's `pipeline` (default: the dialect's; docs/database.md, "Pipelined statements"). */
   databasePipeline?: DatabaseConfig['pipeline'];
   /**
+   * createDatabase's `slowQueries`: statements slower than the threshold are captured with their plan
+   * for /api/slow-queries and the dashboard. Default on (threshold 200 ms); `false` turns it off.
+   */
+  databaseSlowQueries?: DatabaseConfig['slowQueries'];
+  /**
    * Redis for the pipeline queue and /readyz. Without it the service runs: the queue routes
    * (`POST /api/videos`, `/api/jobs`) answer 503 ERR_SERVER_REDIS_NOT_CONFIGURED, the rest works.
    */
@@ -84,6 +89,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     url: config.databaseUrl,
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
+    slowQueries: config.databaseSlowQueries ?? true,
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
   // close() has one bound in all: the server gets half of it, the dependencies share what is left.

@@ -51,6 +51,19 @@ describe('CLI configuration', () => {
     }
   });
 
+  it('OPUSCLIP_SLOW_QUERY_MS: 200 by default, whole milliseconds, or off', () => {
+    assert.equal(loadConfig({}, {}).slowQueryMs, 200);
+    assert.equal(loadConfig({}, { OPUSCLIP_SLOW_QUERY_MS: '0' }).slowQueryMs, 0);
+    assert.equal(loadConfig({}, { OPUSCLIP_SLOW_QUERY_MS: '1500' }).slowQueryMs, 1500);
+    assert.equal(loadConfig({}, { OPUSCLIP_SLOW_QUERY_MS: 'off' }).slowQueryMs, false);
+    for (const bad of ['-1', '2.5', 'fast', 'Infinity']) {
+      assert.throws(() => loadConfig({}, { OPUSCLIP_SLOW_QUERY_MS: bad }), {
+        code: 'ERR_CONFIG',
+        message: new RegExp(`Invalid OPUSCLIP_SLOW_QUERY_MS "${bad}"`),
+      });
+    }
+  });
+
   it('refuses unknown settings, bad files and bad URLs with typed errors that hide passwords', async () => {
     const unknown = join(dir, 'unknown.json');
     await writeFile(unknown, JSON.stringify({ DATABSE_URL: 'sqlite::memory:' }));

@@ -114,7 +114,7 @@ describe('OpenAPI document', () => {
         }
       }
     }
-    assert.equal(ids.size, 11);
+    assert.equal(ids.size, 12);
     const open = await documentOf({ auth: true, publicMetrics: true });
     assert.deepEqual(open.paths['/metrics']?.get?.security, []);
   });

@@ -30,6 +30,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
   const running = await serve({
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
+    databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
     ...(redisUrl ? { redisUrl } : {}),
     port,
     host,

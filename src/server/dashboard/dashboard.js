@@ -1,6 +1,6 @@
 // The live dashboard: plain ES module, no build step, no CDN. Polls the REST API (the key comes from
 // `#key=...` in the URL, or the form, and stays in sessionStorage) and draws its charts as inline SVG.
-const state = { key: '', selected: null, history: [], lastCompleted: undefined };
+const state = { key: '', selected: null, history: [], lastCompleted: undefined, openPlans: new Set() };
 const $ = (sel) => document.querySelector(sel);
 
 function readKey() {
@@ -135,6 +135,55 @@ async function selectVideo(video) {
   $('#clips').replaceChildren(...(cards.length ? cards : [el('span', { class: 'muted' }, 'no clips yet')]));
 }
 
+// Statements the database captured as slow: name and SQL, count, max ms, findings; the plan folds out.
+async function refreshSlowQueries() {
+  const { items } = await api('/api/slow-queries?limit=20');
+  const rows = items.map((q) => {
+    const key = `${q.name}\n${q.sql}`;
+    const plan =
+      q.plan === undefined
+        ? el(
+            'span',
+            { class: 'muted' },
+            q.planStatus === 'not-a-read' ? 'not planned (not a read)' : q.planStatus,
+          )
+        : el(
+            'details',
+            {
+              class: 'plan',
+              ontoggle: (event) => {
+                if (event.target.open) state.openPlans.add(key);
+                else state.openPlans.delete(key);
+              },
+            },
+            el('summary', {}, 'plan'),
+            el('pre', {}, JSON.stringify(q.plan, null, 2)),
+          );
+    if (plan.tagName === 'DETAILS' && state.openPlans.has(key)) plan.open = true;
+    return el(
+      'tr',
+      { class: 'slow-query', 'data-name': q.name },
+      el('td', {}, el('b', {}, q.name), el('code', { class: 'sql' }, q.sql), plan),
+      el('td', {}, q.count),
+      el('td', {}, Math.round(q.maxMs)),
+      el(
+        'td',
+        {},
+        q.findings.length
+          ? el(
+              'ul',
+              { class: 'findings' },
+              ...q.findings.map((f) => el('li', { 'data-kind': f.kind }, f.message)),
+            )
+          : el('span', { class: 'muted' }, 'none'),
+      ),
+    );
+  });
+  $('#slow-queries tbody').replaceChildren(
+    ...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted', colspan: 4 }, 'no slow queries'))]),
+  );
+}
+
 // Small shares (a few quota units of thousands) stay visible instead of rounding to 0.0.
 function fmt(v) {
   return v !== 0 && Math.abs(v) < 0.1 ? v.toPrecision(2) : v.toFixed(1);
@@ -207,7 +256,13 @@ async function refreshCharts() {
 }
 
 async function tick() {
-  const results = await Promise.allSettled([refreshStats(), refreshJobs(), refreshVideos(), refreshCharts()]);
+  const results = await Promise.allSettled([
+    refreshStats(),
+    refreshJobs(),
+    refreshVideos(),
+    refreshCharts(),
+    refreshSlowQueries(),
+  ]);
   const failed = results.find((r) => r.status === 'rejected');
   $('#status').textContent = failed
     ? String(failed.reason.message)
