@@ -7,6 +7,8 @@ export interface OpenApiDocsOptions {
   authenticated: boolean;
   /** Where clients reach the API (`servers[0].url`); default: relative to the document. */
   publicUrl?: string;
+  /** Whether the vendor gateway's routes are on (then its tag is listed). */
+  gateway?: boolean;
 }
 
 /**
@@ -32,6 +34,14 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
         { name: 'jobs', description: 'Pipeline jobs on the BullMQ queue (need Redis)' },
         { name: 'stats', description: 'Counts and metrics' },
         { name: 'health', description: 'Liveness and readiness probes (public)' },
+        ...(options.gateway
+          ? [
+              {
+                name: 'gateway',
+                description: "The vendor APIs, in their own shapes, with the service's keys",
+              },
+            ]
+          : []),
       ],
       ...(options.authenticated
         ? {
