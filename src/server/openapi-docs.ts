@@ -55,6 +55,8 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
           }
         : { security: [] }),
     },
+    // A wildcard route (`/gateway/:vendor/*`) is documented with a named parameter: OpenAPI has no `*`.
+    transform: ({ schema, url }) => ({ schema: namedWildcard(schema), url: url.replace(/\/\*$/, '/{path}') }),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
@@ -66,4 +68,21 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
     // No call to the public validator: the page loads nothing from another origin.
     uiConfig: { validatorUrl: null },
   });
+}
+
+/** A route schema whose `*` path parameter is renamed `path` (the rest of the URL, slashes included). */
+function namedWildcard<T>(schema: T): T {
+  const params = (
+    schema as { params?: { properties?: Record<string, unknown>; required?: string[] } } | undefined
+  )?.params;
+  if (!params?.properties || !('*' in params.properties)) return schema;
+  const { '*': wildcard, ...rest } = params.properties;
+  return {
+    ...schema,
+    params: {
+      ...params,
+      properties: { ...rest, path: wildcard },
+      ...(params.required ? { required: params.required.map((r) => (r === '*' ? 'path' : r)) } : {}),
+    },
+  };
 }
