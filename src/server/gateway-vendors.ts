@@ -75,6 +75,8 @@ function googleReason(body: unknown): string | undefined {
 }
 
 const YOUTUBE_WRITE_UNITS = 50;
+const MAX_TOKENS = /"max(?:_completion|_output)?_tokens"\s*:\s*(\d+)/;
+const TOTAL_TOKENS = /"total_tokens"\s*:\s*(\d+)/;
 
 const youtube: VendorRules = {
   name: 'youtube',
@@ -116,15 +118,22 @@ const openai: VendorRules = {
       return { requests: 1, tokens: 0 };
     }
     // Prompt (about 4 characters a token) plus the most the completion may take; the usage replaces it.
-    const request = json(body);
-    const limit = request?.max_completion_tokens ?? request?.max_tokens ?? request?.max_output_tokens;
-    const completion = typeof limit === 'number' && limit > 0 ? limit : 256;
-    return { requests: 1, tokens: Math.ceil((body?.length ?? 0) / 4) + completion };
+    // A scan rather than a parse: the body is forwarded as it is, this only reads one number of it.
+    const text = body?.toString('latin1') ?? '';
+    const limit = MAX_TOKENS.exec(text)?.[1];
+    const completion = limit ? Number(limit) : 256;
+    return { requests: 1, tokens: Math.ceil(text.length / 4) + completion };
   },
   actualCost(response) {
-    if (!Buffer.isBuffer(response.data)) return undefined;
-    const usage = (json(response.data) as { usage?: { total_tokens?: unknown } } | undefined)?.usage;
-    return typeof usage?.total_tokens === 'number' ? { requests: 1, tokens: usage.total_tokens } : undefined;
+    const data = response.data;
+    if (!(data instanceof Uint8Array)) return undefined;
+    // `usage` comes last in a completion: read the tail, not the whole answer.
+    const tail = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      .subarray(Math.max(0, data.byteLength - 512))
+      .toString('latin1');
+    const total =
+      TOTAL_TOKENS.exec(tail)?.[1] ?? TOTAL_TOKENS.exec(Buffer.from(data).toString('latin1'))?.[1];
+    return total === undefined ? undefined : { requests: 1, tokens: Number(total) };
   },
   cacheable: () => false,
   classifyError(body, status) {

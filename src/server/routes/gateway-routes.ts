@@ -55,6 +55,18 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
     registers: [options.registry],
   });
   const callers = new WeakMap<FastifyRequest, string>();
+  // Only accepted keys reach the handler, so this holds one entry per configured key.
+  const fingerprints = new Map<string, string>();
+  const callerOf = (request: FastifyRequest): string => {
+    if (!options.authenticated) return 'anonymous';
+    const key = presentedKey(request) ?? '';
+    let print = fingerprints.get(key);
+    if (print === undefined) {
+      print = fingerprint(key);
+      fingerprints.set(key, print);
+    }
+    return print;
+  };
 
   // The body goes to the vendor as the caller sent it: JSON, multipart, audio or nothing.
   app.removeAllContentTypeParsers();
@@ -80,7 +92,7 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
         { details: { field: 'vendor' } },
       );
     }
-    const caller = options.authenticated ? fingerprint(presentedKey(request) ?? '') : 'anonymous';
+    const caller = callerOf(request);
     callers.set(request, caller);
     const refusal = await limit.take(caller);
     if (refusal) {
