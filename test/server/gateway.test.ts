@@ -3,7 +3,13 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { request } from 'undici';
-import { type GatewayFixture, openGateway, SERVICE_KEYS, VENDOR_KEYS } from './gateway-helpers.js';
+import {
+  type GatewayFixture,
+  openGateway,
+  promtoolCheck,
+  SERVICE_KEYS,
+  VENDOR_KEYS,
+} from './gateway-helpers.js';
 
 const VOICE = '21m00Tcm4TlvDq8ikWAM';
 
@@ -171,6 +177,10 @@ describe('vendor gateway', () => {
     );
     assert.match(text, /vendor="unknown",status_class="4xx"/);
     for (const key of SERVICE_KEYS) assert.ok(!text.includes(key), 'no service key in a label');
+    assert.match(text, /opusclip_http_client_requests_total\{[^}]*service="gateway-openai"/);
+    const lint = await promtoolCheck(text);
+    assert.equal(lint.output.trim(), '', lint.output);
+    assert.equal(lint.code, 0, lint.output);
   });
 
   it('never lets a vendor key out: answers, headers, metrics or log lines', () => {
