@@ -34,6 +34,10 @@ export interface CliConfig {
   logLevelSet: boolean;
   /** The service's own API keys (OPUSCLIP_API_KEYS). */
   serviceApiKeys: string[] | undefined;
+  /** OPUSCLIP_GATEWAY=off: `serve` without the vendor gateway. */
+  gatewayOff: boolean;
+  /** OPUSCLIP_GATEWAY_CALLER_RPM: per-caller limit of the gateway (undefined: its default). */
+  gatewayCallerRpm: number | undefined;
   /** OPUSCLIP_AUTH=off: the service runs without authentication. */
   serviceAuthOff: boolean;
 }
@@ -107,6 +111,16 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     meaning: "the service's own API keys, comma-separated",
   },
   { name: 'OPUSCLIP_AUTH', default: 'on', meaning: '`off` runs `serve` without authentication' },
+  {
+    name: 'OPUSCLIP_GATEWAY',
+    default: 'on (with keys or the sandbox)',
+    meaning: '`off` leaves the vendor gateway (`/gateway/<vendor>/…`) out of `serve`',
+  },
+  {
+    name: 'OPUSCLIP_GATEWAY_CALLER_RPM',
+    default: '600',
+    meaning: 'gateway requests per minute each service key may make (0: no limit)',
+  },
   {
     name: 'OPUSCLIP_CONFIG',
     flag: '--config',
@@ -250,5 +264,22 @@ export function loadConfig(
     shutdownTimeoutMs,
     serviceApiKeys: env.OPUSCLIP_API_KEYS ? env.OPUSCLIP_API_KEYS.split(',').map((k) => k.trim()) : undefined,
     serviceAuthOff: env.OPUSCLIP_AUTH === 'off',
+    gatewayOff: env.OPUSCLIP_GATEWAY === 'off',
+    gatewayCallerRpm: callerRpm(env.OPUSCLIP_GATEWAY_CALLER_RPM),
   };
+}
+
+/** OPUSCLIP_GATEWAY_CALLER_RPM: a whole number from 0 (no limit) up. */
+function callerRpm(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ConfigError(
+      `Invalid OPUSCLIP_GATEWAY_CALLER_RPM "${raw}": expected a whole number, 0 for no limit`,
+      {
+        details: { gatewayCallerRpm: raw },
+      },
+    );
+  }
+  return value;
 }

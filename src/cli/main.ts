@@ -221,6 +221,7 @@ const COMMANDS: CommandSpec[] = [
       opt.databaseUrl(),
       opt.redisUrl(),
       opt.assetsDir(),
+      opt.sandbox(),
       opt.logLevel(),
       opt.config(),
     ],

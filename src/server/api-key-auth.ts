@@ -26,13 +26,26 @@ function hashKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
-function presentedKey(request: FastifyRequest): string | undefined {
+/**
+ * The key a request presents: `x-api-key` or `Authorization: Bearer`; on the gateway routes also where
+ * the vendors' own SDKs put theirs (`xi-api-key`, `x-goog-api-key`, a `key` query parameter), so an
+ * SDK pointed at the gateway needs no change but its key.
+ */
+export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header;
   const auth = request.headers.authorization;
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (m) return m[1];
+  }
+  if (request.url.startsWith('/gateway/')) {
+    for (const name of ['xi-api-key', 'x-goog-api-key']) {
+      const value = request.headers[name];
+      if (typeof value === 'string' && value.length > 0) return value;
+    }
+    const key = (request.query as Record<string, unknown> | undefined)?.key;
+    if (typeof key === 'string' && key.length > 0) return key;
   }
   return undefined;
 }

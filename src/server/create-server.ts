@@ -7,6 +7,7 @@ import { createVideoStore, type StoreSchema, type VideoStore } from '../store/in
 import { ApiDto } from './api-dto.js';
 import { installApiKeyAuth } from './api-key-auth.js';
 import { type CorsOptions, registerCors } from './cors.js';
+import type { Gateway } from './create-gateway.js';
 import { frameworkErrorResponse, installErrorResponses } from './error-responses.js';
 import { ServerError, ServerErrorCode } from './errors.js';
 import { finiteNumbersPlugin } from './finite-numbers.js';
@@ -21,6 +22,7 @@ import { installRequestContext, requestIdOf } from './request-context.js';
 import { installRequestMetrics } from './request-metrics.js';
 import { createRouteContext, type RedisPinger } from './route-context.js';
 import { clipSchema, errorSchema, jobSchema, videoSchema } from './route-schemas.js';
+import { gatewayRoutes } from './routes/gateway-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
 import { metricsRoute } from './routes/metrics-route.js';
@@ -77,6 +79,11 @@ export interface ServerOptions {
   docs?: boolean;
   /** The base URL clients use, for the OpenAPI document's `servers` (default: relative, `/`). */
   publicUrl?: string;
+  /**
+   * The vendor gateway (`createGateway`): `/gateway/<vendor>/*` forwards to the vendors with the keys it
+   * holds. Off when not given. createServer does not close it.
+   */
+  gateway?: Gateway;
 }
 
 export interface OpusServer {
@@ -101,16 +108,22 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
   const dependencyTimeoutMs = options.dependencyTimeoutMs ?? 3000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
   const ownMetrics = options.metrics === undefined;
+  const gateway = options.gateway;
+  const gatewayClients = gateway ? [...gateway.vendors.values()].map((v) => v.http) : [];
+  const httpMetrics = [...(options.httpMetrics ?? []), ...gatewayClients];
   const metrics =
     options.metrics ??
     createServiceMetrics(
-      { db: options.db, cache: options.cache, httpMetrics: options.httpMetrics, queue: options.queue },
+      { db: options.db, cache: options.cache, httpMetrics, queue: options.queue },
       dependencyTimeoutMs,
     );
   const assetsDir = options.assetsDir ? resolve(options.assetsDir) : undefined;
 
   const app = Fastify({
-    loggerInstance: serverLogger(options.logger, apiKeys),
+    loggerInstance: serverLogger(options.logger, [
+      ...apiKeys,
+      ...[...(gateway?.vendors.values() ?? [])].flatMap((v) => v.secrets),
+    ]),
     genReqId: requestIdOf,
     frameworkErrors: frameworkErrorResponse,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
@@ -141,6 +154,7 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     await registerOpenApiDocs(app, {
       authenticated: options.auth !== false,
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      gateway: gateway !== undefined,
     });
   }
   await registerStaticFiles(app, assetsDir);
@@ -152,7 +166,7 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     queue: options.queue,
     redis: options.redis,
     cache: options.cache,
-    httpMetrics: options.httpMetrics ?? [],
+    httpMetrics,
     metrics,
     dto: new ApiDto(assetsDir),
     requestStats: requests.stats,
@@ -169,6 +183,13 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
   await app.register(jobRoutes, ctx);
   await app.register(statsRoutes, ctx);
   await app.register(slowQueryRoutes, ctx);
+  if (gateway) {
+    await app.register(gatewayRoutes, {
+      gateway,
+      registry: metrics.registry,
+      authenticated: options.auth !== false,
+    });
+  }
 
   await app.ready();
 

@@ -45,6 +45,27 @@ export const ServerErrorCode = defineErrorCodes('server', {
     meaning: 'The service runs without Redis (REDIS_URL is not set), so the queue routes are off (HTTP 503).',
     action: 'Set REDIS_URL and restart the service to enqueue videos and list jobs.',
   },
+  GatewayCallerLimited: {
+    code: 'ERR_SERVER_GATEWAY_CALLER_LIMITED',
+    class: 'transient',
+    meaning:
+      'A caller (service key) sent more gateway requests per minute than the gateway allows it (HTTP 429, with Retry-After).',
+    action: 'Wait Retry-After seconds, or raise OPUSCLIP_GATEWAY_CALLER_RPM for every caller.',
+  },
+  GatewayBudgetExhausted: {
+    code: 'ERR_SERVER_GATEWAY_BUDGET_EXHAUSTED',
+    class: 'transient',
+    meaning:
+      "The provider account's budget (YouTube units, OpenAI tokens, ...) has no room for the call; nothing was sent (HTTP 429, with Retry-After).",
+    action: 'Retry after Retry-After seconds (a spent YouTube day: after Pacific midnight).',
+  },
+  GatewayUpstream: {
+    code: 'ERR_SERVER_GATEWAY_UPSTREAM',
+    class: 'transient',
+    meaning:
+      "The vendor could not be reached, did not answer within the gateway's deadline, or its breaker is open (HTTP 502, 503 or 504).",
+    action: 'Retry later; the gateway already retried what was safe to retry.',
+  },
   Internal: {
     code: 'ERR_SERVER_INTERNAL',
     class: 'permanent',

@@ -1,5 +1,12 @@
+export {
+  createGateway,
+  type Gateway,
+  type GatewayOptions,
+  type GatewayVendorConfig,
+} from './create-gateway.js';
 export { createServer, type OpusServer, type RedisPinger, type ServerOptions } from './create-server.js';
 export { ServerError, ServerErrorCode } from './errors.js';
+export { GATEWAY_ROOT_URLS, type GatewayVendorName, gatewaySandboxRoots } from './gateway-vendors.js';
 export {
   type CacheMetricsSource,
   createMetricsRegistry,
@@ -12,6 +19,6 @@ export {
   type QueueCountsSource,
   serveMetrics,
 } from './metrics-registry.js';
-export { type RunningService, type ServeConfig, serve } from './serve.js';
+export { type RunningService, type ServeConfig, type ServeGatewayConfig, serve } from './serve.js';
 export { createServerLogger, type ServerLoggerOptions } from './server-logger.js';
 export { openServiceCache, type ServiceCache, type ServiceCacheOptions } from './service-cache.js';

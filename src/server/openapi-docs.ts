@@ -7,6 +7,8 @@ export interface OpenApiDocsOptions {
   authenticated: boolean;
   /** Where clients reach the API (`servers[0].url`); default: relative to the document. */
   publicUrl?: string;
+  /** Whether the vendor gateway's routes are on (then its tag is listed). */
+  gateway?: boolean;
 }
 
 /**
@@ -32,6 +34,14 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
         { name: 'jobs', description: 'Pipeline jobs on the BullMQ queue (need Redis)' },
         { name: 'stats', description: 'Counts and metrics' },
         { name: 'health', description: 'Liveness and readiness probes (public)' },
+        ...(options.gateway
+          ? [
+              {
+                name: 'gateway',
+                description: "The vendor APIs, in their own shapes, with the service's keys",
+              },
+            ]
+          : []),
       ],
       ...(options.authenticated
         ? {
@@ -45,6 +55,8 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
           }
         : { security: [] }),
     },
+    // A wildcard route (`/gateway/:vendor/*`) is documented with a named parameter: OpenAPI has no `*`.
+    transform: ({ schema, url }) => ({ schema: namedWildcard(schema), url: url.replace(/\/\*$/, '/{path}') }),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) =>
         typeof json.$id === 'string' ? json.$id : `def-${i}`,
@@ -56,4 +68,21 @@ export async function registerOpenApiDocs(app: FastifyInstance, options: OpenApi
     // No call to the public validator: the page loads nothing from another origin.
     uiConfig: { validatorUrl: null },
   });
+}
+
+/** A route schema whose `*` path parameter is renamed `path` (the rest of the URL, slashes included). */
+function namedWildcard<T>(schema: T): T {
+  const params = (
+    schema as { params?: { properties?: Record<string, unknown>; required?: string[] } } | undefined
+  )?.params;
+  if (!params?.properties || !('*' in params.properties)) return schema;
+  const { '*': wildcard, ...rest } = params.properties;
+  return {
+    ...schema,
+    params: {
+      ...params,
+      properties: { ...rest, path: wildcard },
+      ...(params.required ? { required: params.required.map((r) => (r === '*' ? 'path' : r)) } : {}),
+    },
+  };
 }

@@ -473,3 +473,54 @@ export function metricsSchema(isPublic: boolean) {
     },
   } as const;
 }
+
+const gatewayParams = {
+  type: 'object',
+  required: ['vendor', '*'],
+  properties: {
+    vendor: {
+      type: 'string',
+      description: 'youtube, openai, stability or elevenlabs (a vendor the service holds a key for)',
+    },
+    '*': { type: 'string', description: "The vendor's own path, e.g. `v1/chat/completions`" },
+  },
+} as const;
+
+const GATEWAY_DESCRIPTION =
+  "Forwards the request to the vendor's API with the account key the service holds (the caller's own " +
+  "key is stripped) and answers with the vendor's status, body and content type, bytes unchanged. " +
+  "The account's budget (YouTube units, OpenAI tokens, ElevenLabs characters, Stability requests), the " +
+  "response cache, retries and the breaker apply. Refusals of the gateway itself come in the vendor's " +
+  'error shape with the code in it: 429 with Retry-After when the caller is over its per-minute limit ' +
+  '(ERR_SERVER_GATEWAY_CALLER_LIMITED) or the account budget has no room (ERR_SERVER_GATEWAY_BUDGET_EXHAUSTED), ' +
+  '502/503/504 when the vendor cannot be reached in time (ERR_SERVER_GATEWAY_UPSTREAM). See docs/gateway.md.';
+
+/** One gateway operation per method (operationIds must be unique). */
+function gatewaySchema(method: string, summary: string) {
+  return {
+    operationId: `gateway${method}`,
+    tags: ['gateway'],
+    summary,
+    description: GATEWAY_DESCRIPTION,
+    params: gatewayParams,
+    response: {
+      200: {
+        description: "The vendor's answer (any 2xx or vendor error status), unchanged",
+        content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+      },
+      400: errorRef,
+      401: errorRef,
+      404: errorRef,
+      413: errorRef,
+      500: errorRef,
+    },
+  } as const;
+}
+
+export const gatewaySchemas = {
+  GET: gatewaySchema('Get', 'GET a vendor API path through the gateway (cacheable lists are cached)'),
+  POST: gatewaySchema('Post', 'POST to a vendor API path through the gateway'),
+  PUT: gatewaySchema('Put', 'PUT to a vendor API path through the gateway'),
+  PATCH: gatewaySchema('Patch', 'PATCH a vendor API path through the gateway'),
+  DELETE: gatewaySchema('Delete', 'DELETE a vendor API path through the gateway'),
+} as const;

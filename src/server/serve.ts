@@ -2,7 +2,9 @@ import { Redis } from 'ioredis';
 import { createDatabase, type DatabaseConfig } from '../db/index.js';
 import { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
+import { createGateway, type GatewayVendorConfig } from './create-gateway.js';
 import { createServer, type OpusServer, type ServerOptions } from './create-server.js';
+import type { GatewayVendorName } from './gateway-vendors.js';
 import { within } from './server-lifecycle.js';
 import { asCoreLogger, createServerLogger } from './server-logger.js';
 import { openServiceCache } from './service-cache.js';
@@ -57,6 +59,18 @@ export interface ServeConfig {
    * in-flight requests get half of it, then the queue, Redis and the database share the rest.
    */
   closeTimeoutMs?: number;
+  /**
+   * The vendor gateway (`/gateway/<vendor>/*`, docs/gateway.md): the accounts it forwards to. Their
+   * budgets are the ones shared in Redis with the workers when `redisUrl` is set. Off when not given.
+   */
+  gateway?: ServeGatewayConfig;
+}
+
+/** The gateway's accounts and limit, as `serve` takes them. */
+export interface ServeGatewayConfig {
+  vendors: Partial<Record<GatewayVendorName, Pick<GatewayVendorConfig, 'apiKey' | 'baseUrl' | 'oauthToken'>>>;
+  /** Requests per minute per caller key; 0 = none (default 600). */
+  callerRequestsPerMinute?: number;
 }
 
 export interface RunningService {
@@ -77,7 +91,14 @@ function bounded(step: () => Promise<unknown>, ms: number, abandon?: () => void)
 
 /** Opens the database, Redis (when configured) and the queue from `config`, starts the service, listens. */
 export async function serve(config: ServeConfig): Promise<RunningService> {
-  const secrets = [...(config.auth === false ? [] : config.auth.apiKeys), ...(config.secrets ?? [])];
+  const gatewaySecrets = Object.values(config.gateway?.vendors ?? {}).flatMap((v) =>
+    v ? [v.apiKey, ...(v.oauthToken ? [v.oauthToken] : [])] : [],
+  );
+  const secrets = [
+    ...(config.auth === false ? [] : config.auth.apiKeys),
+    ...(config.secrets ?? []),
+    ...gatewaySecrets,
+  ];
   const logger = createServerLogger({
     ...(config.logLevel ? { level: config.logLevel } : {}),
     ...(config.pretty ? { pretty: true } : {}),
@@ -147,6 +168,25 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     });
     opened.unshift(() => bounded(() => cached.close(), remaining()));
     db.useCache(cached.cache);
+    const gatewayConfig = config.gateway;
+    const gateway = gatewayConfig
+      ? createGateway({
+          vendors: Object.fromEntries(
+            Object.entries(gatewayConfig.vendors).map(([name, vendor]) => [
+              name,
+              {
+                ...vendor,
+                ...(cached.budgets ? { budget: cached.budgets[name as GatewayVendorName] } : {}),
+              },
+            ]),
+          ),
+          ...(gatewayConfig.callerRequestsPerMinute === undefined
+            ? {}
+            : { callerRequestsPerMinute: gatewayConfig.callerRequestsPerMinute }),
+          logger: asCoreLogger(logger.child({ component: 'gateway' })),
+        })
+      : undefined;
+    if (gateway) opened.unshift(() => bounded(() => gateway.close(), remaining()));
     const server = await createServer({
       db,
       store: new VideoStore(db, { cache: cached.cache }),
@@ -163,6 +203,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       ...(config.publicMetrics ? { publicMetrics: true } : {}),
       ...(config.cors ? { cors: config.cors } : {}),
       ...(config.assetsDir ? { assetsDir: config.assetsDir } : {}),
+      ...(gateway ? { gateway } : {}),
     });
     opened.unshift(() => server.close());
     const url = await server.listen({ port: config.port ?? 8080, host: config.host ?? '127.0.0.1' });

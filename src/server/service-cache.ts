@@ -25,6 +25,8 @@ export interface ServiceCache {
    * per-process, and the service itself calls no external API).
    */
   readonly httpMetrics: readonly HttpMetricsSource[];
+  /** The API budgets shared in Redis (the workers' and the gateway's); undefined without Redis. */
+  readonly budgets: ReturnType<typeof sharedBudgets> | undefined;
   /** Closes the cache and its Redis connection. */
   close(): Promise<void>;
 }
@@ -75,6 +77,7 @@ export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCach
   return {
     cache,
     httpMetrics,
+    budgets,
     async close() {
       await cache.close();
       if (!redis) return;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, type Database } from '../../src/db/index.js';
-import { createServer } from '../../src/server/index.js';
+import { createGateway, createServer } from '../../src/server/index.js';
 import { type StoreSchema, setupStore } from '../../src/store/index.js';
 
 const REDOCLY = fileURLToPath(new URL('../../node_modules/@redocly/cli/bin/cli.js', import.meta.url));
@@ -71,11 +71,20 @@ describe('OpenAPI document', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const documentOf = async (options: { auth: boolean; publicMetrics?: boolean }): Promise<OpenApi> => {
+  const documentOf = async (options: {
+    auth: boolean;
+    publicMetrics?: boolean;
+    gateway?: boolean;
+  }): Promise<OpenApi> => {
+    // The vendor gateway's routes are documented too (nothing is sent: the document only).
+    const gateway = options.gateway
+      ? createGateway({ vendors: { openai: { apiKey: 'lint-vendor-key' } } })
+      : undefined;
     const server = await createServer({
       db,
       auth: options.auth ? { apiKeys: ['lint-key'] } : false,
       ...(options.publicMetrics ? { publicMetrics: true } : {}),
+      ...(gateway ? { gateway } : {}),
       logger: { level: 'silent' },
     });
     try {
@@ -84,11 +93,12 @@ describe('OpenAPI document', () => {
       return res.json() as OpenApi;
     } finally {
       await server.close();
+      await gateway?.close();
     }
   };
 
   it('names, summarises and secures every operation, and answers every error with the Error schema', async () => {
-    const doc = await documentOf({ auth: true });
+    const doc = await documentOf({ auth: true, gateway: true });
     assert.ok((doc.servers ?? []).length > 0, 'servers present');
     assert.deepEqual(doc.security, [{ apiKey: [] }, { bearer: [] }]);
     const ids = new Set<string>();
@@ -114,7 +124,9 @@ describe('OpenAPI document', () => {
         }
       }
     }
-    assert.equal(ids.size, 12);
+    // 12 routes of the service and the gateway's 5 methods.
+    assert.equal(ids.size, 17);
+    assert.ok(ids.has('gatewayPost'));
     const open = await documentOf({ auth: true, publicMetrics: true });
     assert.deepEqual(open.paths['/metrics']?.get?.security, []);
   });
@@ -122,7 +134,7 @@ describe('OpenAPI document', () => {
   for (const auth of [true, false]) {
     it(`passes Redocly CLI's lint with no error or warning (auth ${auth ? 'on' : 'off'})`, async () => {
       const file = join(dir, `openapi-${auth}.json`);
-      await writeFile(file, JSON.stringify(await documentOf({ auth }), null, 2));
+      await writeFile(file, JSON.stringify(await documentOf({ auth, gateway: true }), null, 2));
       const { code, output } = await redoclyLint(file, dir);
       assert.equal(code, 0, output);
       assert.match(output, /Your API description is valid/, output);

@@ -1,6 +1,9 @@
 import { ConfigError } from '../../core/errors.js';
 import { parseDatabaseUrl } from '../../db/index.js';
-import { serve } from '../../server/serve.js';
+import { createSandbox, type Sandbox } from '../../sandbox/index.js';
+import { GATEWAY_VENDORS, gatewaySandboxRoots } from '../../server/gateway-vendors.js';
+import { type ServeGatewayConfig, serve } from '../../server/serve.js';
+import type { CliConfig } from '../cli-config.js';
 import type { CommandContext } from '../command-context.js';
 import { checkRedis, connectDatabase } from '../dependency-check.js';
 import { urlPasswords } from '../url-passwords.js';
@@ -27,7 +30,17 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     redisUrl ? checkRedis(redisUrl, { signal: ctx.stopSignal }) : undefined,
     sqlite ? undefined : connectDatabase(ctx.config).then((db) => db.close()),
   ]);
+  const vendors = await gatewayVendors(ctx.config);
+  const gateway: ServeGatewayConfig | undefined = vendors
+    ? {
+        vendors: vendors.vendors,
+        ...(ctx.config.gatewayCallerRpm === undefined
+          ? {}
+          : { callerRequestsPerMinute: ctx.config.gatewayCallerRpm }),
+      }
+    : undefined;
   const running = await serve({
+    ...(gateway ? { gateway } : {}),
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
     databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
@@ -44,9 +57,13 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     logLevel: ctx.config.logLevelSet ? ctx.config.logLevel : 'info',
     pretty: process.stderr.isTTY === true,
     logDestination: process.stderr,
+  }).catch(async (error: unknown) => {
+    await vendors?.sandbox?.close();
+    throw error;
   });
   try {
     ctx.io.err(`opusclip serve: listening on ${listeningOn(host, running.url)}`);
+    if (vendors) ctx.io.err(`opusclip serve: vendor gateway at /gateway/<vendor>/ (${vendors.where})`);
     await new Promise<void>((resolve) => {
       if (ctx.stopSignal.aborted) resolve();
       else ctx.stopSignal.addEventListener('abort', () => resolve(), { once: true });
@@ -54,6 +71,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     return 0;
   } finally {
     await running.close();
+    await vendors?.sandbox?.close();
   }
 }
 
@@ -62,4 +80,41 @@ export function listeningOn(host: string, url: string): string {
   if (host !== '0.0.0.0' && host !== '::') return url;
   const port = new URL(url).port;
   return `every interface (${host}), port ${port}: ${url}`;
+}
+
+/**
+ * The gateway's accounts: the real APIs whose keys are set, or the sandbox (OPUSCLIP_SANDBOX_URL, or one
+ * started in-process) with `--sandbox`; undefined (no gateway) without either, or with OPUSCLIP_GATEWAY=off.
+ */
+async function gatewayVendors(
+  config: CliConfig,
+): Promise<{ vendors: ServeGatewayConfig['vendors']; where: string; sandbox?: Sandbox } | undefined> {
+  if (config.gatewayOff) return undefined;
+  const keys = config.keys;
+  if (config.sandbox || config.sandboxUrl) {
+    const sandbox = config.sandboxUrl ? undefined : await createSandbox({ port: 0, host: '127.0.0.1' });
+    const url = config.sandboxUrl ?? sandbox!.url;
+    const roots = gatewaySandboxRoots(url);
+    const vendors: ServeGatewayConfig['vendors'] = {};
+    for (const name of GATEWAY_VENDORS) {
+      vendors[name] = {
+        apiKey: 'sandbox-key',
+        baseUrl: roots[name],
+        ...(name === 'youtube' ? { oauthToken: 'sandbox-oauth-token' } : {}),
+      };
+    }
+    return { vendors, where: `the sandbox at ${url}`, ...(sandbox ? { sandbox } : {}) };
+  }
+  const vendors: ServeGatewayConfig['vendors'] = {};
+  if (keys.youtube) {
+    vendors.youtube = {
+      apiKey: keys.youtube,
+      ...(keys.youtubeOAuthToken ? { oauthToken: keys.youtubeOAuthToken } : {}),
+    };
+  }
+  if (keys.openai) vendors.openai = { apiKey: keys.openai };
+  if (keys.stability) vendors.stability = { apiKey: keys.stability };
+  if (keys.elevenlabs) vendors.elevenlabs = { apiKey: keys.elevenlabs };
+  const names = Object.keys(vendors);
+  return names.length === 0 ? undefined : { vendors, where: `the real APIs: ${names.join(', ')}` };
 }

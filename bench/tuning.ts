@@ -1,0 +1,11 @@
+/**
+ * Tuning suite: cases that check a tuned path against its plain alternative in the same run. Each part
+ * lives in its own `tuning-*.ts` module; this one runs them in order.
+ */
+import type { BenchResult } from './lib/harness.js';
+import type { SuiteOptions } from './main.js';
+import { gatewayCases } from './tuning-gateway.js';
+
+export async function run(options: SuiteOptions): Promise<BenchResult[]> {
+  return [...(await gatewayCases({ quick: options.quick }))];
+}

@@ -1,0 +1,200 @@
+/**
+ * What the gateway knows about each vendor: where its API lives, how it wants the key, what a call costs
+ * in the provider's own units, which answers mean a spent quota, which GETs are cacheable, and its error
+ * shape (so a caller's SDK reads a gateway refusal as a normal answer of that API).
+ */
+import {
+  elevenLabsCharacterCost,
+  elevenLabsWindows,
+  openAiWindows,
+  stabilityWindows,
+  youtubeCost,
+  youtubeQuotaWindows,
+} from '../apis/index.js';
+import type { HttpAuth, HttpErrorKind, HttpResponse } from '../http/index.js';
+import type { Cost, WindowSpec } from '../resilience/index.js';
+import { endpointTemplate } from './metric-labels.js';
+
+export type GatewayVendorName = 'youtube' | 'openai' | 'stability' | 'elevenlabs';
+export const GATEWAY_VENDORS: readonly GatewayVendorName[] = ['youtube', 'openai', 'stability', 'elevenlabs'];
+
+/** The real APIs' roots: `/gateway/<vendor>/<path>` goes to `<root><path>`. */
+export const GATEWAY_ROOT_URLS: Readonly<Record<GatewayVendorName, string>> = Object.freeze({
+  youtube: 'https://www.googleapis.com/',
+  openai: 'https://api.openai.com/',
+  stability: 'https://api.stability.ai/',
+  elevenlabs: 'https://api.elevenlabs.io/',
+});
+
+/** The same roots on a sandbox (src/sandbox) at `sandboxUrl`. */
+export function gatewaySandboxRoots(sandboxUrl: string): Record<GatewayVendorName, string> {
+  const url = sandboxUrl.replace(/\/+$/, '');
+  return {
+    youtube: `${url}/youtube/`,
+    openai: `${url}/openai/`,
+    stability: `${url}/stability/`,
+    elevenlabs: `${url}/elevenlabs/`,
+  };
+}
+
+export interface VendorRules {
+  readonly name: GatewayVendorName;
+  /** The vendor key as the vendor expects it. */
+  auth(key: string): HttpAuth;
+  /** Query parameters a caller may not send on (credentials). */
+  readonly secretQuery: ReadonlySet<string>;
+  /** Metric label and cost lookup of a call (`videos.list`, `/v1/chat/completions`). */
+  operation(method: string, path: string): string;
+  /** Cost reserved before the call, in the provider's units. */
+  cost(method: string, operation: string, body: Buffer | undefined): Cost;
+  /** Cost read from the answer, replacing the estimate. */
+  actualCost?(response: HttpResponse): Cost | undefined;
+  /** GETs answered from the response cache. */
+  cacheable(method: string, path: string): boolean;
+  classifyError(body: unknown, status: number): HttpErrorKind | undefined;
+  /** An error body in the vendor's shape. */
+  errorBody(status: number, code: string, message: string): unknown;
+  /** Default budget windows (one account's limits) when none is given. */
+  defaultWindows(): WindowSpec[];
+}
+
+function json(body: Buffer | undefined): Record<string, unknown> | undefined {
+  if (!body || body.length === 0) return undefined;
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function googleReason(body: unknown): string | undefined {
+  const errors = (body as { error?: { errors?: Array<{ reason?: unknown }> } } | null)?.error?.errors;
+  const reason = Array.isArray(errors) ? errors[0]?.reason : undefined;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
+const YOUTUBE_WRITE_UNITS = 50;
+const MAX_TOKENS = /"max(?:_completion|_output)?_tokens"\s*:\s*(\d+)/;
+const TOTAL_TOKENS = /"total_tokens"\s*:\s*(\d+)/;
+
+const youtube: VendorRules = {
+  name: 'youtube',
+  auth: (key) => ({ type: 'query', name: 'key', value: key }),
+  secretQuery: new Set(['key', 'access_token', 'oauth_token']),
+  operation(method, path) {
+    // youtube/v3/<resource>[/<id>]: list, download (a caption's body), insert, update, delete.
+    const m = /^youtube\/v3\/([A-Za-z]+)(\/[^/]+)?/.exec(path);
+    if (!m) return endpointTemplate(`/${path}`);
+    const resource = m[1]!;
+    if (method === 'GET') return `${resource}.${m[2] ? 'download' : 'list'}`;
+    const verb = { POST: 'insert', PUT: 'update', DELETE: 'delete' }[method] ?? method.toLowerCase();
+    return `${resource}.${verb}`;
+  },
+  cost(method, operation) {
+    if (method === 'GET') return youtubeCost(operation);
+    return { units: youtubeCost(operation).units === 1 ? YOUTUBE_WRITE_UNITS : youtubeCost(operation).units };
+  },
+  cacheable: (method) => method === 'GET',
+  classifyError(body, status) {
+    const reason = googleReason(body);
+    if (reason === 'quotaExceeded' || reason === 'dailyLimitExceeded') return 'quota_exhausted';
+    if (reason === 'rateLimitExceeded' || reason === 'userRateLimitExceeded') return 'rate_limited';
+    return status === 403 ? 'forbidden' : undefined;
+  },
+  errorBody: (status, code, message) => ({
+    error: { code: status, message, errors: [{ message, domain: 'gateway', reason: code }] },
+  }),
+  defaultWindows: () => youtubeQuotaWindows(10_000),
+};
+
+const openai: VendorRules = {
+  name: 'openai',
+  auth: (key) => ({ type: 'bearer', token: key }),
+  secretQuery: new Set(),
+  operation: (_method, path) => endpointTemplate(`/${path}`),
+  cost(_method, operation, body) {
+    if (!operation.endsWith('/completions') && !operation.endsWith('/responses')) {
+      return { requests: 1, tokens: 0 };
+    }
+    // Prompt (about 4 characters a token) plus the most the completion may take; the usage replaces it.
+    // A scan rather than a parse: the body is forwarded as it is, this only reads one number of it.
+    const text = body?.toString('latin1') ?? '';
+    const limit = MAX_TOKENS.exec(text)?.[1];
+    const completion = limit ? Number(limit) : 256;
+    return { requests: 1, tokens: Math.ceil(text.length / 4) + completion };
+  },
+  actualCost(response) {
+    const data = response.data;
+    if (!(data instanceof Uint8Array)) return undefined;
+    // `usage` comes last in a completion: read the tail, not the whole answer.
+    const tail = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      .subarray(Math.max(0, data.byteLength - 512))
+      .toString('latin1');
+    const total =
+      TOTAL_TOKENS.exec(tail)?.[1] ?? TOTAL_TOKENS.exec(Buffer.from(data).toString('latin1'))?.[1];
+    return total === undefined ? undefined : { requests: 1, tokens: Number(total) };
+  },
+  cacheable: () => false,
+  classifyError(body, status) {
+    const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+    if (status === 429 && code === 'insufficient_quota') return 'quota_exhausted';
+    return undefined;
+  },
+  errorBody: (status, code, message) => ({
+    error: {
+      message,
+      type: status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'server_error' : 'invalid_request_error',
+      param: null,
+      code,
+    },
+  }),
+  defaultWindows: () => openAiWindows(500, 200_000),
+};
+
+const stability: VendorRules = {
+  name: 'stability',
+  auth: (key) => ({ type: 'bearer', token: key }),
+  secretQuery: new Set(),
+  operation: (_method, path) => endpointTemplate(`/${path}`),
+  cost: () => ({ requests: 1 }),
+  cacheable: () => false,
+  classifyError: () => undefined,
+  errorBody: (_status, code, message) => ({ id: code, name: code, errors: [message] }),
+  defaultWindows: () => stabilityWindows(150),
+};
+
+const elevenlabs: VendorRules = {
+  name: 'elevenlabs',
+  auth: (key) => ({ type: 'header', name: 'xi-api-key', value: key }),
+  secretQuery: new Set(),
+  operation: (_method, path) => endpointTemplate(`/${path}`),
+  cost(_method, operation, body) {
+    if (!operation.includes('text-to-speech')) return { concurrent: 1, characters: 0 };
+    const text = json(body)?.text;
+    return { concurrent: 1, characters: typeof text === 'string' ? text.length : 0 };
+  },
+  actualCost(response) {
+    const cost = elevenLabsCharacterCost(response);
+    return cost ? { concurrent: 1, characters: cost.characters } : undefined;
+  },
+  cacheable: (method, path) => method === 'GET' && !path.includes('/user'),
+  classifyError(body, status) {
+    const detail = (body as { detail?: { status?: unknown } } | null)?.detail?.status;
+    if (status === 401 && detail === 'quota_exceeded') return 'quota_exhausted';
+    return undefined;
+  },
+  errorBody: (_status, code, message) => ({ detail: { status: code, message } }),
+  defaultWindows: () => elevenLabsWindows({ concurrent: 5 }),
+};
+
+export const VENDOR_RULES: Readonly<Record<GatewayVendorName, VendorRules>> = Object.freeze({
+  youtube,
+  openai,
+  stability,
+  elevenlabs,
+});
+
+export function isGatewayVendor(name: string): name is GatewayVendorName {
+  return (GATEWAY_VENDORS as readonly string[]).includes(name);
+}
