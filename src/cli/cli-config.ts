@@ -11,6 +11,8 @@ export interface CliConfig {
   databaseUrl: string;
   /** OPUSCLIP_DB_PIPELINE: `on` (the database's default), `off`, or `all` (writes pipelined too). */
   databasePipeline: DatabaseConfig['pipeline'];
+  /** DATABASE_REPLICA_URLS: PostgreSQL read replicas of DATABASE_URL (empty: none). */
+  databaseReplicaUrls: string[];
   redisUrl: string | undefined;
   assetsDir: string;
   keys: {
@@ -61,6 +63,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: 'OPUSCLIP_DB_PIPELINE',
     default: 'on',
     meaning: '`off` gives every statement a connection of its own; `all` pipelines writes too',
+  },
+  {
+    name: 'DATABASE_REPLICA_URLS',
+    default: '(none)',
+    meaning: 'PostgreSQL read replicas of DATABASE_URL, comma-separated postgres:// URLs',
   },
   {
     name: 'REDIS_URL',
@@ -160,6 +167,34 @@ const DB_PIPELINE_VALUES: Record<string, DatabaseConfig['pipeline']> = {
   all: { statements: 'all' },
 };
 
+/** DATABASE_REPLICA_URLS, split and checked (a bad one is named with its password hidden). */
+function replicaUrls(raw: string | undefined, databaseUrl: string): string[] {
+  const urls = (raw ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (urls.length === 0) return [];
+  for (const url of urls) {
+    let dialect: string;
+    try {
+      dialect = parseDatabaseUrl(url).dialect;
+    } catch (error) {
+      throw new ConfigError(`Invalid DATABASE_REPLICA_URLS: ${(error as Error).message}`, { cause: error });
+    }
+    if (dialect !== 'postgres') {
+      throw new ConfigError(
+        `Invalid DATABASE_REPLICA_URLS "${redactConnectionUrl(url)}": read replicas are postgres:// URLs`,
+      );
+    }
+  }
+  if (parseDatabaseUrl(databaseUrl).dialect !== 'postgres') {
+    throw new ConfigError(
+      'DATABASE_REPLICA_URLS needs a postgres:// DATABASE_URL (replicas are PostgreSQL only)',
+    );
+  }
+  return urls;
+}
+
 export function loadConfig(
   flags: Record<string, string | number | boolean | undefined>,
   processEnv: NodeJS.ProcessEnv,
@@ -183,6 +218,7 @@ export function loadConfig(
     });
   }
   const databasePipeline = DB_PIPELINE_VALUES[pipelineSetting];
+  const databaseReplicaUrls = replicaUrls(env.DATABASE_REPLICA_URLS, databaseUrl);
   const redisUrl = str('redis-url', 'REDIS_URL');
   if (redisUrl !== undefined) {
     let ok = false;
@@ -218,6 +254,7 @@ export function loadConfig(
   return {
     databaseUrl,
     databasePipeline,
+    databaseReplicaUrls,
     redisUrl,
     assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',
     keys: {

@@ -36,7 +36,10 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
     const names = replicaNames(replicaUrls);
     const targets = await Promise.all(
       replicaUrls.map(async (url, i) => {
-        const inner = await openDatabase<DB>({ ...cfg, url }, metrics, undefined, false);
+        // A replica has the primary's schema unless its URL names one.
+        const own: DatabaseConfig = { ...cfg, url, ...primarySchema(cfg) };
+        if (new URL(url).searchParams.has('schema')) delete own.schema;
+        const inner = await openDatabase<DB>(own, metrics, undefined, false);
         return {
           name: names[i]!,
           execute: <R>(q: SqlQuery, o?: ExecOptions) => inner.executeOnPrimary<R>(q, o),
@@ -66,6 +69,13 @@ export async function createDatabase<DB>(config: DatabaseConfig | string = {}): 
   }
   if (replicas !== undefined) await replicas.start();
   return db;
+}
+
+/** The schema the primary is opened on (`schema`, or `?schema=` on its URL), as an option. */
+function primarySchema(cfg: DatabaseConfig): { schema?: string } {
+  if (cfg.schema !== undefined) return { schema: cfg.schema };
+  const fromUrl = new URL(cfg.url!).searchParams.get('schema');
+  return fromUrl ? { schema: fromUrl } : {};
 }
 
 /** The replica URLs, after checking the options that go with them. */
@@ -177,7 +187,12 @@ async function openDatabase<DB>(
           preparedStatements: prepared,
         }
       : undefined,
-    { dialect: parsed.dialect, clock, run: (conn, query, name) => db.runOn(conn, query, name) },
+    {
+      dialect: parsed.dialect,
+      clock,
+      run: (conn, query, name) => db.runOn(conn, query, name),
+      mapError: (error) => driver.mapError(error),
+    },
   );
   // On MySQL the pipeline's connections are its own share of `max`.
   const poolMax = max - (plan?.ownConnections ?? 0);

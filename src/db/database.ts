@@ -615,12 +615,14 @@ export class DbSession<DB> extends QueryableBase<DB> {
   }
 
   /**
-   * The WAL position of the session's latest write (`16/B374D848`), or undefined before any: hand it to
-   * `db.session({ after })` elsewhere so that session reads this one's writes too.
+   * The WAL position of the session's latest write (`16/B374D848`), or undefined before any (or
+   * without replicas): hand it to `db.session({ after })` elsewhere, so that session reads this one's
+   * writes too. Resolves once the positions of the writes that have finished are known.
    */
-  get position(): string | undefined {
-    const p = this.#marks[0]!.position;
-    return p === 0n ? undefined : formatWalPosition(p);
+  async position(): Promise<string | undefined> {
+    const mark = this.#marks[0]!;
+    await mark.settled();
+    return mark.position === 0n ? undefined : formatWalPosition(mark.position);
   }
 
   /** A Kysely instance whose statements run as `session.execute` runs them (use `transaction()` for transactions). */

@@ -17,11 +17,29 @@ export class WriteMark {
   position = 0n;
   /** Writes that have finished whose position is still being read: their reads go to the primary. */
   pending = 0;
+  #waiters: Array<() => void> = [];
   /**
    * A write whose position could not be read finished at this time (clock ms): the caller's reads go to
    * the primary until a position read from the primary after that time stands in for it.
    */
   unknownSince: number | undefined;
+
+  /** A finished write's position is being read. */
+  begin(): void {
+    this.pending++;
+  }
+
+  /** …and has been read (or could not be). */
+  end(): void {
+    this.pending--;
+    if (this.pending === 0 && this.#waiters.length > 0) for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Resolves once no write's position is being read. */
+  settled(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
 }
 
 export type ReplicaState = 'unknown' | 'ok' | 'lagging' | 'unreachable' | 'not_replica';

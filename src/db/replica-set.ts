@@ -191,7 +191,7 @@ export class ReplicaSet {
    * primary meanwhile). The caller is not held up.
    */
   afterWrite(marks: readonly WriteMark[]): void {
-    for (const m of marks) m.pending++;
+    for (const m of marks) m.begin();
     const sentAt = this.#o.clock.now();
     this.#readPosition(this.#primary, PRIMARY_POSITION, 'position').then(
       (position) => this.#settle(marks, position, sentAt),
@@ -201,7 +201,7 @@ export class ReplicaSet {
 
   /** The position a transaction's COMMIT reached, read on its own connection after COMMIT (see Database). */
   noteCommit(marks: readonly WriteMark[], position: unknown, sentAt: number): void {
-    for (const m of marks) m.pending++;
+    for (const m of marks) m.begin();
     this.#settle(marks, parseWalPosition(position), sentAt);
   }
 
@@ -213,9 +213,9 @@ export class ReplicaSet {
 
   #settle(marks: readonly WriteMark[], position: bigint | undefined, sentAt: number): void {
     for (const m of marks) {
-      m.pending--;
       if (position !== undefined) this.router.noteWrite(m, position, sentAt);
       else m.unknownSince = sentAt;
+      m.end();
     }
   }
 

@@ -14,6 +14,8 @@ export interface ServeConfig {
   databaseSchema?: string;
   /** createDatabase's `pipeline` (default: the dialect's; docs/database.md, "Pipelined statements"). */
   databasePipeline?: DatabaseConfig['pipeline'];
+  /** PostgreSQL read replicas of `databaseUrl` (docs/database.md, "Read replicas"). */
+  databaseReplicaUrls?: readonly string[];
   /**
    * Redis for the pipeline queue and /readyz. Without it the service runs: the queue routes
    * (`POST /api/videos`, `/api/jobs`) answer 503 ERR_SERVER_REDIS_NOT_CONFIGURED, the rest works.
@@ -84,6 +86,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     url: config.databaseUrl,
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
+    ...(config.databaseReplicaUrls?.length ? { replicas: config.databaseReplicaUrls } : {}),
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
   // close() has one bound in all: the server gets half of it, the dependencies share what is left.

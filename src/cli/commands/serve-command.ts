@@ -30,6 +30,9 @@ export async function runServe(ctx: CommandContext): Promise<number> {
   const running = await serve({
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
+    ...(ctx.config.databaseReplicaUrls.length > 0
+      ? { databaseReplicaUrls: ctx.config.databaseReplicaUrls }
+      : {}),
     ...(redisUrl ? { redisUrl } : {}),
     port,
     host,
@@ -37,7 +40,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     secrets: [
       ...Object.values(ctx.config.keys).filter((k): k is string => Boolean(k)),
       ...(ctx.config.serviceApiKeys ?? []),
-      ...urlPasswords(ctx.config.databaseUrl, redisUrl),
+      ...urlPasswords(ctx.config.databaseUrl, redisUrl, ...ctx.config.databaseReplicaUrls),
     ],
     assetsDir: ctx.config.assetsDir,
     logLevel: ctx.config.logLevelSet ? ctx.config.logLevel : 'info',
