@@ -60,14 +60,14 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     meaning: 'postgres://…, mysql://… (MariaDB too), sqlite:<file> or sqlite::memory:',
   },
   {
-    name: 'OPUSCLIP_DB_PIPELINE',
-    default: 'on',
-    meaning: '`off` gives every statement a connection of its own; `all` pipelines writes too',
-  },
-  {
     name: 'DATABASE_REPLICA_URLS',
     default: '(none)',
     meaning: 'PostgreSQL read replicas of DATABASE_URL, comma-separated postgres:// URLs',
+  },
+  {
+    name: 'OPUSCLIP_DB_PIPELINE',
+    default: 'on',
+    meaning: '`off` gives every statement a connection of its own; `all` pipelines writes too',
   },
   {
     name: 'REDIS_URL',
