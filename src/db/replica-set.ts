@@ -188,16 +188,27 @@ export class ReplicaSet {
   /**
    * A write outside a transaction has finished (whatever its outcome: a failed one may have committed):
    * reads the primary's WAL position for `marks`, whose replica reads wait for it (they go to the
-   * primary meanwhile). The caller is not held up.
+   * primary meanwhile). The caller is not held up. Writes that finish in the same turn of the event loop
+   * share one read of the position (sent after all of them finished, so it covers them all).
    */
   afterWrite(marks: readonly WriteMark[]): void {
-    for (const m of marks) m.begin();
+    for (const m of marks) {
+      m.begin();
+      this.#batch.push(m);
+    }
+    if (this.#batch.length === marks.length) queueMicrotask(this.#readBatchPosition);
+  }
+
+  readonly #batch: WriteMark[] = [];
+
+  readonly #readBatchPosition = (): void => {
+    const marks = this.#batch.splice(0);
     const sentAt = this.#o.clock.now();
     this.#readPosition(this.#primary, PRIMARY_POSITION, 'position').then(
       (position) => this.#settle(marks, position, sentAt),
       () => this.#settle(marks, undefined, sentAt),
     );
-  }
+  };
 
   /** The position a transaction's COMMIT reached, read on its own connection after COMMIT (see Database). */
   noteCommit(marks: readonly WriteMark[], position: unknown, sentAt: number): void {
