@@ -264,7 +264,11 @@ export class Database<DB> extends QueryableBase<DB> {
     return running;
   }
 
-  /** Runs a statement on the primary, whatever it is (the path of every statement without replicas). */
+  /**
+   * Runs a statement on the primary whatever it is, without the read-your-writes bookkeeping of
+   * `execute` (the path of every statement without replicas, and of a replica's own database). Prefer
+   * `execute`, with `{ consistency: 'primary' }` for a read that must see the primary.
+   */
   executeOnPrimary<R = Record<string, unknown>>(
     query: SqlQuery,
     options?: ExecOptions,
