@@ -153,9 +153,15 @@ export class ReplicaSet {
     else this.#o.logger.warn({ replica }, `read replica ${replica} ${message}`);
   }
 
+  /** The primary's WAL position, bounded by `checkTimeoutMs` (a primary that hangs holds nothing up). */
   async #readPosition(target: StatementTarget, query: SqlQuery, column: string): Promise<bigint | undefined> {
-    const res = await target.execute<Record<string, unknown>>(query, { name: 'replica.position' });
-    return parseWalPosition(res.rows[0]?.[column]);
+    const { signal, dispose } = timeoutSignal(this.#o.checkTimeoutMs, this.#o.clock);
+    try {
+      const res = await target.execute<Record<string, unknown>>(query, { name: 'replica.position', signal });
+      return parseWalPosition(res.rows[0]?.[column]);
+    } finally {
+      dispose();
+    }
   }
 
   /**
