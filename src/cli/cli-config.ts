@@ -13,6 +13,8 @@ export interface CliConfig {
   databasePipeline: DatabaseConfig['pipeline'];
   /** OPUSCLIP_SLOW_QUERY_MS: `serve`'s slow-query threshold; false when `off`. */
   slowQueryMs: number | false;
+  /** DATABASE_REPLICA_URLS: PostgreSQL read replicas of DATABASE_URL (empty: none). */
+  databaseReplicaUrls: string[];
   redisUrl: string | undefined;
   assetsDir: string;
   keys: {
@@ -62,6 +64,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     flag: '--database-url',
     default: DEFAULT_DATABASE_URL,
     meaning: 'postgres://…, mysql://… (MariaDB too), sqlite:<file> or sqlite::memory:',
+  },
+  {
+    name: 'DATABASE_REPLICA_URLS',
+    default: '(none)',
+    meaning: 'PostgreSQL read replicas of DATABASE_URL, comma-separated postgres:// URLs',
   },
   {
     name: 'OPUSCLIP_DB_PIPELINE',
@@ -181,6 +188,34 @@ const DB_PIPELINE_VALUES: Record<string, DatabaseConfig['pipeline']> = {
   all: { statements: 'all' },
 };
 
+/** DATABASE_REPLICA_URLS, split and checked (a bad one is named with its password hidden). */
+function replicaUrls(raw: string | undefined, databaseUrl: string): string[] {
+  const urls = (raw ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (urls.length === 0) return [];
+  for (const url of urls) {
+    let dialect: string;
+    try {
+      dialect = parseDatabaseUrl(url).dialect;
+    } catch (error) {
+      throw new ConfigError(`Invalid DATABASE_REPLICA_URLS: ${(error as Error).message}`, { cause: error });
+    }
+    if (dialect !== 'postgres') {
+      throw new ConfigError(
+        `Invalid DATABASE_REPLICA_URLS "${redactConnectionUrl(url)}": read replicas are postgres:// URLs`,
+      );
+    }
+  }
+  if (parseDatabaseUrl(databaseUrl).dialect !== 'postgres') {
+    throw new ConfigError(
+      'DATABASE_REPLICA_URLS needs a postgres:// DATABASE_URL (replicas are PostgreSQL only)',
+    );
+  }
+  return urls;
+}
+
 export function loadConfig(
   flags: Record<string, string | number | boolean | undefined>,
   processEnv: NodeJS.ProcessEnv,
@@ -212,6 +247,7 @@ export function loadConfig(
       details: { slowQueryMs: slowRaw },
     });
   }
+  const databaseReplicaUrls = replicaUrls(env.DATABASE_REPLICA_URLS, databaseUrl);
   const redisUrl = str('redis-url', 'REDIS_URL');
   if (redisUrl !== undefined) {
     let ok = false;
@@ -248,6 +284,7 @@ export function loadConfig(
     databaseUrl,
     databasePipeline,
     slowQueryMs,
+    databaseReplicaUrls,
     redisUrl,
     assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',
     keys: {

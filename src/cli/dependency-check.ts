@@ -115,7 +115,8 @@ function reasonOf(codes: unknown[], texts: string[], timeoutMs: number, secrets:
  * with one line; the db layer's error already names the URL with its password hidden.
  */
 export async function connectDatabase<DB>(
-  config: Pick<CliConfig, 'databaseUrl' | 'databasePipeline'>,
+  config: Pick<CliConfig, 'databaseUrl' | 'databasePipeline'> &
+    Partial<Pick<CliConfig, 'databaseReplicaUrls'>>,
   logger?: Logger,
 ): Promise<Database<DB>> {
   const url = config.databaseUrl;
@@ -123,6 +124,7 @@ export async function connectDatabase<DB>(
     return await createDatabase<DB>({
       url,
       ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
+      ...(config.databaseReplicaUrls?.length ? { replicas: config.databaseReplicaUrls } : {}),
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       closeTimeoutMs: 2_000,
       ...(logger ? { logger } : {}),
@@ -131,7 +133,7 @@ export async function connectDatabase<DB>(
     if (isOpusError(error)) throw error;
     throw new CliError(
       CliErrorCode.Unreachable,
-      `cannot open the database ${redactConnectionUrl(url)}: ${redactSecrets(String((error as Error)?.message ?? error), urlPasswords(url))}`,
+      `cannot open the database ${redactConnectionUrl(url)}: ${redactSecrets(String((error as Error)?.message ?? error), urlPasswords(url, ...(config.databaseReplicaUrls ?? [])))}`,
     );
   }
 }

@@ -274,7 +274,7 @@ function keysOf(env: NodeJS.ProcessEnv): string[] {
     env.STABILITY_API_KEY,
     env.ELEVENLABS_API_KEY,
     ...(env.OPUSCLIP_API_KEYS ?? '').split(','),
-    ...urlPasswords(env.DATABASE_URL, env.REDIS_URL),
+    ...urlPasswords(env.DATABASE_URL, env.REDIS_URL, ...(env.DATABASE_REPLICA_URLS ?? '').split(',')),
   ]
     .map((k) => k?.trim())
     .filter((k): k is string => !!k);
@@ -306,7 +306,7 @@ async function execute(
     if (options.shutdownBoundMs === undefined) shutdown.setBound(config.shutdownTimeoutMs);
     secrets = [
       ...secrets,
-      ...urlPasswords(config.databaseUrl, config.redisUrl),
+      ...urlPasswords(config.databaseUrl, config.redisUrl, ...config.databaseReplicaUrls),
       ...(config.serviceApiKeys ?? []),
     ];
     const explicitLevel = typeof flags['log-level'] === 'string' || config.logLevelSet;

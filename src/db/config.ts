@@ -47,6 +47,20 @@ export interface DatabaseConfig extends PoolOptions {
    * by default; `true` = the defaults of SlowQueryOptions. See docs/database.md, "Slow queries".
    */
   slowQueries?: boolean | SlowQueryOptions;
+  /**
+   * PostgreSQL only: read replicas (streaming standbys of `url`). Reads outside transactions go to one
+   * of them, writes and transactions to the primary; a caller reads its own writes. Each replica gets a
+   * pool (and pipeline) with the options of the primary's. See docs/database.md, "Read replicas".
+   */
+  replicas?: readonly string[];
+  /** A replica further behind the primary than this is skipped (default 5 000). */
+  maxReplicaLagMs?: number;
+  /** Between checks of the primary's WAL position and of each replica's replay position (default 1 000). */
+  replicaPollMs?: number;
+  /** A replica whose check takes longer counts as unreachable until one succeeds (default 2 000). */
+  replicaCheckTimeoutMs?: number;
+  /** The primary takes its turn in the round robin of reads too (default false: replicas only). */
+  readFromPrimary?: boolean;
   /** PostgreSQL only: the schema to use (search_path). */
   schema?: string;
   /** SQLite only: busy timeout in ms (default 5 000). */

@@ -14,6 +14,7 @@ export interface PipelineContext {
   dialect: DialectName;
   clock: Clock;
   run<R>(conn: DriverConnection, query: SqlQuery, name: string): Promise<ExecResult<R>>;
+  mapError(error: unknown): unknown;
 }
 
 /** What a database's pipeline will be, decided before its pool is made. */
@@ -42,13 +43,13 @@ export async function planPipeline(
   mysql: MariadbConnectOptions | undefined,
   context: PipelineContext,
 ): Promise<PipelinePlan | undefined> {
-  const { dialect, clock, run } = context;
+  const { dialect, clock, run, mapError } = context;
   if (option === false || dialect === 'sqlite') return undefined;
   if (option !== undefined && option !== true && (typeof option !== 'object' || option === null)) {
     throw new InvalidArgumentError('createDatabase: `pipeline` must be a boolean or an object');
   }
   const settings = pipelineSettings(option, max - 1);
-  const common = { ...settings, dialect, clock, run };
+  const common = { ...settings, dialect, clock, run, mapError };
   if (dialect === 'postgres') {
     return {
       ownConnections: 0,

@@ -2,6 +2,7 @@ import { LatencyRecorder, type LatencySummary } from '../core/latency-recorder.j
 import type { PoolStats } from './connection-pool.js';
 import { dbChannels } from './db-channels.js';
 import type { PipelineStats } from './pipelined-pool.js';
+import type { ReplicaStats } from './replica-router.js';
 
 export interface DbMetricsSnapshot {
   /** Queries run (successful or not). */
@@ -16,6 +17,8 @@ export interface DbMetricsSnapshot {
   pool: PoolStats;
   /** Statements outside transactions on shared connections; absent when pipelining is off. */
   pipeline?: PipelineStats;
+  /** Read replicas: where reads went, read-your-writes fallbacks, each replica's state and lag; absent without replicas. */
+  replicas?: ReplicaStats;
 }
 
 /** Counters for one Database; recording is O(1) on the query path. */
@@ -42,7 +45,7 @@ export class DatabaseMetrics {
     this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
   }
 
-  snapshot(pool: PoolStats, pipeline?: PipelineStats): DbMetricsSnapshot {
+  snapshot(pool: PoolStats, pipeline?: PipelineStats, replicas?: ReplicaStats): DbMetricsSnapshot {
     const latency = this.#all.summary();
     return {
       queriesExecuted: latency.count,
@@ -53,6 +56,7 @@ export class DatabaseMetrics {
       transactions: { committed: this.committed, rolledBack: this.rolledBack, retried: this.retried },
       pool,
       ...(pipeline ? { pipeline } : {}),
+      ...(replicas ? { replicas } : {}),
     };
   }
 }

@@ -20,7 +20,10 @@ import type { DatabaseMetrics, DbMetricsSnapshot } from './database-metrics.js';
 import type { DialectDriver, DriverConnection } from './dialect-driver.js';
 import { DatabaseError, DbErrorCode, transactionAbortedError } from './errors.js';
 import type { PipelinedPool } from './pipelined-pool.js';
+import { WriteMark } from './replica-router.js';
+import { type ReplicaSet, WAL_POSITION_SQL } from './replica-set.js';
 import type { SlowQueryEntry, SlowQueryLog } from './slow-query-log.js';
+import { statementKind } from './statement-kind.js';
 import { translatePlaceholders } from './translate-placeholders.js';
 import type {
   BatchInsertSpec,
@@ -36,6 +39,7 @@ import type {
   Transaction,
   TransactionOptions,
 } from './types.js';
+import { formatWalPosition, parseWalPosition } from './wal-position.js';
 
 type AfterCommit = () => void | Promise<void>;
 
@@ -69,6 +73,8 @@ export interface DatabaseInternals {
   slowQueries?: SlowQueryLog | undefined;
   /** Set by `useCache`; kept here so transactions reach it too (their writes invalidate after COMMIT). */
   queryCache?: QueryCacheHooks | undefined;
+  /** Read replicas (PostgreSQL): reads outside transactions go there; see docs/database.md, "Read replicas". */
+  replicas?: ReplicaSet | undefined;
 }
 
 /** What Database and Transaction share: raw queries, result shaping, batch writes. */
@@ -127,6 +133,7 @@ abstract class QueryableBase<DB> implements Queryable<DB> {
     const execOptions: ExecOptions = {};
     if (options.name !== undefined) execOptions.name = options.name;
     if (options.signal !== undefined) execOptions.signal = options.signal;
+    if (options.consistency !== undefined) execOptions.consistency = options.consistency;
     const cache = this.cacheHooks();
     if (type === 'select') {
       const load = async (): Promise<unknown[]> => (await this.execute(query, execOptions)).rows;
@@ -181,6 +188,8 @@ export class Database<DB> extends QueryableBase<DB> {
   readonly inTransaction = false;
   readonly #in: DatabaseInternals;
   readonly #kyselyParts: KyselyParts;
+  /** What this database has written (read-your-writes for calls that are not in a session). */
+  readonly #marks: readonly WriteMark[] = [new WriteMark()];
   #inflight = 0;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -189,7 +198,7 @@ export class Database<DB> extends QueryableBase<DB> {
     super();
     this.#in = internals;
     this.dialect = internals.driver.dialect;
-    this.#kyselyParts = createKyselyParts(this as unknown as Database<unknown>, internals);
+    this.#kyselyParts = createKyselyParts(this as unknown as Database<unknown>, internals, this.#marks);
     this.kysely = new Kysely<DB>(this.#kyselyParts.config);
   }
 
@@ -208,6 +217,71 @@ export class Database<DB> extends QueryableBase<DB> {
   }
 
   execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
+    return this.executeFor<R>(this.#marks, query, options);
+  }
+
+  /**
+   * A session: its own read-your-writes. Its reads wait (on the primary) only for what the session
+   * itself wrote, not for every write of the process; `after` resumes one from another's `position`
+   * (another process's, handed over in a cookie or a job). Without replicas it is the database itself.
+   */
+  session(options: { after?: string | undefined } = {}): DbSession<DB> {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('session: `options` must be an object');
+    }
+    const mark = new WriteMark();
+    if (options.after !== undefined) {
+      const position = parseWalPosition(options.after);
+      if (position === undefined) {
+        throw new InvalidArgumentError('session: `options.after` must be a position such as "16/B374D848"');
+      }
+      mark.position = position;
+    }
+    // The session's writes count for the database's own reads too.
+    return new DbSession<DB>(
+      this,
+      [mark, ...this.#marks],
+      () => this.#in.queryCache,
+      (target) => this.#kyselyParts.bind<DB>(new KyselyConnectionAdapter(target)),
+    );
+  }
+
+  /**
+   * `execute` on behalf of the callers whose writes `marks` track (the first decides where a read may
+   * go; a write is recorded in all of them). Used by sessions.
+   */
+  executeFor<R>(
+    marks: readonly WriteMark[],
+    query: SqlQuery,
+    options: ExecOptions | undefined,
+  ): Promise<ExecResult<R>> {
+    const replicas = this.#in.replicas;
+    if (replicas === undefined) return this.executeOnPrimary<R>(query, options);
+    if (this.#closing) return Promise.reject(closedError());
+    if (typeof query?.sql !== 'string' || !Array.isArray(query.parameters)) {
+      return Promise.reject(malformedQuery(query));
+    }
+    const kind = statementKind(query.sql, this.dialect);
+    if (kind !== 'exclusive' && (options?.readOnly ?? kind === 'read')) {
+      return replicas.read<R>(query, options, marks[0]!, options?.consistency ?? 'read-your-writes');
+    }
+    const running = this.executeOnPrimary<R>(query, options);
+    running.then(
+      () => replicas.afterWrite(marks),
+      () => replicas.afterWrite(marks),
+    );
+    return running;
+  }
+
+  /**
+   * Runs a statement on the primary whatever it is, without the read-your-writes bookkeeping of
+   * `execute` (the path of every statement without replicas, and of a replica's own database). Prefer
+   * `execute`, with `{ consistency: 'primary' }` for a read that must see the primary.
+   */
+  executeOnPrimary<R = Record<string, unknown>>(
+    query: SqlQuery,
+    options?: ExecOptions,
+  ): Promise<ExecResult<R>> {
     if (this.#closing) return Promise.reject(closedError());
     if (typeof query?.sql !== 'string' || !Array.isArray(query.parameters)) {
       return Promise.reject(malformedQuery(query));
@@ -310,7 +384,13 @@ export class Database<DB> extends QueryableBase<DB> {
     );
   }
 
-  async transaction<T>(
+  transaction<T>(fn: (tx: Transaction<DB>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.transactionFor(this.#marks, fn, options);
+  }
+
+  /** `transaction` on behalf of the callers whose writes `marks` track (used by sessions). */
+  async transactionFor<T>(
+    marks: readonly WriteMark[],
     fn: (tx: Transaction<DB>) => Promise<T>,
     options: TransactionOptions = {},
   ): Promise<T> {
@@ -321,7 +401,7 @@ export class Database<DB> extends QueryableBase<DB> {
     // Counted from the call, not from the connection: close() must wait for a transaction still queued.
     this.#inflight++;
     try {
-      return await this.#transactionAttempts(fn, options, maxRetries, label);
+      return await this.#transactionAttempts(fn, options, maxRetries, label, marks);
     } finally {
       this.#done();
     }
@@ -332,6 +412,7 @@ export class Database<DB> extends QueryableBase<DB> {
     options: TransactionOptions,
     maxRetries: number,
     label: string,
+    marks: readonly WriteMark[],
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (options.signal?.aborted) throw abortReason(options.signal);
@@ -347,7 +428,7 @@ export class Database<DB> extends QueryableBase<DB> {
       let released = false;
       let discard = false;
       // Shared by the transaction and its savepoints: what the database has aborted, if anything.
-      const state: TxState = { cause: undefined, depth: Number.POSITIVE_INFINITY };
+      const state: TxState = { cause: undefined, depth: Number.POSITIVE_INFINITY, wrote: false };
       const tx = new DbTransaction<DB>(this, this.#in, this.#kyselyParts, conn, options.name, 0, state);
       let returned = false;
       try {
@@ -367,6 +448,7 @@ export class Database<DB> extends QueryableBase<DB> {
           this.runOn(conn, { sql, parameters: [] }, 'tx.commit'),
         );
         this.#in.metrics.committed++;
+        if (state.wrote && this.#in.replicas !== undefined) await this.#noteCommit(conn, marks);
         this.#in.pool.release(slot);
         released = true;
         await runCallbacks(tx.takeAfterCommit(), this.#in.logger);
@@ -382,7 +464,10 @@ export class Database<DB> extends QueryableBase<DB> {
         const unknownCommit = isOpusError(error) && error.code === DbErrorCode.CommitUnknown;
         if (!unknownCommit && !(await rollbackOn(conn))) discard = true;
         if (conn.broken || isConnectionLost(error) || unknownCommit) discard = true;
-        if (unknownCommit) this.#in.metrics.error(DbErrorCode.CommitUnknown);
+        if (unknownCommit) {
+          this.#in.metrics.error(DbErrorCode.CommitUnknown);
+          this.#in.replicas?.noteUnknownWrite(marks);
+        }
         const decisive = cause ?? error;
         const retry = decisive instanceof DatabaseError && decisive.retryable && attempt < maxRetries;
         this.#in.pool.release(slot, discard);
@@ -397,6 +482,11 @@ export class Database<DB> extends QueryableBase<DB> {
   }
 
   batchInsert(spec: BatchInsertSpec): Promise<number> {
+    return this.batchInsertFor(this.#marks, spec);
+  }
+
+  /** `batchInsert` on behalf of the callers whose writes `marks` track (used by sessions). */
+  batchInsertFor(marks: readonly WriteMark[], spec: BatchInsertSpec): Promise<number> {
     const bad = checkBatchSpec(spec);
     if (bad !== undefined) return Promise.reject(bad);
     if (spec.signal?.aborted) return Promise.reject(abortReason(spec.signal));
@@ -405,7 +495,7 @@ export class Database<DB> extends QueryableBase<DB> {
     const options: TransactionOptions = { name: `batchInsert:${spec.table}` };
     if (maxRetries !== undefined) options.maxRetries = maxRetries;
     if (spec.signal) options.signal = spec.signal;
-    return this.transaction((tx) => tx.batchInsert(spec), options);
+    return this.transactionFor(marks, (tx) => tx.batchInsert(spec), options);
   }
 
   /** Outside a transaction the work is already durable: runs `fn` now; await the result to wait for it. */
@@ -449,16 +539,43 @@ export class Database<DB> extends QueryableBase<DB> {
     return { applied, alreadyApplied: Object.keys(migrations).filter((n) => !applied.includes(n)) };
   }
 
+  /**
+   * After a writing transaction's COMMIT: the primary's WAL position, read on the same connection (so it
+   * is at or past the commit), for read-your-writes.
+   */
+  async #noteCommit(conn: DriverConnection, marks: readonly WriteMark[]): Promise<void> {
+    const replicas = this.#in.replicas!;
+    const sentAt = this.#in.clock.now();
+    try {
+      const res = await this.runOn<{ position: string }>(
+        conn,
+        { sql: WAL_POSITION_SQL, parameters: [] },
+        'replica.position',
+      );
+      replicas.noteCommit(marks, res.rows[0]?.position, sentAt);
+    } catch {
+      replicas.noteUnknownWrite(marks);
+    }
+  }
+
   metrics(): DbMetricsSnapshot {
-    return this.#in.metrics.snapshot(this.#in.pool.stats(), this.#in.pipeline?.stats());
+    return this.#in.metrics.snapshot(
+      this.#in.pool.stats(),
+      this.#in.pipeline?.stats(),
+      this.#in.replicas?.stats(),
+    );
   }
 
   /**
    * Statements slower than the `slowQueries` threshold, one entry per distinct statement, most recently
-   * seen first, with their plan and findings; empty when slow-query capture is off.
+   * seen first, with their plan and findings; empty when slow-query capture is off. With read replicas,
+   * the reads they ran are here too (an entry per server that ran the statement, planned there).
    */
   slowQueries(): SlowQueryEntry[] {
-    return this.#in.slowQueries?.entries() ?? [];
+    const own = this.#in.slowQueries?.entries() ?? [];
+    const replicas = this.#in.replicas?.slowQueries() ?? [];
+    if (replicas.length === 0) return own;
+    return [...own, ...replicas].sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
 
   /** Who holds connections right now (query or transaction name, and for how long). */
@@ -487,6 +604,7 @@ export class Database<DB> extends QueryableBase<DB> {
       await Promise.race([Promise.all(work), deadline]);
       cancel?.();
       await pipeline?.close();
+      await this.#in.replicas?.close();
       await this.#in.pool.destroyAll();
       await this.#in.driver.destroy?.();
     })();
@@ -496,6 +614,71 @@ export class Database<DB> extends QueryableBase<DB> {
   #done(): void {
     this.#inflight--;
     if (this.#inflight === 0 && this.#drained) this.#drained();
+  }
+}
+
+/**
+ * A caller of a Database with read replicas that reads its own writes without waiting for everyone
+ * else's: `db.session()`. Everything runs as on the database; only where a read may go differs.
+ */
+export class DbSession<DB> extends QueryableBase<DB> {
+  readonly dialect: DialectName;
+  readonly inTransaction = false;
+  readonly #db: Database<DB>;
+  readonly #marks: readonly WriteMark[];
+  readonly #cache: () => QueryCacheHooks | undefined;
+  readonly #bind: (target: KyselyTarget) => Kysely<DB>;
+  #kysely: Kysely<DB> | undefined;
+
+  constructor(
+    db: Database<DB>,
+    marks: readonly WriteMark[],
+    cache: () => QueryCacheHooks | undefined,
+    bind: (target: KyselyTarget) => Kysely<DB>,
+  ) {
+    super();
+    this.#db = db;
+    this.dialect = db.dialect;
+    this.#marks = marks;
+    this.#cache = cache;
+    this.#bind = bind;
+  }
+
+  /**
+   * The WAL position of the session's latest write (`16/B374D848`), or undefined before any (or
+   * without replicas): hand it to `db.session({ after })` elsewhere, so that session reads this one's
+   * writes too. Resolves once the positions of the writes that have finished are known.
+   */
+  async position(): Promise<string | undefined> {
+    const mark = this.#marks[0]!;
+    await mark.settled();
+    return mark.position === 0n ? undefined : formatWalPosition(mark.position);
+  }
+
+  /** A Kysely instance whose statements run as `session.execute` runs them (use `transaction()` for transactions). */
+  get kysely(): Kysely<DB> {
+    this.#kysely ??= this.#bind(this);
+    return this.#kysely;
+  }
+
+  protected cacheHooks(): QueryCacheHooks | undefined {
+    return this.#cache();
+  }
+
+  execute<R = Record<string, unknown>>(query: SqlQuery, options?: ExecOptions): Promise<ExecResult<R>> {
+    return this.#db.executeFor<R>(this.#marks, query, options);
+  }
+
+  transaction<T>(fn: (tx: Transaction<DB>) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.#db.transactionFor(this.#marks, fn, options);
+  }
+
+  batchInsert(spec: BatchInsertSpec): Promise<number> {
+    return this.#db.batchInsertFor(this.#marks, spec);
+  }
+
+  afterCommit(fn: AfterCommit): Promise<void> {
+    return this.#db.afterCommit(fn);
   }
 }
 
@@ -512,6 +695,8 @@ interface FailureWatcher {
 interface TxState {
   cause: DatabaseError | undefined;
   depth: number;
+  /** A statement that is not a plain read ran (its commit position matters to read-your-writes). */
+  wrote: boolean;
 }
 
 /** A transaction (depth 0) or a savepoint inside one (depth 1+), bound to one connection. */
@@ -568,6 +753,11 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB>, Fa
       return Promise.reject(malformedQuery(query));
     }
     if (options?.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    if (
+      !this.#state.wrote &&
+      (options?.readOnly === false || statementKind(query.sql, this.dialect) !== 'read')
+    )
+      this.#state.wrote = true;
     return this.#db.runOn<R>(this.#conn, query, options?.name ?? 'tx.query', this);
   }
 
@@ -690,6 +880,7 @@ class DbTransaction<DB> extends QueryableBase<DB> implements Transaction<DB>, Fa
     if (this.#state.cause !== undefined) return Promise.reject(transactionAbortedError(this.#state.cause));
     const bad = checkBatchSpec(spec);
     if (bad !== undefined) return Promise.reject(bad);
+    this.#state.wrote = true;
     // What the caller's row source throws (a validation error, a broken file) reaches the caller as it
     // is: it is not a database error.
     const source: { error?: unknown } = {};
@@ -881,11 +1072,16 @@ interface KyselyParts {
   bind<DB>(conn: DatabaseConnection): Kysely<DB>;
 }
 
+/** What a Kysely connection runs its statements through. */
+interface KyselyTarget {
+  execute(q: SqlQuery, o?: ExecOptions): Promise<ExecResult<unknown>>;
+}
+
 /** A Kysely DatabaseConnection that runs through a Queryable (metrics, error mapping, its connection). */
 class KyselyConnectionAdapter implements DatabaseConnection {
-  readonly #target: { execute(q: SqlQuery, o?: ExecOptions): Promise<ExecResult<unknown>> };
+  readonly #target: KyselyTarget;
 
-  constructor(target: { execute(q: SqlQuery, o?: ExecOptions): Promise<ExecResult<unknown>> }) {
+  constructor(target: KyselyTarget) {
     this.#target = target;
   }
 
@@ -921,17 +1117,37 @@ class PooledKyselyConnection extends KyselyConnectionAdapter {
 }
 
 /**
- * Kysely's own connection while statements are pipelined: its statements run as `db.execute` would run
- * them (shared connections for those that can share one) until one needs a connection of its own or a
- * transaction begins; from then on it holds a connection of the pool until Kysely releases it, so
- * `db.kysely.connection()` keeps its session.
+ * Kysely's own connection while statements are pipelined or read replicas are on: its statements run as
+ * `db.execute` would run them (shared connections, a replica for reads) until one needs a connection of
+ * its own or a transaction begins; from then on it holds a connection of the pool until Kysely releases
+ * it, so `db.kysely.connection()` keeps its session. A write on a held connection outside a transaction
+ * has no position read for it: the database's reads go to the primary until its next check (see
+ * ReplicaSet.noteUnknownWrite).
  */
 class SharedKyselyConnection extends KyselyConnectionAdapter {
-  readonly #holder: { slot: Slot<DriverConnection> | undefined; hold(): Promise<Slot<DriverConnection>> };
+  readonly #holder: {
+    slot: Slot<DriverConnection> | undefined;
+    inTransaction: boolean;
+    hold(): Promise<Slot<DriverConnection>>;
+  };
 
-  constructor(db: Database<unknown>, internals: DatabaseInternals, pipeline: PipelinedPool) {
+  constructor(
+    db: Database<unknown>,
+    internals: DatabaseInternals,
+    shareable: (sql: string) => boolean,
+    marks: readonly WriteMark[],
+  ) {
+    const held = (q: SqlQuery): void => {
+      if (
+        internals.replicas !== undefined &&
+        !holder.inTransaction &&
+        statementKind(q.sql, db.dialect) !== 'read'
+      )
+        internals.replicas.noteUnknownWrite(marks);
+    };
     const holder = {
       slot: undefined as Slot<DriverConnection> | undefined,
+      inTransaction: false,
       async hold(): Promise<Slot<DriverConnection>> {
         if (holder.slot === undefined) {
           try {
@@ -946,9 +1162,17 @@ class SharedKyselyConnection extends KyselyConnectionAdapter {
     super({
       execute: (q, o) => {
         const name = o?.name ?? 'kysely';
-        if (holder.slot !== undefined) return db.runOn(holder.slot.conn, q, name);
-        if (pipeline.kindOf(q.sql, undefined) !== undefined) return db.execute(q, o);
-        return holder.hold().then((slot) => db.runOn(slot.conn, q, name));
+        if (holder.slot !== undefined) {
+          const running = db.runOn(holder.slot.conn, q, name);
+          held(q);
+          return running;
+        }
+        if (shareable(q.sql)) return db.execute(q, o);
+        return holder.hold().then((slot) => {
+          const running = db.runOn(slot.conn, q, name);
+          held(q);
+          return running;
+        });
       },
     });
     this.#holder = holder;
@@ -962,6 +1186,11 @@ class SharedKyselyConnection extends KyselyConnectionAdapter {
   get slot(): Slot<DriverConnection> | undefined {
     return this.#holder.slot;
   }
+
+  /** Kysely began (true) or ended (false) a transaction on this connection. */
+  set inTransaction(value: boolean) {
+    this.#holder.inTransaction = value;
+  }
 }
 
 /** The pool connection behind one of Kysely's connections (taken now for a shared one). */
@@ -969,16 +1198,26 @@ async function heldSlot(conn: DatabaseConnection): Promise<Slot<DriverConnection
   return conn instanceof SharedKyselyConnection ? conn.hold() : (conn as PooledKyselyConnection).slot;
 }
 
-function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals): KyselyParts {
+function createKyselyParts(
+  db: Database<unknown>,
+  internals: DatabaseInternals,
+  marks: readonly WriteMark[],
+): KyselyParts {
   const { driver: dialectDriver, pool } = internals;
+  // With replicas every statement that is not session-bound goes through db.execute (reads to a
+  // replica, writes with their position read); otherwise those the pipeline takes.
+  const shareable = (sql: string): boolean =>
+    internals.replicas !== undefined
+      ? statementKind(sql, dialectDriver.dialect) !== 'exclusive'
+      : internals.pipeline?.kindOf(sql, undefined) !== undefined;
   const run = async (conn: DatabaseConnection, sql: string): Promise<void> => {
     await (conn as PooledKyselyConnection).executeQuery({ sql, parameters: [] } as unknown as CompiledQuery);
   };
   const kyselyDriver: Driver = {
     init: async () => {},
     acquireConnection: async () => {
-      if (internals.pipeline !== undefined)
-        return new SharedKyselyConnection(db, internals, internals.pipeline);
+      if (internals.pipeline !== undefined || internals.replicas !== undefined)
+        return new SharedKyselyConnection(db, internals, shareable, marks);
       try {
         const slot = await pool.acquire('kysely');
         return new PooledKyselyConnection(db, slot);
@@ -991,10 +1230,30 @@ function createKyselyParts(db: Database<unknown>, internals: DatabaseInternals):
       const c = (await heldSlot(conn)).conn;
       await openTransaction(c, dialectDriver.beginStatements(iso), (sql) => run(conn, sql));
       c.watchTransaction?.(true);
+      if (conn instanceof SharedKyselyConnection) conn.inTransaction = true;
     },
-    commitTransaction: async (conn) =>
-      commitOn((await heldSlot(conn)).conn, dialectDriver, (sql) => run(conn, sql)),
+    commitTransaction: async (conn) => {
+      if (conn instanceof SharedKyselyConnection) conn.inTransaction = false;
+      const c = (await heldSlot(conn)).conn;
+      await commitOn(c, dialectDriver, (sql) => run(conn, sql));
+      // Whether it wrote is not known here: its position is read all the same, on its connection.
+      const replicas = internals.replicas;
+      if (replicas !== undefined) {
+        const sentAt = internals.clock.now();
+        try {
+          const res = await db.runOn<{ position: string }>(
+            c,
+            { sql: WAL_POSITION_SQL, parameters: [] },
+            'replica.position',
+          );
+          replicas.noteCommit(marks, res.rows[0]?.position, sentAt);
+        } catch {
+          replicas.noteUnknownWrite(marks);
+        }
+      }
+    },
     rollbackTransaction: async (conn) => {
+      if (conn instanceof SharedKyselyConnection) conn.inTransaction = false;
       const c = (await heldSlot(conn)).conn;
       const lost = c.transactionLost !== undefined;
       c.watchTransaction?.(false);

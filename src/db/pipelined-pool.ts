@@ -30,6 +30,8 @@ export interface PipelinedPoolOptions extends PipelineSettings {
   clock: Clock;
   /** Runs one statement on a connection, with metrics and error mapping; rejects with a DatabaseError. */
   run<R>(conn: DriverConnection, query: SqlQuery, name: string): Promise<ExecResult<R>>;
+  /** The driver's mapping of a failure to get a connection (so waiting statements reject with a DatabaseError). */
+  mapError?(error: unknown): unknown;
 }
 
 export interface PipelineStats {
@@ -257,7 +259,7 @@ export class PipelinedPool {
           if (w.since <= started) {
             queue.splice(i, 1);
             w.detach?.();
-            w.reject(error);
+            w.reject(this.#o.mapError?.(error) ?? error);
           } else i++;
         }
         this.#growForWaiting();

@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
+import type { ReadConsistency } from './replica-router.js';
 
 export type DialectName = 'postgres' | 'mysql' | 'sqlite';
 
@@ -28,6 +29,12 @@ export interface ExecOptions {
    * function with effects, so that it never runs twice.
    */
   readOnly?: boolean;
+  /**
+   * With read replicas, where a read outside a transaction may go: `'read-your-writes'` (default) a
+   * replica that has replayed this caller's latest write, else the primary; `'eventual'` any replica
+   * within `maxReplicaLagMs`; `'primary'` the primary. Without replicas it changes nothing.
+   */
+  consistency?: ReadConsistency;
 }
 
 export interface ExecResult<R> {

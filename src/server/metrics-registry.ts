@@ -63,6 +63,8 @@ const DB_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 const STAGE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 /** Circuit breaker states: each gets a 0/1 series, so a state change never makes a series vanish. */
 const BREAKER_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
+/** Read replica states, likewise. */
+const REPLICA_STATES = ['ok', 'lagging', 'unreachable', 'not_replica', 'unknown'] as const;
 /** Most endpoint label values per service; further ones count under `other`. */
 const MAX_ENDPOINTS = 50;
 /** prom-client's default gauges whose `_total` suffix breaks the convention (their labelled forms stay). */
@@ -242,6 +244,87 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
       collect() {
         this.reset();
         this.inc(take().pipeline?.writesUnknown ?? 0);
+      },
+    });
+    // Read replicas (docs/database.md#read-replicas); no samples while the database has none.
+    new Counter({
+      name: `${p}db_reads_total`,
+      help: 'Reads outside transactions of a database with read replicas, by where they ran (primary, replica)',
+      labelNames: ['target'],
+      registers: reg,
+      collect() {
+        this.reset();
+        const r = take().replicas;
+        if (r === undefined) return;
+        setCounter(this, { target: 'primary' }, r.reads.primary);
+        setCounter(this, { target: 'replica' }, r.reads.replica);
+      },
+    });
+    new Counter({
+      name: `${p}db_read_your_writes_fallbacks_total`,
+      help: "Reads sent to the primary because no usable replica had replayed the caller's latest write",
+      registers: reg,
+      collect() {
+        this.reset();
+        const r = take().replicas;
+        if (r !== undefined) this.inc(r.readYourWritesFallbacks);
+      },
+    });
+    new Gauge({
+      name: `${p}db_replica_lag_seconds`,
+      help: 'How far each read replica was behind the primary at its last check',
+      labelNames: ['replica'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of take().replicas?.replicas ?? []) {
+          if (r.lagMs !== undefined) this.set({ replica: r.name }, r.lagMs / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: `${p}db_replica_state`,
+      help: "Each read replica's state: 1 for the current one of ok, lagging, unreachable, not_replica, unknown",
+      labelNames: ['replica', 'state'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of take().replicas?.replicas ?? []) {
+          for (const state of REPLICA_STATES) this.set({ replica: r.name, state }, r.state === state ? 1 : 0);
+        }
+      },
+    });
+    new Counter({
+      name: `${p}db_replica_reads_total`,
+      help: 'Reads each read replica served',
+      labelNames: ['replica'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of take().replicas?.replicas ?? []) setCounter(this, { replica: r.name }, r.reads);
+      },
+    });
+    new Counter({
+      name: `${p}db_replica_skips_total`,
+      help: 'Reads that passed a read replica over, by reason (unreachable, lagging)',
+      labelNames: ['replica', 'reason'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of take().replicas?.replicas ?? []) {
+          setCounter(this, { replica: r.name, reason: 'unreachable' }, r.skipped.unreachable);
+          setCounter(this, { replica: r.name, reason: 'lagging' }, r.skipped.lagging);
+        }
+      },
+    });
+    new Counter({
+      name: `${p}db_replica_failovers_total`,
+      help: 'Reads that failed on a read replica (connection, conflict with recovery) and ran again on the primary',
+      labelNames: ['replica'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const r of take().replicas?.replicas ?? []) setCounter(this, { replica: r.name }, r.failovers);
       },
     });
     const acquireWait = new Histogram({

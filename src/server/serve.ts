@@ -16,6 +16,8 @@ export interface ServeConfig {
   databaseSchema?: string;
   /** createDatabase's `pipeline` (default: the dialect's; docs/database.md, "Pipelined statements"). */
   databasePipeline?: DatabaseConfig['pipeline'];
+  /** PostgreSQL read replicas of `databaseUrl` (docs/database.md, "Read replicas"). */
+  databaseReplicaUrls?: readonly string[];
   /**
    * createDatabase's `slowQueries`: statements slower than the threshold are captured with their plan
    * for /api/slow-queries and the dashboard. Default on (threshold 200 ms); `false` turns it off.
@@ -111,6 +113,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
     slowQueries: config.databaseSlowQueries ?? true,
+    ...(config.databaseReplicaUrls?.length ? { replicas: config.databaseReplicaUrls } : {}),
     logger: asCoreLogger(logger.child({ component: 'db' })),
   });
   // close() has one bound in all: the server gets half of it, the dependencies share what is left.

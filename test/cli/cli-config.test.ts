@@ -64,6 +64,44 @@ describe('CLI configuration', () => {
     }
   });
 
+  it('DATABASE_REPLICA_URLS: comma-separated postgres:// URLs with a postgres:// DATABASE_URL; passwords hidden', () => {
+    const pgUrl = 'postgres://app@primary:5432/clips';
+    assert.deepEqual(loadConfig({}, { DATABASE_URL: pgUrl }).databaseReplicaUrls, []);
+    assert.deepEqual(
+      loadConfig(
+        {},
+        {
+          DATABASE_URL: pgUrl,
+          DATABASE_REPLICA_URLS: ' postgres://a@r1/clips, ,postgres://a:pw@r2:6432/clips ',
+        },
+      ).databaseReplicaUrls,
+      ['postgres://a@r1/clips', 'postgres://a:pw@r2:6432/clips'],
+    );
+    const secret = 'replica-pw-1234';
+    for (const [env, message] of [
+      [
+        { DATABASE_URL: pgUrl, DATABASE_REPLICA_URLS: `mysql://root:${secret}@r1/clips` },
+        /read replicas are postgres/,
+      ],
+      [{ DATABASE_URL: pgUrl, DATABASE_REPLICA_URLS: `postgres://u:${secret}@r1` }, /no database name/],
+      [
+        { DATABASE_URL: 'sqlite::memory:', DATABASE_REPLICA_URLS: `postgres://u:${secret}@r1/clips` },
+        /needs a postgres:\/\/ DATABASE_URL/,
+      ],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({}, env),
+        (error: Error) => {
+          assert.equal((error as { code?: string }).code, 'ERR_CONFIG');
+          assert.match(error.message, /DATABASE_REPLICA_URLS/);
+          assert.match(error.message, message);
+          assert.ok(!error.message.includes(secret), error.message);
+          return true;
+        },
+      );
+    }
+  });
+
   it('refuses unknown settings, bad files and bad URLs with typed errors that hide passwords', async () => {
     const unknown = join(dir, 'unknown.json');
     await writeFile(unknown, JSON.stringify({ DATABSE_URL: 'sqlite::memory:' }));

@@ -44,6 +44,9 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
     databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
+    ...(ctx.config.databaseReplicaUrls.length > 0
+      ? { databaseReplicaUrls: ctx.config.databaseReplicaUrls }
+      : {}),
     ...(redisUrl ? { redisUrl } : {}),
     port,
     host,
@@ -51,7 +54,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     secrets: [
       ...Object.values(ctx.config.keys).filter((k): k is string => Boolean(k)),
       ...(ctx.config.serviceApiKeys ?? []),
-      ...urlPasswords(ctx.config.databaseUrl, redisUrl),
+      ...urlPasswords(ctx.config.databaseUrl, redisUrl, ...ctx.config.databaseReplicaUrls),
     ],
     assetsDir: ctx.config.assetsDir,
     logLevel: ctx.config.logLevelSet ? ctx.config.logLevel : 'info',

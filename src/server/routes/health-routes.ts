@@ -31,7 +31,11 @@ export async function healthRoutes(app: FastifyInstance, ctx: RouteContext): Pro
     const redis = ctx.redis;
     const [database, redisCheck] = await Promise.all([
       check('database', (signal) =>
-        ctx.db.execute({ sql: 'select 1', parameters: [] }, { name: 'readyz', signal }),
+        // The primary's readiness: with read replicas a plain read would ask a replica.
+        ctx.db.execute(
+          { sql: 'select 1', parameters: [] },
+          { name: 'readyz', signal, consistency: 'primary' },
+        ),
       ),
       redis ? check('redis', () => redis.ping()) : Promise.resolve(undefined),
     ]);
