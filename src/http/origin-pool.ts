@@ -22,8 +22,9 @@ export interface OriginPoolSettings {
  * The undici Pool of one origin. With `allowH2`, each connection carries up to `maxConcurrentStreams`
  * requests once ALPN chose HTTP/2, and one at a time when the server only speaks HTTP/1.1: undici's
  * `pipelining` (which also bounds HTTP/2 streams) is set per connection, after its protocol is known.
- * Before that a new connection already accepts that many requests, so a burst at start-up waits for one
- * handshake instead of opening a connection per request.
+ * The pool then opens `connections / maxConcurrentStreams` connections (rounded up): undici opens a new
+ * connection for every request that arrives while the others are still connecting, so a larger bound
+ * would turn a burst at start-up into as many TLS handshakes, each left with a single stream.
  */
 export function createOriginPool(origin: string, s: OriginPoolSettings): Pool {
   const options: Pool.Options = {
@@ -35,6 +36,7 @@ export function createOriginPool(origin: string, s: OriginPoolSettings): Pool {
   };
   if (s.tls?.ca !== undefined) options.connect = { ca: s.tls.ca };
   if (!s.allowH2) return new Pool(origin, options);
+  options.connections = Math.ceil(s.connections / s.maxConcurrentStreams);
   options.maxConcurrentStreams = s.maxConcurrentStreams;
   options.factory = (url, clientOptions) =>
     h2Client(url, clientOptions as Client.Options, s.maxConcurrentStreams);
