@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { InvalidArgumentError } from '../core/index.js';
+import { zstdDecompress } from './content-encodings.js';
 import type { HttpHeaders, ResponseType } from './http-types.js';
 import { firstHeader } from './response-headers.js';
 
@@ -8,12 +9,7 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const inflateRaw = promisify(zlib.inflateRaw);
 const brotli = promisify(zlib.brotliDecompress);
-/** zstd where the runtime has it (Node 22.15 / 23.8 and later); absent on Node 20. */
-const zstdDecompress = (zlib as { zstdDecompress?: typeof zlib.gunzip }).zstdDecompress;
 const zstd = zstdDecompress ? promisify(zstdDecompress) : undefined;
-
-/** The encodings this runtime decodes, as sent in `accept-encoding`. */
-export const ACCEPT_ENCODING = zstd ? 'gzip, deflate, br, zstd' : 'gzip, deflate, br';
 
 /** How a body is read: parsed JSON, text, or bytes. */
 export type BodyMode = 'json' | 'text' | 'bytes';

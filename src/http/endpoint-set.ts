@@ -1,10 +1,7 @@
 import type { Dispatcher } from 'undici';
-import { ConfigError } from '../core/index.js';
 import { type CircuitBreaker, CircuitState } from '../resilience/index.js';
+import type { EndpointStrategy } from './endpoint-strategy.js';
 import type { RequestTarget } from './prepare-request.js';
-
-/** How a client with several base URLs spreads its calls over them. */
-export type EndpointStrategy = 'primary-first' | 'balanced';
 
 /** One base URL of a service: its own pool and breaker, and the `origin` label of its metrics. */
 export interface Endpoint {
@@ -16,15 +13,6 @@ export interface Endpoint {
   readonly breaker: CircuitBreaker | undefined;
 }
 
-/** Where an `endpointBreaker` factory's breaker is for. */
-export interface EndpointInfo {
-  readonly index: number;
-  /** The base URL as configured (it may hold a secret: do not log it). */
-  readonly url: string;
-  /** The metrics label (see `Endpoint.label`). */
-  readonly origin: string;
-}
-
 /** Metric labels of base URLs: their origins, made unique. */
 export function endpointLabels(targets: readonly RequestTarget[]): string[] {
   const seen = new Map<string, number>();
@@ -33,14 +21,6 @@ export function endpointLabels(targets: readonly RequestTarget[]): string[] {
     seen.set(t.origin, n + 1);
     return n === 0 ? t.origin : `${t.origin}#${n}`;
   });
-}
-
-/** Throws ConfigError unless `strategy` is one of the two. */
-export function checkStrategy(service: string, strategy: string): EndpointStrategy {
-  if (strategy === 'primary-first' || strategy === 'balanced') return strategy;
-  throw new ConfigError(
-    `HttpClient ${service}: endpointStrategy must be 'primary-first' or 'balanced', not ${strategy}`,
-  );
 }
 
 /**

@@ -467,7 +467,8 @@ export class HttpClient {
           endpoint = candidate;
           break;
         } catch (error) {
-          refusal ??= error;
+          // When every endpoint refuses, the call names the earliest time one of them lets calls through.
+          if (refusal === undefined || retryAtOf(error) < retryAtOf(refusal)) refusal = error;
         }
       }
       if (!endpoint) throw refusalError(refusal, p, this.#secrets);
@@ -695,6 +696,10 @@ function moveTo(
   if (target.basePath !== primary.basePath && p.path.startsWith(primary.basePath)) {
     request.path = target.basePath + p.path.slice(primary.basePath.length);
   }
+}
+
+function retryAtOf(error: unknown): number {
+  return (error as { retryAt?: number }).retryAt ?? Number.POSITIVE_INFINITY;
 }
 
 const STATE_RANK: Record<string, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2, NONE: 3 };

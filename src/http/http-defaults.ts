@@ -1,6 +1,6 @@
 import { ConfigError } from '../core/index.js';
-import { ACCEPT_ENCODING } from './decode-body.js';
-import { checkStrategy, type EndpointStrategy } from './endpoint-set.js';
+import { ACCEPT_ENCODING } from './content-encodings.js';
+import { checkStrategy, type EndpointStrategy } from './endpoint-strategy.js';
 import type { HttpClientOptions } from './http-types.js';
 import type { ArrayFormat } from './params.js';
 

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock, Logger } from '../core/index.js';
 import type { Budget, CircuitBreaker, Cost, RetryBudget } from '../resilience/index.js';
 import type { HttpAuth } from './auth.js';
-import type { EndpointInfo, EndpointStrategy } from './endpoint-set.js';
+import type { EndpointInfo, EndpointStrategy } from './endpoint-strategy.js';
 import type { HttpErrorKind } from './errors.js';
 import type { HttpTlsOptions } from './origin-pool.js';
 import type { ArrayFormat, Params } from './params.js';

@@ -7,7 +7,7 @@ export {
   type ServiceMetrics,
 } from './api-metrics-collector.js';
 export { authSecret, type HttpAuth } from './auth.js';
-export type { EndpointInfo, EndpointStrategy } from './endpoint-set.js';
+export type { EndpointInfo, EndpointStrategy } from './endpoint-strategy.js';
 export {
   errorForStatus,
   HttpAbortedError,
