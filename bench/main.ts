@@ -9,7 +9,7 @@ export interface SuiteOptions {
   args: string[];
 }
 
-const SUITES = ['db', 'cache', 'http', 'pipeline'] as const;
+const SUITES = ['db', 'cache', 'http', 'pipeline', 'scale'] as const;
 type SuiteName = (typeof SUITES)[number];
 
 const argv = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import type { TestCertificate } from './tls-fixture.js';
+import type { TestCertificate } from '../support/tls-certificate.js';
 
 export type H2Handler = (
   stream: http2.ServerHttp2Stream,

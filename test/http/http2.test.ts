@@ -8,7 +8,7 @@ import { HttpClient, type HttpClientOptions, HttpErrorCode } from '../../src/htt
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
 import { H2TestServer, respond } from './h2-server.js';
 import { failure, json, TestServer } from './server.js';
-import { selfSignedCertificate } from './tls-fixture.js';
+import { selfSignedCertificate } from '../support/tls-certificate.js';
 
 const certificate = selfSignedCertificate();
 
