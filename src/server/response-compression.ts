@@ -3,7 +3,7 @@ import fastifyCompress from '@fastify/compress';
 import type { FastifyInstance } from 'fastify';
 
 /** Bodies smaller than this go out as they are: compressing a few hundred bytes costs more than it saves. */
-export const COMPRESSION_THRESHOLD_BYTES = 1024;
+const COMPRESSION_THRESHOLD_BYTES = 1024;
 
 /**
  * Compresses answers (JSON, text, HTML, the metrics exposition) in the encoding the client prefers among

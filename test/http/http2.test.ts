@@ -6,9 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { HttpClient, type HttpClientOptions, HttpErrorCode } from '../../src/http/index.js';
 import { Budget, CircuitBreaker } from '../../src/resilience/index.js';
+import { selfSignedCertificate } from '../support/tls-certificate.js';
 import { H2TestServer, respond } from './h2-server.js';
 import { failure, json, TestServer } from './server.js';
-import { selfSignedCertificate } from '../support/tls-certificate.js';
 
 const certificate = selfSignedCertificate();
 
