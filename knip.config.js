@@ -37,5 +37,6 @@ export default {
   // test/package/tarball.test.ts runs @arethetypeswrong/cli's script by its path in node_modules.
   ignoreDependencies: ['@arethetypeswrong/cli'],
   // Debian's Redis server, started by the tests that need a Redis of their own.
-  ignoreBinaries: ['redis-server'],
+  // openssl makes the TLS tests' self-signed certificate (test/support/tls-certificate.ts).
+  ignoreBinaries: ['redis-server', 'openssl'],
 };

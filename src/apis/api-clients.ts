@@ -21,6 +21,9 @@ export interface ApiClientsOptions {
   cache?: Cache | ResponseCache<CachedResponse>;
 }
 
+/** The four APIs, as named in `baseUrls`. */
+export type ApiVendor = 'youtube' | 'openai' | 'stability' | 'elevenlabs';
+
 export interface ApiClients {
   youtube: YouTubeClient | undefined;
   openai: OpenAIClient | undefined;
@@ -50,24 +53,38 @@ export function sandboxBaseUrls(sandboxUrl: string): {
  * `createApiClients({ ...config, baseUrls: sandboxBaseUrls(sandbox.url) })`.
  */
 export function createApiClients(
-  options: ApiClientsOptions & { baseUrls?: Partial<ReturnType<typeof sandboxBaseUrls>> },
+  options: ApiClientsOptions & { baseUrls?: Partial<Record<ApiVendor, string | readonly string[]>> },
 ): ApiClients {
   const http = options.http ?? {};
   const cache = options.cache instanceof Cache ? responseCacheFrom(options.cache) : options.cache;
   const shared = cache ? { cache } : {};
-  const base = (vendor: keyof ReturnType<typeof sandboxBaseUrls>) =>
-    options.baseUrls?.[vendor] ? { baseUrl: options.baseUrls[vendor] } : {};
+  // A list becomes the vendor's `baseUrls` (several endpoints), a string its `baseUrl`; either replaces
+  // what the vendor's own options say.
+  const base = (vendor: ApiVendor): { baseUrl?: string; baseUrls?: readonly string[] } => {
+    const given = options.baseUrls?.[vendor];
+    if (!given || given.length === 0) return {};
+    return typeof given === 'string' ? { baseUrl: given } : { baseUrls: given };
+  };
+  const place = <T extends { baseUrl?: string; baseUrls?: readonly string[] }>(
+    own: T,
+    vendor: ApiVendor,
+  ): T => {
+    const where = base(vendor);
+    if (where.baseUrl === undefined && where.baseUrls === undefined) return own;
+    const { baseUrl: _url, baseUrls: _urls, ...rest } = own;
+    return { ...rest, ...where } as T;
+  };
   const youtube = options.youtube
-    ? new YouTubeClient({ ...http, ...shared, ...options.youtube, ...base('youtube') })
+    ? new YouTubeClient(place({ ...http, ...shared, ...options.youtube }, 'youtube'))
     : undefined;
   const openai = options.openai
-    ? new OpenAIClient({ ...http, ...shared, ...options.openai, ...base('openai') })
+    ? new OpenAIClient(place({ ...http, ...shared, ...options.openai }, 'openai'))
     : undefined;
   const stability = options.stability
-    ? new StabilityClient({ ...http, ...shared, ...options.stability, ...base('stability') })
+    ? new StabilityClient(place({ ...http, ...shared, ...options.stability }, 'stability'))
     : undefined;
   const elevenlabs = options.elevenlabs
-    ? new ElevenLabsClient({ ...http, ...shared, ...options.elevenlabs, ...base('elevenlabs') })
+    ? new ElevenLabsClient(place({ ...http, ...shared, ...options.elevenlabs }, 'elevenlabs'))
     : undefined;
   return {
     youtube,

@@ -3,6 +3,7 @@
 export {
   type ApiClients,
   type ApiClientsOptions,
+  type ApiVendor,
   createApiClients,
   sandboxBaseUrls,
 } from './api-clients.js';

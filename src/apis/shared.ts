@@ -1,6 +1,13 @@
 import type { z } from 'zod';
 import { type Clock, InvalidArgumentError, type Logger } from '../core/index.js';
-import type { HttpClient, HttpMethod, HttpResponse, RequestOptions } from '../http/index.js';
+import type {
+  EndpointStrategy,
+  HttpClient,
+  HttpMethod,
+  HttpResponse,
+  HttpTlsOptions,
+  RequestOptions,
+} from '../http/index.js';
 import { ApiResponseShapeError } from './errors.js';
 
 /** Options every client method accepts as its last argument. */
@@ -22,7 +29,22 @@ export interface CallOptions {
 
 /** The settings every vendor client shares (the HTTP layer's knobs, minus service-specific ones). */
 export interface VendorHttpOptions {
+  /** The API's base URL (default: the vendor's public one). */
   baseUrl?: string;
+  /**
+   * Several base URLs of the same API and account instead of `baseUrl` (a primary and a fallback,
+   * regional endpoints): each has its own pool and breaker; the budget stays one (docs/http.md, "Several
+   * endpoints").
+   */
+  baseUrls?: readonly string[];
+  /** With `baseUrls`: `primary-first` (default) or `balanced`. */
+  endpointStrategy?: EndpointStrategy;
+  /** Negotiate HTTP/2 with the API (docs/http.md, "HTTP/2"). */
+  allowH2?: boolean;
+  /** With `allowH2`: calls at once on one connection (default 100). */
+  maxConcurrentStreams?: number;
+  /** TLS settings (`ca`: a private CA to trust, e.g. a corporate gateway's). */
+  tls?: HttpTlsOptions;
   /** Per-attempt inactivity timeout (ms): the wait for headers, and any silence within a body. */
   attemptTimeoutMs?: number;
   /** Default deadline per request (ms), body included; a method's `deadlineMs` overrides it. */

@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici';
+import { ConfigError } from '../core/index.js';
 import {
   type CachedResponse,
+  type EndpointInfo,
   HttpClient,
   type HttpClientOptions,
   type HttpErrorKind,
@@ -13,6 +15,8 @@ import { defined, type VendorHttpOptions } from './shared.js';
 export interface VendorPlumbing {
   budget?: Budget;
   breaker?: CircuitBreaker;
+  /** With `baseUrls`: the breaker of each endpoint (default: one `CircuitBreaker` each, on `clock`). */
+  endpointBreaker?: (endpoint: EndpointInfo) => CircuitBreaker;
   /** Caps retries to a share of calls (default: the HTTP layer's 10 + 20 % per 10 s). */
   retryBudget?: RetryBudget;
   cache?: ResponseCache<CachedResponse>;
@@ -26,9 +30,13 @@ export interface VendorPlumbing {
 /** Builds the HttpClient of one vendor from the common options and the vendor's own hooks. */
 export function vendorHttpClient(
   base: VendorHttpOptions & VendorPlumbing,
-  vendor: Pick<HttpClientOptions, 'service' | 'baseUrl' | 'auth'> & Partial<HttpClientOptions>,
+  vendor: Pick<HttpClientOptions, 'service' | 'auth'> & { baseUrl: string } & Partial<HttpClientOptions>,
   classifyError?: (body: unknown, status: number) => HttpErrorKind | undefined,
 ): HttpClient {
+  const { baseUrl, ...own } = vendor;
+  if (base.baseUrls !== undefined && base.baseUrl !== undefined) {
+    throw new ConfigError(`${vendor.service}: give baseUrl or baseUrls, not both`);
+  }
   return new HttpClient({
     ...defined({
       attemptTimeoutMs: base.attemptTimeoutMs,
@@ -48,8 +56,15 @@ export function vendorHttpClient(
       enableCaching: base.enableCaching,
       cacheTtlMs: base.cacheTtlMs,
       dispatcher: base.dispatcher,
+      endpointStrategy: base.endpointStrategy,
+      endpointBreaker: base.endpointBreaker,
+      allowH2: base.allowH2,
+      maxConcurrentStreams: base.maxConcurrentStreams,
+      tls: base.tls,
       classifyError,
     }),
-    ...vendor,
+    ...own,
+    // The vendor's default base URL unless the caller listed several.
+    ...(base.baseUrls === undefined ? { baseUrl } : { baseUrls: base.baseUrls }),
   });
 }

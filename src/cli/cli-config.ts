@@ -25,6 +25,8 @@ export interface CliConfig {
     stability: string | undefined;
     elevenlabs: string | undefined;
   };
+  /** OPENAI_BASE_URLS: OpenAI-compatible base URLs, primary first (the real APIs only, not the sandbox). */
+  openaiBaseUrls: string[] | undefined;
   /** Force the local emulator even when keys are set. */
   sandbox: boolean;
   /** A sandbox already running (shared by several workers); otherwise one is started in-process. */
@@ -101,6 +103,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: 'OPENAI_API_KEY', default: '(none: sandbox)', meaning: 'OpenAI API key' },
   { name: 'STABILITY_API_KEY', default: '(none: sandbox)', meaning: 'Stability AI key' },
   { name: 'ELEVENLABS_API_KEY', default: '(none: sandbox)', meaning: 'ElevenLabs key' },
+  {
+    name: 'OPENAI_BASE_URLS',
+    default: '(none: api.openai.com)',
+    meaning: 'OpenAI-compatible base URLs, comma-separated, primary first',
+  },
   {
     name: 'OPUSCLIP_SANDBOX',
     flag: '--sandbox',
@@ -248,6 +255,7 @@ export function loadConfig(
     });
   }
   const databaseReplicaUrls = replicaUrls(env.DATABASE_REPLICA_URLS, databaseUrl);
+  const openaiBaseUrls = baseUrlList('OPENAI_BASE_URLS', env.OPENAI_BASE_URLS);
   const redisUrl = str('redis-url', 'REDIS_URL');
   if (redisUrl !== undefined) {
     let ok = false;
@@ -294,6 +302,7 @@ export function loadConfig(
       stability: env.STABILITY_API_KEY || undefined,
       elevenlabs: env.ELEVENLABS_API_KEY || undefined,
     },
+    openaiBaseUrls,
     sandbox: sandboxFlag,
     sandboxUrl: env.OPUSCLIP_SANDBOX_URL || undefined,
     logLevel: logLevel ?? 'info',
@@ -319,4 +328,27 @@ function callerRpm(raw: string | undefined): number | undefined {
     );
   }
   return value;
+}
+
+/** A comma-separated list of http(s) base URLs; ConfigError naming the variable (never the URL: it may hold a key). */
+function baseUrlList(name: string, value: string | undefined): string[] | undefined {
+  const urls = (value ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (urls.length === 0) return undefined;
+  urls.forEach((url, i) => {
+    let protocol = '';
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new ConfigError(`Invalid ${name}: entry ${i + 1} is not an http(s) URL`, {
+        details: { variable: name },
+      });
+    }
+  });
+  return urls;
 }

@@ -274,7 +274,12 @@ function keysOf(env: NodeJS.ProcessEnv): string[] {
     env.STABILITY_API_KEY,
     env.ELEVENLABS_API_KEY,
     ...(env.OPUSCLIP_API_KEYS ?? '').split(','),
-    ...urlPasswords(env.DATABASE_URL, env.REDIS_URL, ...(env.DATABASE_REPLICA_URLS ?? '').split(',')),
+    ...urlPasswords(
+      env.DATABASE_URL,
+      env.REDIS_URL,
+      ...(env.DATABASE_REPLICA_URLS ?? '').split(','),
+      ...(env.OPENAI_BASE_URLS ?? '').split(','),
+    ),
   ]
     .map((k) => k?.trim())
     .filter((k): k is string => !!k);

@@ -136,7 +136,11 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
         : {}),
       cache,
       http: { logger },
-      ...(baseUrls ? { baseUrls } : {}),
+      ...(baseUrls
+        ? { baseUrls }
+        : config.openaiBaseUrls
+          ? { baseUrls: { openai: config.openaiBaseUrls } }
+          : {}),
     });
     closers.push(() => clients.close());
     const ports = createPipelinePorts(clients, { captions: Boolean(config.keys.youtubeOAuthToken) });

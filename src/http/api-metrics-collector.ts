@@ -29,13 +29,24 @@ export interface EndpointMetrics {
   errorsByType: Record<string, number>;
 }
 
+/** One base URL (origin) of a service: its attempts, how they failed, and its breaker's state. */
+export interface OriginMetrics {
+  attempts: number;
+  failedAttempts: number;
+  errorsByType: Record<string, number>;
+  breakerState: string;
+}
+
 export interface ServiceMetrics extends EndpointMetrics {
   service: string;
   breakerState: string;
   breakerTransitions: number;
   quota: Array<{ name: string; limit: number; used: number; remaining: number }>;
   requestsByEndpoint: Record<string, number>;
+  /** By endpoint path (the route template or operation). */
   endpoints: Record<string, EndpointMetrics>;
+  /** By base URL, labelled by its origin (no credentials, no path): attempts rather than calls. */
+  origins: Record<string, OriginMetrics>;
 }
 
 class Counters {
@@ -74,6 +85,10 @@ export class ApiMetricsCollector {
   readonly service: string;
   readonly #all = new Counters();
   readonly #byEndpoint = new Map<string, Counters>();
+  readonly #byOrigin = new Map<
+    string,
+    { attempts: number; failed: number; errors: Record<string, number> }
+  >();
 
   constructor(service: string) {
     this.service = service;
@@ -127,18 +142,56 @@ export class ApiMetricsCollector {
     }
   }
 
+  /** One attempt at `origin` (a base URL's label), failed with `code` or not; nothing without an origin. */
+  originAttempt(origin: string | undefined, code: string | undefined): void {
+    if (origin === undefined) return;
+    let o = this.#byOrigin.get(origin);
+    if (!o) {
+      o = { attempts: 0, failed: 0, errors: {} };
+      this.#byOrigin.set(origin, o);
+    }
+    o.attempts++;
+    if (code !== undefined) {
+      o.failed++;
+      o.errors[code] = (o.errors[code] ?? 0) + 1;
+    }
+  }
+
   rateLimitWait(endpoint: string): void {
     this.#all.rateLimitWaits++;
     this.#endpoint(endpoint).rateLimitWaits++;
   }
 
-  snapshot(extra: Pick<ServiceMetrics, 'breakerState' | 'breakerTransitions' | 'quota'>): ServiceMetrics {
+  /** `originBreakers`: each origin's breaker state (origins without attempts are listed too). */
+  snapshot(
+    extra: Pick<ServiceMetrics, 'breakerState' | 'breakerTransitions' | 'quota'> & {
+      originBreakers?: Record<string, string>;
+    },
+  ): ServiceMetrics {
+    const { originBreakers = {}, ...rest } = extra;
     const endpoints: Record<string, EndpointMetrics> = {};
     const requestsByEndpoint: Record<string, number> = {};
     for (const [name, c] of this.#byEndpoint) {
       endpoints[name] = c.snapshot();
       requestsByEndpoint[name] = c.total;
     }
-    return { service: this.service, ...this.#all.snapshot(), ...extra, requestsByEndpoint, endpoints };
+    const origins: Record<string, OriginMetrics> = {};
+    for (const name of new Set([...Object.keys(originBreakers), ...this.#byOrigin.keys()])) {
+      const o = this.#byOrigin.get(name);
+      origins[name] = {
+        attempts: o?.attempts ?? 0,
+        failedAttempts: o?.failed ?? 0,
+        errorsByType: { ...(o?.errors ?? {}) },
+        breakerState: originBreakers[name] ?? 'NONE',
+      };
+    }
+    return {
+      service: this.service,
+      ...this.#all.snapshot(),
+      ...rest,
+      requestsByEndpoint,
+      endpoints,
+      origins,
+    };
   }
 }

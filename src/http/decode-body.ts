@@ -1,12 +1,15 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { InvalidArgumentError } from '../core/index.js';
+import { zstdDecompress } from './content-encodings.js';
 import type { HttpHeaders, ResponseType } from './http-types.js';
 import { firstHeader } from './response-headers.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
+const inflateRaw = promisify(zlib.inflateRaw);
 const brotli = promisify(zlib.brotliDecompress);
+const zstd = zstdDecompress ? promisify(zstdDecompress) : undefined;
 
 /** How a body is read: parsed JSON, text, or bytes. */
 export type BodyMode = 'json' | 'text' | 'bytes';
@@ -29,21 +32,31 @@ function utf8Text(chunks: readonly Buffer[]): string {
   return buffer.toString('utf8', bom ? 3 : 0);
 }
 
-/** A body with a `content-encoding` (gzip, deflate, br, identity) decoded. */
+/** A body with a `content-encoding` (gzip, deflate, br, zstd where available, identity) decoded. */
 function decompress(buffer: Buffer, encoding: string): Promise<Buffer> {
   switch (encoding.trim().toLowerCase()) {
     case 'gzip':
     case 'x-gzip':
       return gunzip(buffer);
     case 'deflate':
-      return inflate(buffer);
+      // `deflate` means zlib-wrapped (RFC 9110), but some servers send a raw deflate stream.
+      return zlibWrapped(buffer) ? inflate(buffer) : inflateRaw(buffer);
     case 'br':
       return brotli(buffer);
+    case 'zstd':
+      if (zstd) return zstd(buffer);
+      break;
     case 'identity':
       return Promise.resolve(buffer);
-    default:
-      return Promise.reject(new InvalidArgumentError(`Unsupported content-encoding ${encoding}`));
   }
+  return Promise.reject(new InvalidArgumentError(`Unsupported content-encoding ${encoding}`));
+}
+
+/** A zlib header: compression method 8 and a header checksum that divides by 31. */
+function zlibWrapped(buffer: Buffer): boolean {
+  const cmf = buffer[0];
+  const flg = buffer[1];
+  return cmf !== undefined && flg !== undefined && (cmf & 0x0f) === 8 && (cmf * 256 + flg) % 31 === 0;
 }
 
 /**

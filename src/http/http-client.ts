@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { Agent, Pool } from 'undici';
+import { Agent } from 'undici';
 import {
   type Clock,
   ClosedError,
@@ -13,6 +13,7 @@ import {
 import { endSpan, NO_SPAN, startSpan, tracingActive } from '../core/tracing.js';
 import {
   type BreakerPermit,
+  CircuitBreaker,
   type Cost,
   parseDuration,
   parseRetryAfter,
@@ -28,6 +29,7 @@ import {
   DeadlineWatch,
 } from './collect-response.js';
 import { bodyMode, decodeBody, parseBody, parseErrorBody } from './decode-body.js';
+import { type Endpoint, EndpointSet, endpointLabels } from './endpoint-set.js';
 import {
   abortError,
   answerError,
@@ -50,6 +52,7 @@ import type {
   HttpResponse,
   RequestOptions,
 } from './http-types.js';
+import { createOriginPool } from './origin-pool.js';
 import {
   type PreparedRequest,
   prepareRequest,
@@ -61,19 +64,22 @@ import { firstHeader, requestIdOf } from './response-headers.js';
 import { decideRetry, isReplayable, type RetryBackoff } from './retry-decision.js';
 
 /**
- * The resilient client every API client builds on: an undici Pool per service origin, then (per call)
- * cache → queue bound → deadline → [breaker → budget → attempt → classify → retry]. One instance per
- * service and credential.
+ * The resilient client every API client builds on: an undici Pool per endpoint (base URL), then (per call)
+ * cache → queue bound → deadline → [endpoint → its breaker → budget → attempt → classify → retry]. One
+ * instance per service and credential, however many endpoints serve it.
  */
 export class HttpClient {
   readonly service: string;
   readonly metrics: ApiMetricsCollector;
   readonly #o: HttpClientOptions;
   readonly #r: ResolvedHttpOptions;
+  /** The first endpoint's target: requests are prepared for it, then moved to the chosen endpoint. */
   readonly #target: RequestTarget;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #dispatcher: Dispatcher;
+  /** The only endpoint, or undefined when there are several (then `#endpoints`). */
+  readonly #single: Endpoint | undefined;
+  readonly #endpoints: EndpointSet;
   #otherOrigins: Agent | undefined;
   readonly #secrets: string[];
   readonly #retryBudget: RetryBudget;
@@ -88,14 +94,18 @@ export class HttpClient {
   constructor(options: HttpClientOptions) {
     if (!options.service) throw new ConfigError('HttpClient needs a service name');
     const r = resolveHttpOptions(options);
-    this.#target = requestTarget({
-      service: options.service,
-      baseUrl: options.baseUrl,
-      auth: options.auth,
-      headers: options.headers,
-      userAgent: r.userAgent,
-      arrayFormat: r.arrayFormat,
-    });
+    const baseUrls = baseUrlsOf(options);
+    const targets = baseUrls.map((baseUrl) =>
+      requestTarget({
+        service: options.service,
+        baseUrl,
+        auth: options.auth,
+        headers: options.headers,
+        userAgent: r.userAgent,
+        arrayFormat: r.arrayFormat,
+      }),
+    );
+    this.#target = targets[0]!;
     this.#o = options;
     this.#r = r;
     this.service = options.service;
@@ -110,16 +120,39 @@ export class HttpClient {
       maxDelayMs: r.maxRetryDelayMs,
       ...(options.random ? { random: options.random } : {}),
     };
-    this.#dispatcher =
-      options.dispatcher ??
-      new Pool(this.#target.origin, {
-        connections: r.connections,
-        keepAliveTimeout: r.keepAliveTimeoutMs,
-        allowH2: r.allowH2,
-        // The per-attempt inactivity timeout lives on the pool; the deadline is the watch's.
-        headersTimeout: r.attemptTimeoutMs,
-        bodyTimeout: r.attemptTimeoutMs,
-      });
+    if (options.breaker && targets.length > 1) {
+      throw new ConfigError(
+        `HttpClient ${options.service}: with several baseUrls each has its own breaker; give endpointBreaker, not breaker`,
+      );
+    }
+    const labels = endpointLabels(targets);
+    const endpoints = targets.map((target, index): Endpoint => {
+      const label = labels[index]!;
+      return {
+        index,
+        label,
+        target,
+        dispatcher:
+          options.dispatcher ??
+          createOriginPool(target.origin, {
+            connections: r.connections,
+            keepAliveTimeoutMs: r.keepAliveTimeoutMs,
+            allowH2: r.allowH2,
+            maxConcurrentStreams: r.maxConcurrentStreams,
+            // The per-attempt inactivity timeout lives on the pool; the deadline is the watch's.
+            headersTimeoutMs: r.attemptTimeoutMs,
+            bodyTimeoutMs: r.attemptTimeoutMs,
+            tls: options.tls,
+          }),
+        breaker:
+          targets.length === 1
+            ? options.breaker
+            : (options.endpointBreaker?.({ index, url: baseUrls[index]!, origin: label }) ??
+              new CircuitBreaker({ name: `${options.service} ${label}`, clock: this.#clock })),
+      };
+    });
+    this.#endpoints = new EndpointSet(endpoints, r.endpointStrategy);
+    this.#single = endpoints.length === 1 ? endpoints[0] : undefined;
     this.#cache = new ResponseCacheLayer(
       {
         service: options.service,
@@ -141,12 +174,12 @@ export class HttpClient {
       remaining: `x-ratelimit-remaining-${w.name}`,
       reset: `x-ratelimit-reset-${w.name}`,
     }));
-    const breaker = options.breaker;
-    if (breaker) {
-      breaker.onStateChange((state) => {
-        this.#logger.info({ service: this.service, state }, 'circuit state changed');
+    for (const e of endpoints) {
+      const origin = this.#single ? {} : { origin: e.label };
+      e.breaker?.onStateChange((state) => {
+        this.#logger.info({ service: this.service, ...origin, state }, 'circuit state changed');
         if (httpChannels.breaker.hasSubscribers)
-          httpChannels.breaker.publish({ service: this.service, state });
+          httpChannels.breaker.publish({ service: this.service, ...origin, state });
       });
     }
   }
@@ -202,26 +235,31 @@ export class HttpClient {
     return this.#cache.fetch<T>(maybe, options);
   }
 
-  /** Counters of the service and of each endpoint, with the breaker's state and the budget's usage. */
+  /**
+   * Counters of the service, of each endpoint path and of each origin (base URL), with the breakers'
+   * states and the budget's usage. With several base URLs, `breakerState` is the best of theirs (the
+   * service is reachable while one endpoint is).
+   */
   async getApiMetrics(): Promise<ServiceMetrics> {
-    const breaker = this.#o.breaker;
     let quota: ServiceMetrics['quota'] = [];
     try {
       quota = (await this.#o.budget?.usage()) ?? [];
     } catch {
       // A metrics read must not fail because the budget store is down.
     }
+    const breakers = this.#endpoints.all.map((e) => ({ origin: e.label, breaker: e.breaker }));
     return this.metrics.snapshot({
-      breakerState: breaker?.state ?? 'NONE',
-      breakerTransitions: breaker?.transitions ?? 0,
+      breakerState: bestState(breakers.map((b) => b.breaker?.state ?? 'NONE')),
+      breakerTransitions: breakers.reduce((sum, b) => sum + (b.breaker?.transitions ?? 0), 0),
       quota: quota.map(({ name, limit, used, remaining }) => ({ name, limit, used, remaining })),
+      originBreakers: Object.fromEntries(breakers.map((b) => [b.origin, b.breaker?.state ?? 'NONE'])),
     });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#watch.close();
-    if (!this.#o.dispatcher) await this.#dispatcher.close();
+    if (!this.#o.dispatcher) await Promise.all(this.#endpoints.all.map((e) => e.dispatcher.close()));
     await this.#otherOrigins?.close();
   }
 
@@ -259,12 +297,19 @@ export class HttpClient {
       const cost = options.cost ?? this.#o.costOf?.(p.method, p.operation) ?? 1;
       this.#retryBudget.recordCall();
       let response: HttpResponse;
+      // With several endpoints: where the last attempt went, so that a retry goes elsewhere.
+      const route: Route | undefined = this.#single ? undefined : { used: undefined };
       for (let attempt = 0; ; attempt++) {
         try {
           const now = attempt === 0 ? startedAt : this.#clock.now();
-          response = await this.#attempt(p, options, signal, deadlineAt, cost, attempt, now);
+          response = await this.#attempt(p, options, signal, deadlineAt, cost, attempt, now, route);
+          this.metrics.originAttempt((route ? route.used : this.#single)?.label, undefined);
           break;
         } catch (caught) {
+          this.metrics.originAttempt(
+            (route ? route.used : this.#single)?.label,
+            caught instanceof HttpError ? caught.code : HttpErrorCode.Network,
+          );
           await this.#clock.sleep(
             this.#retryDelay(caught, p, options, attempt, maxRetries, deadlineAt),
             signal,
@@ -392,19 +437,42 @@ export class HttpClient {
     cost: Cost,
     attempt: number,
     startedAt: number,
+    route: Route | undefined,
   ): Promise<HttpResponse> {
-    const breaker = this.#o.breaker;
+    let endpoint = this.#single;
     let permit: BreakerPermit | undefined;
     // `startedAt` holds until something here waits (a shared breaker's read, a budget's queue).
     let waited = false;
-    if (breaker) {
-      try {
-        const acquired = breaker.acquire();
-        waited = acquired instanceof Promise;
-        permit = waited ? await acquired : (acquired as BreakerPermit);
-      } catch (error) {
-        throw refusalError(error, p, this.#secrets);
+    if (endpoint) {
+      const breaker = endpoint.breaker;
+      if (breaker) {
+        try {
+          const acquired = breaker.acquire();
+          waited = acquired instanceof Promise;
+          permit = waited ? await acquired : (acquired as BreakerPermit);
+        } catch (error) {
+          throw refusalError(error, p, this.#secrets);
+        }
       }
+    } else {
+      // The first endpoint in the strategy's order whose breaker lets the call through.
+      let refusal: unknown;
+      const avoid = route!.used;
+      route!.used = undefined;
+      for (const candidate of this.#endpoints.order(avoid)) {
+        try {
+          const acquired = candidate.breaker?.acquire();
+          if (acquired instanceof Promise) waited = true;
+          permit = acquired instanceof Promise ? await acquired : acquired;
+          endpoint = candidate;
+          break;
+        } catch (error) {
+          // When every endpoint refuses, the call names the earliest time one of them lets calls through.
+          if (refusal === undefined || retryAtOf(error) < retryAtOf(refusal)) refusal = error;
+        }
+      }
+      if (!endpoint) throw refusalError(refusal, p, this.#secrets);
+      route!.used = endpoint;
     }
     let reservation: Reservation | undefined;
     const budget = this.#o.budget;
@@ -433,6 +501,9 @@ export class HttpClient {
         method: p.method,
         headers: p.headers,
       };
+      if (endpoint.target !== this.#target) moveTo(request, p, this.#target, endpoint);
+      // Our own retries decide what may be sent again; the flag only lets undici multiplex POSTs over HTTP/2.
+      if (this.#r.allowH2) request.idempotent = true;
       if (p.body !== undefined) request.body = p.body;
       if (this.#o.dispatcher) {
         // An injected dispatcher has its own defaults; the per-attempt inactivity timeout still holds.
@@ -440,7 +511,7 @@ export class HttpClient {
         request.bodyTimeout = this.#r.attemptTimeoutMs;
       }
       response = await collectResponse(
-        this.#dispatch(p),
+        p.sameOrigin || this.#o.dispatcher ? endpoint.dispatcher : this.#otherOrigin(),
         request,
         signal,
         this.#r.maxResponseBytes,
@@ -578,13 +649,13 @@ export class HttpClient {
     }
   }
 
-  #dispatch(p: PreparedRequest): Dispatcher {
-    if (p.sameOrigin || this.#o.dispatcher) return this.#dispatcher;
+  #otherOrigin(): Dispatcher {
     this.#otherOrigins ??= new Agent({
       connections: this.#r.otherOriginConnections,
       allowH2: this.#r.allowH2,
       headersTimeout: this.#r.attemptTimeoutMs,
       bodyTimeout: this.#r.attemptTimeoutMs,
+      ...(this.#o.tls?.ca === undefined ? {} : { connect: { ca: this.#o.tls.ca } }),
     });
     return this.#otherOrigins;
   }
@@ -592,4 +663,50 @@ export class HttpClient {
   #safe(error: unknown): string {
     return redactSecrets(error instanceof Error ? error.message : String(error), this.#secrets);
   }
+}
+
+/** Where a call's last attempt went (several endpoints only). */
+interface Route {
+  used: Endpoint | undefined;
+}
+
+function baseUrlsOf(options: HttpClientOptions): readonly string[] {
+  const { baseUrl, baseUrls } = options;
+  if (baseUrls !== undefined && baseUrl !== undefined) {
+    throw new ConfigError(`HttpClient ${options.service}: give baseUrl or baseUrls, not both`);
+  }
+  const urls = baseUrls ?? (baseUrl === undefined ? [] : [baseUrl]);
+  if (urls.length === 0) throw new ConfigError(`HttpClient ${options.service} needs a baseUrl`);
+  return urls;
+}
+
+/**
+ * A request prepared for `primary` sent to `endpoint` instead: its origin, and its base path in place of
+ * the primary's (a path outside the primary's base path is kept as it is).
+ */
+function moveTo(
+  request: Dispatcher.DispatchOptions,
+  p: PreparedRequest,
+  primary: RequestTarget,
+  endpoint: Endpoint,
+): void {
+  if (!p.sameOrigin) return;
+  const target = endpoint.target;
+  request.origin = target.origin;
+  if (target.basePath !== primary.basePath && p.path.startsWith(primary.basePath)) {
+    request.path = target.basePath + p.path.slice(primary.basePath.length);
+  }
+}
+
+function retryAtOf(error: unknown): number {
+  return (error as { retryAt?: number }).retryAt ?? Number.POSITIVE_INFINITY;
+}
+
+const STATE_RANK: Record<string, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2, NONE: 3 };
+
+/** The healthiest of the endpoints' breaker states (NONE when none has a breaker). */
+function bestState(states: readonly string[]): string {
+  let best = 'NONE';
+  for (const s of states) if ((STATE_RANK[s] ?? 3) < (STATE_RANK[best] ?? 3)) best = s;
+  return best;
 }

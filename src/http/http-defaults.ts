@@ -1,4 +1,6 @@
 import { ConfigError } from '../core/index.js';
+import { ACCEPT_ENCODING } from './content-encodings.js';
+import { checkStrategy, type EndpointStrategy } from './endpoint-strategy.js';
 import type { HttpClientOptions } from './http-types.js';
 import type { ArrayFormat } from './params.js';
 
@@ -23,12 +25,16 @@ export const HTTP_DEFAULTS = {
   otherOriginConnectionsPerHost: 10,
   keepAliveTimeoutMs: 10_000,
   allowH2: false,
+  /** Streams at once on one HTTP/2 connection (a server's SETTINGS usually allow 100 or more). */
+  maxConcurrentStreams: 100,
+  endpointStrategy: 'primary-first' as EndpointStrategy,
   maxQueue: 1000,
   enableCaching: false,
   cacheTtlMs: 300_000,
   staleIfErrorMs: 0,
   userAgent: 'video-opusclip/0.1',
-  acceptEncoding: 'gzip, deflate, br',
+  /** `zstd` is added where the runtime decodes it (`zlib.zstdDecompress`: Node 22.15 / 23.8 and later). */
+  acceptEncoding: ACCEPT_ENCODING,
   arrayFormat: 'repeat' as ArrayFormat,
   /** How long a spent quota pauses the budget when the service names no reset (no hook, no Retry-After). */
   quotaPauseMs: 3_600_000,
@@ -50,6 +56,8 @@ export interface ResolvedHttpOptions {
   readonly otherOriginConnections: number;
   readonly keepAliveTimeoutMs: number;
   readonly allowH2: boolean;
+  readonly maxConcurrentStreams: number;
+  readonly endpointStrategy: EndpointStrategy;
   /** Calls that may be pending at once: the connections plus `maxQueue`. */
   readonly pendingLimit: number;
   readonly enableCaching: boolean;
@@ -74,6 +82,8 @@ export function resolveHttpOptions(options: HttpClientOptions): ResolvedHttpOpti
       options.maxConnectionsPerHost ?? d.maxConnectionsPerHost,
     ),
   );
+  const allowH2 = options.allowH2 ?? d.allowH2;
+  const maxConcurrentStreams = Math.max(1, options.maxConcurrentStreams ?? d.maxConcurrentStreams);
   return {
     attemptTimeoutMs: options.attemptTimeoutMs ?? d.attemptTimeoutMs,
     deadlineMs: options.deadlineMs ?? d.deadlineMs,
@@ -84,8 +94,11 @@ export function resolveHttpOptions(options: HttpClientOptions): ResolvedHttpOpti
     connections,
     otherOriginConnections: options.maxConnectionsPerHost ?? d.otherOriginConnectionsPerHost,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs,
-    allowH2: options.allowH2 ?? d.allowH2,
-    pendingLimit: connections + (options.maxQueue ?? d.maxQueue),
+    allowH2,
+    maxConcurrentStreams,
+    endpointStrategy: checkStrategy(options.service, options.endpointStrategy ?? d.endpointStrategy),
+    // Over HTTP/2 a connection carries several calls at once.
+    pendingLimit: connections * (allowH2 ? maxConcurrentStreams : 1) + (options.maxQueue ?? d.maxQueue),
     enableCaching: options.enableCaching ?? d.enableCaching,
     cacheTtlMs: options.cacheTtlMs ?? d.cacheTtlMs,
     staleIfErrorMs: options.staleIfErrorMs ?? d.staleIfErrorMs,

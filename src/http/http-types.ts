@@ -2,7 +2,9 @@ import type { Dispatcher } from 'undici';
 import type { Clock, Logger } from '../core/index.js';
 import type { Budget, CircuitBreaker, Cost, RetryBudget } from '../resilience/index.js';
 import type { HttpAuth } from './auth.js';
+import type { EndpointInfo, EndpointStrategy } from './endpoint-strategy.js';
 import type { HttpErrorKind } from './errors.js';
+import type { HttpTlsOptions } from './origin-pool.js';
 import type { ArrayFormat, Params } from './params.js';
 import type { ResponseCache } from './response-cache.js';
 
@@ -71,7 +73,21 @@ export interface RequestOptions {
 export interface HttpClientOptions {
   /** Service name: metrics label, error messages, budget and breaker names. */
   service: string;
-  baseUrl: string;
+  /** The service's base URL; give it or `baseUrls`. */
+  baseUrl?: string;
+  /**
+   * Several base URLs of the same API and account (an OpenAI-compatible primary and its fallback,
+   * regional endpoints): each has its own pool and breaker, and `endpointStrategy` spreads the calls.
+   * They share one credential, one budget and the path below the base URL. Replaces `baseUrl`.
+   */
+  baseUrls?: readonly string[];
+  /** With `baseUrls`: `primary-first` (the first healthy one in the list) or `balanced` (round robin). */
+  endpointStrategy?: EndpointStrategy;
+  /**
+   * With `baseUrls`: the breaker of each endpoint (default: a `CircuitBreaker` per endpoint with its
+   * defaults and the client's clock). `breaker` applies to a single `baseUrl` only.
+   */
+  endpointBreaker?: (endpoint: EndpointInfo) => CircuitBreaker;
   auth?: HttpAuth;
   headers?: Record<string, string>;
   userAgent?: string;
@@ -101,7 +117,15 @@ export interface HttpClientOptions {
   /** Connections per origin: to the `baseUrl` origin (with `maxConnections`) and to each other origin. */
   maxConnectionsPerHost?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Negotiate HTTP/2 (ALPN) over https: one connection then carries up to `maxConcurrentStreams` calls,
+   * POSTs included; a server that only speaks HTTP/1.1 gets one call per connection as before.
+   */
   allowH2?: boolean;
+  /** With `allowH2`: calls at once on one HTTP/2 connection; more open another connection. */
+  maxConcurrentStreams?: number;
+  /** TLS settings of the client's connections (`ca`: a private CA to trust besides the system's). */
+  tls?: HttpTlsOptions;
   /** Calls allowed to wait beyond the connection count; past it a call fails at once (ERR_HTTP_QUEUE_FULL). */
   maxQueue?: number;
   budget?: Budget;

@@ -3,9 +3,11 @@ export {
   ApiMetricsCollector,
   type EndpointMetrics,
   httpChannels,
+  type OriginMetrics,
   type ServiceMetrics,
 } from './api-metrics-collector.js';
 export { authSecret, type HttpAuth } from './auth.js';
+export type { EndpointInfo, EndpointStrategy } from './endpoint-strategy.js';
 export {
   errorForStatus,
   HttpAbortedError,
@@ -42,6 +44,7 @@ export type {
   RequestOptions,
   ResponseType,
 } from './http-types.js';
+export type { HttpTlsOptions } from './origin-pool.js';
 export { type ArrayFormat, encodeParams, type Params, type ParamValue } from './params.js';
 export {
   type CacheSetOptions,

@@ -20,6 +20,7 @@ import type {
 import { registerOpenApiDocs } from './openapi-docs.js';
 import { installRequestContext, requestIdOf } from './request-context.js';
 import { installRequestMetrics } from './request-metrics.js';
+import { registerResponseCompression } from './response-compression.js';
 import { createRouteContext, type RedisPinger } from './route-context.js';
 import { clipSchema, errorSchema, jobSchema, videoSchema } from './route-schemas.js';
 import { gatewayRoutes } from './routes/gateway-routes.js';
@@ -133,10 +134,11 @@ export async function createServer(options: ServerOptions): Promise<OpusServer> 
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
 
-  // Cross-cutting: metrics, headers, request context, auth, errors, CORS. Security headers come before
+  // Cross-cutting: metrics, headers, compression, request context, auth, errors, CORS. Security headers come before
   // auth: their hook must run before auth's, which ends refused requests early.
   const requests = installRequestMetrics(app, metrics.registry);
   await registerSecurityHeaders(app);
+  await registerResponseCompression(app);
   installRequestContext(app);
   if (options.auth !== false) {
     installApiKeyAuth(app, {

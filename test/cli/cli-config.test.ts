@@ -15,6 +15,20 @@ describe('CLI configuration', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('reads OPENAI_BASE_URLS as a list, and names a bad entry without printing it', () => {
+    const config = loadConfig(
+      {},
+      { OPENAI_BASE_URLS: ' https://a.example/v1 , https://b.example/openai/v1 ' },
+    );
+    assert.deepEqual(config.openaiBaseUrls, ['https://a.example/v1', 'https://b.example/openai/v1']);
+    assert.equal(loadConfig({}, {}).openaiBaseUrls, undefined);
+    assert.throws(
+      () => loadConfig({}, { OPENAI_BASE_URLS: 'https://a.example/v1,ftp://user:SECRET-PW@b.example' }),
+      (error: Error & { code?: string }) =>
+        error.code === 'ERR_CONFIG' && /entry 2/.test(error.message) && !error.message.includes('SECRET-PW'),
+    );
+  });
+
   it('reads a config file; variables win over it and flags over both', async () => {
     const file = join(dir, 'ok.json');
     await writeFile(

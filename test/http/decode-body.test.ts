@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import zlib, { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { ACCEPT_ENCODING } from '../../src/http/content-encodings.js';
 import { bodyMode, decodeBody, parseBody, parseErrorBody } from '../../src/http/decode-body.js';
 
 describe('decodeBody', () => {
@@ -17,12 +18,25 @@ describe('decodeBody', () => {
     for (const [encoding, packed] of [
       ['gzip', gzipSync(text)],
       ['deflate', deflateSync(text)],
+      ['deflate', deflateRawSync(text)],
       ['br', brotliCompressSync(text)],
       ['identity', Buffer.from(text)],
     ] as const) {
       assert.equal(await decodeBody([packed], encoding, 'text'), text, encoding);
     }
-    await assert.rejects(async () => decodeBody([Buffer.from('x')], 'zstd', 'text'), /zstd/);
+    await assert.rejects(async () => decodeBody([Buffer.from('x')], 'compress', 'text'), /compress/);
+  });
+
+  it('decodes zstd and asks for it exactly where the runtime has it', async () => {
+    const compress = (zlib as { zstdCompressSync?: (b: Buffer) => Buffer }).zstdCompressSync;
+    const text = 'zstd '.repeat(40);
+    if (compress) {
+      assert.equal(ACCEPT_ENCODING, 'gzip, deflate, br, zstd');
+      assert.equal(await decodeBody([compress(Buffer.from(text))], 'zstd', 'text'), text);
+    } else {
+      assert.equal(ACCEPT_ENCODING, 'gzip, deflate, br');
+      await assert.rejects(async () => decodeBody([Buffer.from('x')], 'zstd', 'text'), /zstd/);
+    }
   });
 
   it('chooses the mode from the content type, and parses accordingly', () => {
