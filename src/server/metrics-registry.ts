@@ -508,6 +508,50 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         }
       },
     });
+    // Per base URL of a client with several (docs/http.md, "Several endpoints"); `origin` is scheme,
+    // host and port only, never credentials or a path.
+    new Counter({
+      name: `${p}http_client_origin_attempts_total`,
+      help: 'Attempts (first tries and retries) by service and base URL origin',
+      labelNames: ['service', 'origin'],
+      registers: reg,
+      async collect() {
+        this.reset();
+        for (const s of await take()) {
+          for (const [origin, o] of Object.entries(s.origins ?? {}))
+            setCounter(this, { service: s.service, origin }, o.attempts);
+        }
+      },
+    });
+    new Counter({
+      name: `${p}http_client_origin_failed_attempts_total`,
+      help: 'Attempts that failed, by service and base URL origin',
+      labelNames: ['service', 'origin'],
+      registers: reg,
+      async collect() {
+        this.reset();
+        for (const s of await take()) {
+          for (const [origin, o] of Object.entries(s.origins ?? {}))
+            setCounter(this, { service: s.service, origin }, o.failedAttempts);
+        }
+      },
+    });
+    new Gauge({
+      name: `${p}http_client_origin_breaker_state`,
+      help: "1 for the state each base URL's own circuit breaker is in, 0 for the others",
+      labelNames: ['service', 'origin', 'state'],
+      registers: reg,
+      async collect() {
+        this.reset();
+        for (const s of await take()) {
+          for (const [origin, o] of Object.entries(s.origins ?? {})) {
+            if (!(BREAKER_STATES as readonly string[]).includes(o.breakerState)) continue;
+            for (const state of BREAKER_STATES)
+              this.set({ service: s.service, origin, state }, state === o.breakerState ? 1 : 0);
+          }
+        }
+      },
+    });
     const quotaGauge = (stat: 'limit' | 'used' | 'remaining', help: string): Gauge<string> =>
       new Gauge({
         name: `${p}http_client_quota_${stat}`,

@@ -239,6 +239,21 @@ describe('/metrics after a small run', () => {
       3,
     );
     assert.equal(value(samples, 'opusclip_http_client_retries_total', { service: 'youtube' }), 0);
+    // Per base URL: the client's one origin, no path, its attempts and its breaker.
+    const origin = new URL(sandbox.url).origin;
+    assert.equal(
+      value(samples, 'opusclip_http_client_origin_attempts_total', { service: 'youtube', origin }),
+      5,
+    );
+    assert.equal(types.get('opusclip_http_client_origin_failed_attempts_total'), 'counter');
+    assert.equal(
+      value(samples, 'opusclip_http_client_origin_breaker_state', {
+        service: 'youtube',
+        origin,
+        state: 'CLOSED',
+      }),
+      1,
+    );
     assert.equal(value(samples, 'opusclip_http_client_rate_limit_waits_total', { service: 'youtube' }), 0);
     assert.equal(
       value(samples, 'opusclip_http_client_breaker_state', { service: 'youtube', state: 'CLOSED' }),
