@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [suite...] [--json] [--quick]`. Suites: db, cache, http, pipeline (none = all).
+ * `npm run bench -- [suite...] [--json] [--quick]`. Suites: db, cache, http, pipeline, scale (none = all).
  * Each suite module exports `run(options): Promise<BenchResult[]>`.
  */
 import { type BenchResult, log, printTable, type SuiteDocument, suiteDocument } from './lib/harness.js';
@@ -9,7 +9,7 @@ export interface SuiteOptions {
   args: string[];
 }
 
-const SUITES = ['db', 'cache', 'http', 'pipeline'] as const;
+const SUITES = ['db', 'cache', 'http', 'pipeline', 'scale'] as const;
 type SuiteName = (typeof SUITES)[number];
 
 const argv = process.argv.slice(2);

@@ -3,7 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import type { Cluster } from 'ioredis';
 import { Cache } from '../../src/cache/index.js';
 import { uniqueName } from '../support/env.js';
-import { clusterClient, ensureRedisCluster, primaryPortOf } from '../support/redis-cluster.js';
+import {
+  clusterClient,
+  dropClusterKeys,
+  ensureRedisCluster,
+  primaryPortOf,
+} from '../support/redis-cluster.js';
 import { deferred } from './helpers.js';
 
 /** A cache acting as one process on the cluster: its own Cluster client (and its own shard subscriber). */
@@ -31,10 +36,7 @@ describe('the two-level cache on Redis Cluster (two instances as two processes)'
     await a?.close();
     await b?.close();
     if (admin) {
-      for (const node of admin.nodes('master')) {
-        const keys = await node.keys(`{${ns}}:*`);
-        if (keys.length > 0) await node.del(...keys);
-      }
+      await dropClusterKeys(admin, `{${ns}}:*`);
       admin.disconnect();
     }
   });

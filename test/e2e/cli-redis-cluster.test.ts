@@ -5,17 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster } from 'ioredis';
-import { clusterClient, ensureRedisCluster, TEST_REDIS_CLUSTER_URL } from '../support/redis-cluster.js';
+import {
+  clusterClient,
+  dropClusterKeys,
+  ensureRedisCluster,
+  TEST_REDIS_CLUSTER_URL,
+} from '../support/redis-cluster.js';
 import { ensureBuilt, freePort, runCli, stackLines, startCli, stopProcess } from './cli-helpers.js';
 
 const SECRET = 'cl-Sup3rS3cret@x';
 
 /** The CLI's queue on the cluster: default name, and the default prefix hash-tagged, `{bull}`. */
 async function dropCliQueue(admin: Cluster): Promise<void> {
-  for (const node of admin.nodes('master')) {
-    const keys = await node.keys('{bull}:opusclip-videos:*');
-    if (keys.length > 0) await node.del(...keys);
-  }
+  await dropClusterKeys(admin, '{bull}:opusclip-videos:*');
 }
 
 describe('opusclip with REDIS_URL=redis+cluster://…', { timeout: 150_000 }, () => {

@@ -22,6 +22,7 @@ import { postgresTarget } from '../support/databases.js';
 import { uniqueName } from '../support/env.js';
 import {
   clusterClient,
+  dropClusterKeys,
   ensureRedisCluster,
   primaryPortOf,
   stopNode,
@@ -62,10 +63,7 @@ describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
     // The stopped node comes back (as a replica of its successor) and the cluster is whole again.
     if (stopped !== undefined) await ensureRedisCluster();
     if (admin) {
-      for (const node of admin.nodes('master')) {
-        const keys = await node.keys(`{${ns}*`).catch(() => [] as string[]);
-        if (keys.length > 0) await node.del(...keys).catch(() => 0);
-      }
+      await dropClusterKeys(admin, `{${ns}*`);
       admin.disconnect();
     }
     await sandbox?.close();

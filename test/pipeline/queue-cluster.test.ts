@@ -19,7 +19,12 @@ import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
 import { uniqueName } from '../support/env.js';
-import { clusterClient, ensureRedisCluster, TEST_REDIS_CLUSTER_URL } from '../support/redis-cluster.js';
+import {
+  clusterClient,
+  dropClusterKeys,
+  ensureRedisCluster,
+  TEST_REDIS_CLUSTER_URL,
+} from '../support/redis-cluster.js';
 
 describe('pipeline queue and worker on Redis Cluster', { timeout: 90_000 }, () => {
   const target = postgresTarget();
@@ -42,10 +47,7 @@ describe('pipeline queue and worker on Redis Cluster', { timeout: 90_000 }, () =
   after(async () => {
     for (const x of open.reverse()) await x.close().catch(() => {});
     if (admin) {
-      for (const node of admin.nodes('master')) {
-        const keys = await node.keys(`{${prefix}}*`);
-        if (keys.length > 0) await node.del(...keys);
-      }
+      await dropClusterKeys(admin, `{${prefix}}*`);
       admin.disconnect();
     }
     await sandbox?.close();

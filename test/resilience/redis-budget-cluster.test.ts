@@ -4,7 +4,7 @@ import type { Cluster } from 'ioredis';
 import { isOpusError } from '../../src/core/index.js';
 import { Budget, RedisBreakerStore, RedisBudgetBackend } from '../../src/resilience/index.js';
 import { uniqueName } from '../support/env.js';
-import { clusterClient, ensureRedisCluster } from '../support/redis-cluster.js';
+import { clusterClient, dropClusterKeys, ensureRedisCluster } from '../support/redis-cluster.js';
 
 describe('a budget shared by two clients over Redis Cluster', () => {
   const prefix = uniqueName('cbudget');
@@ -18,10 +18,7 @@ describe('a budget shared by two clients over Redis Cluster', () => {
   });
   after(async () => {
     if (one) {
-      for (const node of one.nodes('master')) {
-        const keys = await node.keys(`{${prefix}*`);
-        if (keys.length > 0) await node.del(...keys);
-      }
+      await dropClusterKeys(one, `{${prefix}*`);
     }
     one?.disconnect();
     two?.disconnect();

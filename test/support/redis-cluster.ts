@@ -6,7 +6,6 @@ import { createRedisClient, redisClientOptions } from '../../src/cache/index.js'
 const run = promisify(execFile);
 
 /** The local six-node cluster of scripts/start-redis-cluster.sh (three primaries, three replicas). */
-export const CLUSTER_PORTS = [7000, 7001, 7002, 7003, 7004, 7005] as const;
 export const TEST_REDIS_CLUSTER_URL =
   process.env.TEST_REDIS_CLUSTER_URL ?? 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001';
 
@@ -25,7 +24,7 @@ export async function clusterClient(url = TEST_REDIS_CLUSTER_URL): Promise<Clust
 }
 
 /** A direct connection to one node (for CLUSTER commands and SHUTDOWN). */
-export async function nodeClient(port: number): Promise<Redis> {
+async function nodeClient(port: number): Promise<Redis> {
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
   client.on('error', () => {});
   await client.connect();
@@ -46,4 +45,12 @@ export async function stopNode(port: number): Promise<void> {
   const node = await nodeClient(port);
   await node.call('SHUTDOWN', 'NOSAVE').catch(() => {});
   node.disconnect();
+}
+
+/** Deletes every key matching `pattern` on every primary, one key per command (keys may be in any slot). */
+export async function dropClusterKeys(cluster: Cluster, pattern: string): Promise<void> {
+  for (const node of cluster.nodes('master')) {
+    const keys = await node.keys(pattern).catch(() => [] as string[]);
+    for (const key of keys) await node.unlink(key).catch(() => 0);
+  }
 }
