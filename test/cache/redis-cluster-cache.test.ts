@@ -25,8 +25,10 @@ describe('the two-level cache on Redis Cluster (two instances as two processes)'
   let a: Cache;
   let b: Cache;
 
+  let releaseCluster: (() => Promise<void>) | undefined;
+
   before(async () => {
-    await ensureRedisCluster();
+    releaseCluster = await ensureRedisCluster();
     admin = await clusterClient();
     a = await clusterCache(ns);
     b = await clusterCache(ns);
@@ -40,6 +42,7 @@ describe('the two-level cache on Redis Cluster (two instances as two processes)'
       admin.disconnect();
     }
   });
+  after(() => releaseCluster?.());
 
   it('read-through: a load is stored in L2 on the slot of {namespace}, the other instance reads it', async () => {
     await a.getOrSet('rt', async () => ({ n: 1 }), { ttlMs: 60_000 });

@@ -20,13 +20,16 @@ async function dropCliQueue(admin: Cluster): Promise<void> {
   await dropClusterKeys(admin, '{bull}:opusclip-videos:*');
 }
 
-describe('opusclip with REDIS_URL=redis+cluster://…', { timeout: 150_000 }, () => {
+describe('opusclip with REDIS_URL=redis+cluster://…', { timeout: 300_000 }, () => {
   let cwd: string;
   let admin: Cluster;
   const running: ChildProcess[] = [];
 
+  let releaseCluster: (() => Promise<void>) | undefined;
+
   before(async () => {
-    await Promise.all([ensureBuilt(), ensureRedisCluster()]);
+    releaseCluster = await ensureRedisCluster();
+    await ensureBuilt();
     admin = await clusterClient();
     await dropCliQueue(admin);
     cwd = await mkdtemp(join(tmpdir(), 'opusclip-cluster-'));
@@ -39,6 +42,7 @@ describe('opusclip with REDIS_URL=redis+cluster://…', { timeout: 150_000 }, ()
     }
     await rm(cwd, { recursive: true, force: true });
   });
+  after(() => releaseCluster?.());
 
   const env = (): Record<string, string> => ({
     DATABASE_URL: `sqlite:${join(cwd, 'o.db')}`,

@@ -25,6 +25,7 @@ import {
   dropClusterKeys,
   ensureRedisCluster,
   primaryPortOf,
+  repairRedisCluster,
   stopNode,
   TEST_REDIS_CLUSTER_URL,
 } from '../support/redis-cluster.js';
@@ -39,7 +40,7 @@ const RECOVERY_BOUND_MS = 30_000;
  * everything works again (printed, bounded generously). The stopped node is restarted afterwards (it
  * rejoins as a replica) so the next suite finds a healthy cluster.
  */
-describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
+describe('Redis Cluster failover under load', { timeout: 300_000 }, () => {
   const target = postgresTarget();
   const ns = uniqueName('fo');
   let db: Database<StoreSchema>;
@@ -49,8 +50,10 @@ describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
   let stopped: number | undefined;
   const open: Array<{ close(): Promise<unknown> }> = [];
 
+  let releaseCluster: (() => Promise<void>) | undefined;
+
   before(async () => {
-    await ensureRedisCluster();
+    releaseCluster = await ensureRedisCluster();
     db = await target.open<StoreSchema>({ max: 6 });
     await setupStore(db);
     sandbox = await createSandbox({ keys: { youtube: ['k'], openai: ['k'] } });
@@ -61,7 +64,7 @@ describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
   after(async () => {
     for (const x of open.reverse()) await x.close().catch(() => {});
     // The stopped node comes back (as a replica of its successor) and the cluster is whole again.
-    if (stopped !== undefined) await ensureRedisCluster();
+    if (stopped !== undefined) await repairRedisCluster();
     if (admin) {
       await dropClusterKeys(admin, `{${ns}*`);
       admin.disconnect();
@@ -71,6 +74,7 @@ describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
     await target.dispose();
     await rm(assets, { recursive: true, force: true });
   });
+  after(() => releaseCluster?.());
 
   it('a replica takes over: no failed cache read, no failed or duplicated job', async () => {
     // The cache namespace and the queue prefix on the same primary: that is the one stopped.
@@ -156,6 +160,7 @@ describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
             if (!enqueuedAt.has(enqueued[0]!.jobId)) enqueuedAt.set(enqueued[0]!.jobId, Date.now());
             break;
           } catch {
+            if (stopLoad) break;
             enqueueRetries++;
             await sleep(100);
           }
@@ -164,44 +169,58 @@ describe('Redis Cluster failover under load', { timeout: 150_000 }, () => {
       }
     })();
 
-    await sleep(1_500);
-    assert.ok(reads > 50 && completedAt.size > 0, `load running: ${reads} reads, ${completedAt.size} jobs`);
+    // The load runs (reads answered, jobs completing) before the primary goes; a failing assertion
+    // below stops it too.
+    const stopOnFailure = (): void => {
+      stopLoad = true;
+    };
+    const warmBy = Date.now() + 60_000;
+    while ((reads < 50 || completedAt.size === 0) && Date.now() < warmBy) await sleep(100);
+    if (reads < 50 || completedAt.size === 0) {
+      stopOnFailure();
+      await Promise.all([...readers, producer]);
+      assert.fail(`load not running: ${reads} reads, ${completedAt.size} jobs`);
+    }
 
-    // ---- stop the primary ----
-    const stoppedAt = Date.now();
-    stopped = owner;
-    await stopNode(owner);
-
-    // ---- recovery ----
+    let stoppedAt = 0;
     let promotedAt: number | undefined;
     let cacheBackAt: number | undefined;
     let jobsBackAt: number | undefined;
-    const deadline = stoppedAt + RECOVERY_BOUND_MS + 10_000;
-    while (Date.now() < deadline && (cacheBackAt === undefined || jobsBackAt === undefined)) {
-      const now = Date.now();
-      if (promotedAt === undefined) {
-        const port = await primaryPortOf(admin, `{${ns}}`).catch(() => owner);
-        if (port !== owner) promotedAt = now;
+    try {
+      // ---- stop the primary ----
+      stoppedAt = Date.now();
+      stopped = owner;
+      await stopNode(owner);
+
+      // ---- recovery ----
+      const deadline = stoppedAt + RECOVERY_BOUND_MS + 10_000;
+      while (Date.now() < deadline && (cacheBackAt === undefined || jobsBackAt === undefined)) {
+        const now = Date.now();
+        if (promotedAt === undefined) {
+          const port = await primaryPortOf(admin, `{${ns}}`).catch(() => owner);
+          if (port !== owner) promotedAt = now;
+        }
+        if (cacheBackAt === undefined && promotedAt !== undefined) {
+          const l2 = await admin
+            .set(`{${ns}}:probe`, String(now))
+            .then(() => true)
+            .catch(() => false);
+          const buses = (await a.ready(1)) && (await b.ready(1));
+          if (l2 && buses) cacheBackAt = now;
+        }
+        if (jobsBackAt === undefined) {
+          const after = [...enqueuedAt].filter(([, t]) => t > stoppedAt).map(([id]) => completedAt.get(id));
+          const done = after.filter((t): t is number => t !== undefined);
+          if (done.length > 0) jobsBackAt = Math.min(...done);
+        }
+        await sleep(50);
       }
-      if (cacheBackAt === undefined && promotedAt !== undefined) {
-        const l2 = await admin
-          .set(`{${ns}}:probe`, String(now))
-          .then(() => true)
-          .catch(() => false);
-        const buses = (await a.ready(1)) && (await b.ready(1));
-        if (l2 && buses) cacheBackAt = now;
-      }
-      if (jobsBackAt === undefined) {
-        const after = [...enqueuedAt].filter(([, t]) => t > stoppedAt).map(([id]) => completedAt.get(id));
-        const done = after.filter((t): t is number => t !== undefined);
-        if (done.length > 0) jobsBackAt = Math.min(...done);
-      }
-      await sleep(50);
+      // Keep the load on a little longer on the healed cluster.
+      await sleep(1_500);
+    } finally {
+      stopOnFailure();
+      await Promise.all([...readers, producer]);
     }
-    // Keep the load on a little longer on the healed cluster.
-    await sleep(1_500);
-    stopLoad = true;
-    await Promise.all([...readers, producer]);
 
     // Every enqueued job finishes.
     const finishBy = Date.now() + 60_000;

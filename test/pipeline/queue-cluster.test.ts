@@ -26,7 +26,7 @@ import {
   TEST_REDIS_CLUSTER_URL,
 } from '../support/redis-cluster.js';
 
-describe('pipeline queue and worker on Redis Cluster', { timeout: 90_000 }, () => {
+describe('pipeline queue and worker on Redis Cluster', { timeout: 300_000 }, () => {
   const target = postgresTarget();
   const prefix = uniqueName('cq');
   let db: Database<StoreSchema>;
@@ -35,8 +35,10 @@ describe('pipeline queue and worker on Redis Cluster', { timeout: 90_000 }, () =
   let admin: Cluster;
   const open: Array<{ close(): Promise<unknown> }> = [];
 
+  let releaseCluster: (() => Promise<void>) | undefined;
+
   before(async () => {
-    await ensureRedisCluster();
+    releaseCluster = await ensureRedisCluster();
     db = await target.open<StoreSchema>({ max: 6 });
     await setupStore(db);
     sandbox = await createSandbox({ keys: { youtube: ['k'], openai: ['k'] } });
@@ -55,6 +57,7 @@ describe('pipeline queue and worker on Redis Cluster', { timeout: 90_000 }, () =
     await target.dispose();
     await rm(assets, { recursive: true, force: true });
   });
+  after(() => releaseCluster?.());
 
   it('jobs enqueued with a redis+cluster URL are processed once each; the queue keys share {prefix}', async () => {
     const clients = createApiClients({

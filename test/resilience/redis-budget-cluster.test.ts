@@ -11,8 +11,10 @@ describe('a budget shared by two clients over Redis Cluster', () => {
   let one: Cluster;
   let two: Cluster;
 
+  let releaseCluster: (() => Promise<void>) | undefined;
+
   before(async () => {
-    await ensureRedisCluster();
+    releaseCluster = await ensureRedisCluster();
     one = await clusterClient();
     two = await clusterClient();
   });
@@ -23,6 +25,7 @@ describe('a budget shared by two clients over Redis Cluster', () => {
     one?.disconnect();
     two?.disconnect();
   });
+  after(() => releaseCluster?.());
 
   it('reserve, commit, refund, the concurrency slot and a pause are shared; every key is in {prefix}', async () => {
     const key = `${prefix}:openai`;

@@ -1,4 +1,8 @@
 import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { createRedisClient, redisClientOptions } from '../../src/cache/index.js';
@@ -9,8 +13,48 @@ const run = promisify(execFile);
 export const TEST_REDIS_CLUSTER_URL =
   process.env.TEST_REDIS_CLUSTER_URL ?? 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001';
 
-/** Starts (or repairs) the local cluster; resolves once it reports cluster_state:ok on every node. */
-export async function ensureRedisCluster(): Promise<void> {
+const LOCK = join(tmpdir(), 'opusclip-redis-cluster-tests.lock');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the cluster for this test file, then starts (or repairs) it: resolves once it reports
+ * cluster_state:ok on every node. The cluster test files run one at a time (a lock directory holding the
+ * owner's pid, taken over when that process is gone), since the failover test stops a primary under
+ * everyone's feet. Call the returned function in `after`.
+ */
+export async function ensureRedisCluster(): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      await mkdir(LOCK);
+      await writeFile(join(LOCK, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const owner = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => ''));
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
+        await rm(LOCK, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error('timed out waiting for the Redis Cluster test lock');
+      await sleep(200);
+    }
+  }
+  await run('bash', ['scripts/start-redis-cluster.sh'], { timeout: 60_000 });
+  return async () => {
+    await rm(LOCK, { recursive: true, force: true });
+  };
+}
+
+/** Starts (or repairs) the local cluster, for a file that already holds it (after a failover). */
+export async function repairRedisCluster(): Promise<void> {
   await run('bash', ['scripts/start-redis-cluster.sh'], { timeout: 60_000 });
 }
 
