@@ -45,7 +45,14 @@ export class ShardSubscriber extends EventEmitter {
   async subscribe(...channels: string[]): Promise<void> {
     const connection = this.#connection;
     if (!connection || this.#status !== 'ready') throw new Error('shard subscriber not connected');
-    await connection.ssubscribe(...channels);
+    try {
+      await connection.ssubscribe(...channels);
+    } catch (error) {
+      // MOVED (the slot left this node since it was looked up), or the connection dropped: start over
+      // where the slot is now; the bus subscribes again on the next `ready`.
+      if (this.#connection === connection) connection.disconnect();
+      throw error;
+    }
   }
 
   async quit(): Promise<void> {
@@ -76,7 +83,13 @@ export class ShardSubscriber extends EventEmitter {
         connectTimeout: 2_000,
       });
       this.#connection = connection;
-      connection.on('error', (error: Error) => this.emit('error', error));
+      connection.on('error', (error: Error) => {
+        this.emit('error', error);
+        // Redis 7 unsubscribes sharded subscribers itself when their slot leaves the node (resharding,
+        // demotion); ioredis reports that unrequested reply as an error. The subscription may be gone:
+        // drop the connection, so the bus is lost (L1 distrusted) and subscribes again where the slot is.
+        if (this.#connection === connection && this.#status === 'ready') connection.disconnect();
+      });
       connection.on('smessage', (channel: string, message: string) => this.emit('message', channel, message));
       connection.once('close', () => {
         if (this.#connection !== connection) return;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster } from 'ioredis';
 import { Cache } from '../../src/cache/index.js';
@@ -106,5 +107,50 @@ describe('the two-level cache on Redis Cluster (two instances as two processes)'
     await a.clear();
     assert.equal(await b.get('c1'), undefined);
     assert.equal(await admin.exists(`{${ns}}:k:c1`), 0);
+  });
+  it('a slot move (resharding): the bus follows its slot to the new primary', async () => {
+    const moved = uniqueName('cmove');
+    const x = await clusterCache(moved);
+    const y = await clusterCache(moved);
+    try {
+      await x.set('k', 1);
+      assert.equal(await y.get('k'), 1);
+      const cli = (port: number, ...args: string[]): string =>
+        execFileSync('redis-cli', ['-p', String(port), ...args])
+          .toString()
+          .trim();
+      const slot = Number(await admin.cluster('KEYSLOT', `{${moved}}`));
+      const from = await primaryPortOf(admin, `{${moved}}`);
+      const to = [7000, 7001, 7002, 7003, 7004, 7005].find(
+        (p) => p !== from && cli(p, 'role').startsWith('master'),
+      )!;
+      const id = (port: number): string => cli(port, 'cluster', 'myid');
+      cli(to, 'cluster', 'setslot', String(slot), 'importing', id(from));
+      cli(from, 'cluster', 'setslot', String(slot), 'migrating', id(to));
+      for (;;) {
+        const keys = cli(from, 'cluster', 'getkeysinslot', String(slot), '100').split('\n').filter(Boolean);
+        if (keys.length === 0) break;
+        cli(from, 'migrate', '127.0.0.1', String(to), '', '0', '5000', 'keys', ...keys);
+      }
+      cli(to, 'cluster', 'setslot', String(slot), 'node', id(to));
+      cli(from, 'cluster', 'setslot', String(slot), 'node', id(to));
+      // Redis drops the sharded subscriptions of a slot that leaves a node: both buses notice and
+      // subscribe again on the slot's new primary.
+      const deadline = Date.now() + 10_000;
+      while (x.metrics().busDisconnects + y.metrics().busDisconnects < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.equal(x.metrics().busDisconnects, 1, 'x saw its subscription go');
+      assert.equal(y.metrics().busDisconnects, 1, 'y saw its subscription go');
+      assert.ok((await x.ready(10_000)) && (await y.ready(10_000)), 'both buses up again');
+      assert.equal(await primaryPortOf(admin, `{${moved}}`), to);
+      assert.equal(await y.get('k'), 1);
+      await x.set('k', 2);
+      assert.equal(await y.get('k'), 2, 'the invalidation reached y over the new primary');
+      assert.equal(x.metrics().busAckTimeouts, 0);
+    } finally {
+      await x.close();
+      await y.close();
+      await dropClusterKeys(admin, `{${moved}}:*`);
+    }
   });
 });
