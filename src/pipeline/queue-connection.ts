@@ -22,7 +22,13 @@ export interface QueueConnection {
  */
 export function queueConnection(connection: ConnectionOptions | string, prefix?: string): QueueConnection {
   if (typeof connection === 'string' && parseRedisUrl(connection)?.kind === 'cluster') {
-    const cluster = createRedisClient(connection, { maxRetriesPerRequest: null }) as Cluster;
+    // A command to a primary that just stopped is retried every 200 ms until a replica takes over:
+    // 100 tries (20 s) outlast a failover, so a job that finishes meanwhile is not failed and re-run.
+    const cluster = createRedisClient(
+      connection,
+      { maxRetriesPerRequest: null },
+      { maxRedirections: 100 },
+    ) as Cluster;
     return {
       connection: cluster,
       prefix: hashTagged(prefix),

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster } from 'ioredis';
 import { Cache } from '../../src/cache/index.js';
@@ -115,25 +114,23 @@ describe('the two-level cache on Redis Cluster (two instances as two processes)'
     try {
       await x.set('k', 1);
       assert.equal(await y.get('k'), 1);
-      const cli = (port: number, ...args: string[]): string =>
-        execFileSync('redis-cli', ['-p', String(port), ...args])
-          .toString()
-          .trim();
       const slot = Number(await admin.cluster('KEYSLOT', `{${moved}}`));
       const from = await primaryPortOf(admin, `{${moved}}`);
-      const to = [7000, 7001, 7002, 7003, 7004, 7005].find(
-        (p) => p !== from && cli(p, 'role').startsWith('master'),
-      )!;
-      const id = (port: number): string => cli(port, 'cluster', 'myid');
-      cli(to, 'cluster', 'setslot', String(slot), 'importing', id(from));
-      cli(from, 'cluster', 'setslot', String(slot), 'migrating', id(to));
+      const primaries = admin.nodes('master');
+      const source = primaries.find((n) => n.options.port === from)!;
+      const dest = primaries.find((n) => n.options.port !== from)!;
+      const to = dest.options.port!;
+      const sourceId = String(await source.cluster('MYID'));
+      const destId = String(await dest.cluster('MYID'));
+      await dest.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId);
+      await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', destId);
       for (;;) {
-        const keys = cli(from, 'cluster', 'getkeysinslot', String(slot), '100').split('\n').filter(Boolean);
+        const keys = (await source.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
         if (keys.length === 0) break;
-        cli(from, 'migrate', '127.0.0.1', String(to), '', '0', '5000', 'keys', ...keys);
+        await source.call('MIGRATE', '127.0.0.1', to, '', 0, 5000, 'KEYS', ...keys);
       }
-      cli(to, 'cluster', 'setslot', String(slot), 'node', id(to));
-      cli(from, 'cluster', 'setslot', String(slot), 'node', id(to));
+      await dest.call('CLUSTER', 'SETSLOT', slot, 'NODE', destId);
+      await source.call('CLUSTER', 'SETSLOT', slot, 'NODE', destId);
       // Redis drops the sharded subscriptions of a slot that leaves a node: both buses notice and
       // subscribe again on the slot's new primary.
       const deadline = Date.now() + 10_000;

@@ -121,8 +121,16 @@ describe('Redis Cluster failover under load', { timeout: 300_000 }, () => {
     open.push(clients, queue, worker);
     const runs = new Map<string, number>();
     const completedAt = new Map<string, number>();
-    worker.worker.on('active', (job) => runs.set(job.id ?? '', (runs.get(job.id ?? '') ?? 0) + 1));
-    worker.worker.on('completed', (job) => completedAt.set(job.id ?? '', Date.now()));
+    const completions = new Map<string, number>();
+    const starts: string[] = [];
+    worker.worker.on('active', (job) => {
+      runs.set(job.id ?? '', (runs.get(job.id ?? '') ?? 0) + 1);
+      starts.push(`${job.id}@${Date.now()}#${job.attemptsMade}`);
+    });
+    worker.worker.on('completed', (job) => {
+      completedAt.set(job.id ?? '', Date.now());
+      completions.set(job.id ?? '', (completions.get(job.id ?? '') ?? 0) + 1);
+    });
 
     // ---- the load ----
     let stopLoad = false;
@@ -246,6 +254,8 @@ describe('Redis Cluster failover under load', { timeout: 300_000 }, () => {
       completed: counts.completed,
       failedJobs: counts.failed,
       duplicatedJobs: duplicated.length,
+      completedTwice: [...completions].filter(([, n]) => n > 1).length,
+      duplicateStarts: starts.filter((x) => duplicated.some(([id]) => x.startsWith(`${id}@`))),
       enqueueRetries,
       cacheRedisErrors: a.metrics().redisErrors + b.metrics().redisErrors,
       cacheRedisTimeouts: a.metrics().redisTimeouts + b.metrics().redisTimeouts,
