@@ -2,6 +2,8 @@ import type { Clock, Logger } from '../core/index.js';
 import type { CacheCounters } from './cache-metrics.js';
 import { errorSummary } from './log-fields.js';
 import type { RedisClient } from './redis-client.js';
+import { isClusterClient } from './redis-connection.js';
+import type { ShardSubscriber } from './shard-subscriber.js';
 
 /** An invalidation as it travels between processes (short field names: it is sent on every write). */
 interface BusMessage {
@@ -24,8 +26,10 @@ export interface Invalidation {
 }
 
 export interface CacheBusOptions {
+  /** On a Cluster, messages go out with SPUBLISH (sharded pub/sub, Redis 7) on the channel's slot. */
   publisher: RedisClient;
-  subscriber: RedisClient;
+  /** A standalone connection (SUBSCRIBE), or on Cluster a ShardSubscriber (SSUBSCRIBE, same slot). */
+  subscriber: RedisClient | ShardSubscriber;
   channel: string;
   instanceId: string;
   clock: Clock;
@@ -86,9 +90,14 @@ export class CacheBus {
   #resolveFirstUp!: () => void;
   #echoTimer: (() => void) | undefined;
   #echoInFlight = false;
+  readonly #send: (channel: string, message: string) => Promise<number>;
 
   constructor(options: CacheBusOptions) {
     this.#o = options;
+    const publisher = options.publisher;
+    this.#send = isClusterClient(publisher)
+      ? (channel, message) => publisher.spublish(channel, message) as Promise<number>
+      : (channel, message) => publisher.publish(channel, message);
     this.#ackChannel = `${options.channel}:ack:${options.instanceId}`;
     this.#firstUp = new Promise<void>((resolve) => {
       this.#resolveFirstUp = resolve;
@@ -137,9 +146,7 @@ export class CacheBus {
     // Registered before PUBLISH: a fast peer's acknowledgement can arrive before PUBLISH's own reply.
     this.#pending.set(seq, pending);
     try {
-      const receivers = await this.#withTimeout(
-        this.#o.publisher.publish(this.#o.channel, JSON.stringify(msg)),
-      );
+      const receivers = await this.#withTimeout(this.#send(this.#o.channel, JSON.stringify(msg)));
       if (receivers === undefined) {
         // The sequence number is spent either way: peers that got it see no gap, peers that did not
         // will see a gap on the next message and distrust their L1, which is the safe outcome.
@@ -179,12 +186,10 @@ export class CacheBus {
     const done = (): void => {
       this.#echoInFlight = false;
     };
-    this.#o.publisher
-      .publish(this.#ackChannel, `${ECHO}${this.#o.clock.now()}`)
-      .then(done, (error: unknown) => {
-        done();
-        this.#o.logger.debug({ err: errorSummary(error) }, 'cache: bus echo failed');
-      });
+    this.#send(this.#ackChannel, `${ECHO}${this.#o.clock.now()}`).then(done, (error: unknown) => {
+      done();
+      this.#o.logger.debug({ err: errorSummary(error) }, 'cache: bus echo failed');
+    });
   }
 
   #scheduleEcho(): void {
@@ -288,7 +293,7 @@ export class CacheBus {
     }
     this.#o.onInvalidation({ tags: msg.t ?? [], keys: msg.k ?? [], all: msg.c === 1 });
     // Acknowledge after applying, so the publisher's wait means "dropped", not merely "received".
-    this.#o.publisher.publish(`${this.#o.channel}:ack:${msg.i}`, String(msg.s)).catch(() => {
+    this.#send(`${this.#o.channel}:ack:${msg.i}`, String(msg.s)).catch(() => {
       // A lost ack only makes the publisher wait out its (bounded) timeout.
     });
   };

@@ -25,8 +25,10 @@ import { type L1Entry, MemoryStore } from './memory-store.js';
 import { PendingInvalidations } from './pending-invalidations.js';
 import { type LoadKind, ReadThrough } from './read-through.js';
 import type { RedisClient } from './redis-client.js';
+import { isClusterClient } from './redis-connection.js';
 import { RedisStore } from './redis-store.js';
 import { encodeEntry } from './serializer.js';
+import { ShardSubscriber } from './shard-subscriber.js';
 import { warmAll } from './warm.js';
 import { WriteThrough } from './write-through.js';
 
@@ -42,7 +44,7 @@ export class Cache {
   readonly #l1: CoherentL1;
   readonly #l2: RedisStore | undefined;
   readonly #bus: CacheBus | undefined;
-  readonly #ownedSubscriber: RedisClient | undefined;
+  readonly #ownedSubscriber: RedisClient | ShardSubscriber | undefined;
   readonly #closeClient: boolean;
   readonly #clock: Clock;
   /** The clock to the millisecond, for the hit paths' freshness checks (see core's `coarseNow`). */
@@ -85,16 +87,27 @@ export class Cache {
         timeoutMs: redis.timeoutMs,
         generationTtlMs: redis.generationTtlMs,
       });
-      let subscriber = redis.subscriber;
-      if (!subscriber) {
-        subscriber = redis.client.duplicate() as RedisClient;
+      // On Redis Cluster the bus uses sharded pub/sub on the namespace's hash slot: its channels carry
+      // the same `{namespace}` tag as its keys, and one ShardSubscriber listens on that slot's primary.
+      const client = redis.client;
+      const onCluster = isClusterClient(client);
+      const channel = onCluster ? `{${o.namespace}}:bus` : `${o.namespace}:bus`;
+      let subscriber: RedisClient | ShardSubscriber | undefined = redis.subscriber;
+      if (onCluster) {
+        subscriber = new ShardSubscriber(
+          subscriber && isClusterClient(subscriber) ? subscriber : client,
+          channel,
+        );
+        this.#ownedSubscriber = subscriber;
+      } else if (!subscriber) {
+        subscriber = client.duplicate() as RedisClient;
         this.#ownedSubscriber = subscriber;
       }
       const bound = redis.maxStalenessMs;
       this.#bus = new CacheBus({
-        publisher: redis.client,
+        publisher: client,
         subscriber,
-        channel: `${o.namespace}:bus`,
+        channel,
         instanceId: this.instanceId,
         clock: o.clock,
         logger: o.logger,
@@ -371,7 +384,7 @@ export class Cache {
     await this.drainRefreshes();
     await this.#bus?.close();
     this.#l2?.dispose();
-    const quit = async (c: RedisClient | undefined): Promise<void> => {
+    const quit = async (c: RedisClient | ShardSubscriber | undefined): Promise<void> => {
       if (!c) return;
       try {
         await c.quit();

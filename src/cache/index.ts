@@ -18,3 +18,12 @@ export { createMemoryCache } from './memory-cache.js';
 export type { MemoryStoreOptions } from './memory-store.js';
 export { createMultiLevelCache, MultiLevelCache, type MultiLevelCacheOptions } from './multi-level-cache.js';
 export { type RedisClient, redisClientOptions } from './redis-client.js';
+export {
+  createRedisClient,
+  isClusterClient,
+  parseRedisUrl,
+  type RedisNodeAddress,
+  type RedisTarget,
+  redisEndpoints,
+  redisUrlPassword,
+} from './redis-connection.js';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseRedisUrl } from '../cache/index.js';
 import { ConfigError } from '../core/errors.js';
 import { redactConnectionUrl } from '../core/redact.js';
 import { type DatabaseConfig, DEFAULT_DATABASE_URL, parseDatabaseUrl } from '../db/config.js';
@@ -86,7 +87,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: 'REDIS_URL',
     flag: '--redis-url',
     default: '(none: in-process cache only)',
-    meaning: 'redis://host:port/db',
+    meaning: 'redis://host:port/db, or redis+cluster://host:port[,host:port…] for a Redis Cluster',
   },
   {
     name: 'OPUSCLIP_ASSETS_DIR',
@@ -258,16 +259,9 @@ export function loadConfig(
   const openaiBaseUrls = baseUrlList('OPENAI_BASE_URLS', env.OPENAI_BASE_URLS);
   const redisUrl = str('redis-url', 'REDIS_URL');
   if (redisUrl !== undefined) {
-    let ok = false;
-    try {
-      const u = new URL(redisUrl);
-      ok = (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    if (parseRedisUrl(redisUrl) === undefined) {
       throw new ConfigError(
-        `Invalid REDIS_URL "${redactConnectionUrl(redisUrl)}": expected redis://host:port[/db]`,
+        `Invalid REDIS_URL "${redactConnectionUrl(redisUrl)}": expected redis://host:port[/db] or redis+cluster://host:port[,host:port…]`,
         { details: { redisUrl: redactConnectionUrl(redisUrl) } },
       );
     }

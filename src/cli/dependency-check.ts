@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { parseRedisUrl, type RedisTarget, redisEndpoints } from '../cache/index.js';
 import { isOpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
@@ -13,8 +14,9 @@ import { urlPasswords } from './url-passwords.js';
  */
 const CONNECT_TIMEOUT_MS = 4_000;
 
-/** `host:port` of a Redis URL, for messages (never the password). */
+/** `host:port` of a Redis URL (`host:port,host:port…` for a cluster's seeds), for messages (never the password). */
 export function redisEndpoint(url: string): string {
+  if (parseRedisUrl(url)?.kind === 'cluster') return redisEndpoints(url);
   try {
     const u = new URL(url);
     return `${u.hostname || 'localhost'}:${u.port || '6379'}`;
@@ -35,6 +37,11 @@ export async function checkRedis(
   url: string,
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
+  const target = parseRedisUrl(url);
+  if (target?.kind === 'cluster') {
+    await checkClusterSeeds(target, url, options);
+    return;
+  }
   const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
   const endpoint = redisEndpoint(url);
   const client = new Redis(url, {
@@ -74,6 +81,45 @@ export async function checkRedis(
     options.signal?.removeEventListener('abort', onAbort);
     client.disconnect();
   }
+}
+
+/**
+ * A Redis Cluster is reachable when one of its seed nodes answers (the client learns the others from
+ * it). The seeds are tried at once, each as `checkRedis` tries a single server; refused credentials end
+ * the check at once; otherwise the one line names every seed and the first seed's reason.
+ */
+async function checkClusterSeeds(
+  target: Extract<RedisTarget, { kind: 'cluster' }>,
+  url: string,
+  options: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<void> {
+  const scheme = target.tls ? 'rediss' : 'redis';
+  const user = target.username ? encodeURIComponent(target.username) : '';
+  const pass = target.password ? `:${encodeURIComponent(target.password)}` : '';
+  const auth = user || pass ? `${user}${pass}@` : '';
+  const results = await Promise.allSettled(
+    target.nodes.map((n) =>
+      checkRedis(`${scheme}://${auth}${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`, options),
+    ),
+  );
+  if (results.some((r) => r.status === 'fulfilled')) return;
+  const errors = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+  const refused = errors.find((e) => e instanceof CliError && e.code === CliErrorCode.AuthFailed);
+  const endpoint = redisEndpoints(url);
+  if (refused) {
+    throw new CliError(
+      CliErrorCode.AuthFailed,
+      `Redis Cluster at ${endpoint} refused the credentials in REDIS_URL`,
+      { details: { endpoint } },
+    );
+  }
+  const first = errors[0];
+  const reason = first instanceof Error ? first.message.split(': ').slice(1).join(': ') || first.message : '';
+  throw new CliError(
+    CliErrorCode.Unreachable,
+    `cannot reach Redis Cluster at ${endpoint}: ${redactSecrets(reason, urlPasswords(url)) || 'no seed node answered'}`,
+    { details: { endpoint } },
+  );
 }
 
 function redisFailure(

@@ -61,7 +61,11 @@ export interface MainOptions {
 const opt = {
   databaseUrl: () =>
     new Option('--database-url <url>', 'database: postgres://…, mysql://…, sqlite:<file> (DATABASE_URL)'),
-  redisUrl: () => new Option('--redis-url <url>', 'Redis: redis://host:port/db (REDIS_URL)'),
+  redisUrl: () =>
+    new Option(
+      '--redis-url <url>',
+      'Redis: redis://host:port/db, or redis+cluster://host:port,host:port (REDIS_URL)',
+    ),
   assetsDir: () =>
     new Option('--assets-dir <dir>', 'where thumbnails and narration are written (OPUSCLIP_ASSETS_DIR)'),
   config: () =>

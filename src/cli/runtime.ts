@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { type ApiClients, createApiClients, sandboxBaseUrls } from '../apis/api-clients.js';
-import { Cache, redisClientOptions } from '../cache/index.js';
+import { Cache, createRedisClient, type RedisClient, redisClientOptions } from '../cache/index.js';
 import { ConfigError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import type { Database } from '../db/index.js';
@@ -26,7 +25,8 @@ export interface Runtime {
   db: Database<StoreSchema>;
   store: VideoStore;
   cache: Cache;
-  redis: Redis | undefined;
+  /** A single Redis or a Redis Cluster (`redis+cluster://` URL). */
+  redis: RedisClient | undefined;
   clients: ApiClients;
   pipeline: VideoPipeline;
   sandbox: Sandbox | undefined;
@@ -72,13 +72,13 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
     closers.push(() => db.close());
     await setupStore(db);
 
-    let redis: Redis | undefined;
-    let cacheRedis: Redis | undefined;
+    let redis: RedisClient | undefined;
+    let cacheRedis: RedisClient | undefined;
     if (config.redisUrl) {
-      redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+      redis = createRedisClient(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
       // One line per distinct failure while Redis is down, not one per reconnection attempt.
       let lastError: string | undefined;
-      redis.on('error', (error) => {
+      redis.on('error', (error: Error) => {
         if (error.message === lastError) return;
         lastError = error.message;
         logger.warn({ err: error.message }, 'redis error');
@@ -87,7 +87,7 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
         lastError = undefined;
       });
       closers.push(() => quitWithin(redis!, REDIS_QUIT_MS));
-      cacheRedis = new Redis(config.redisUrl, redisClientOptions());
+      cacheRedis = createRedisClient(config.redisUrl, redisClientOptions());
       cacheRedis.on('error', () => {});
       closers.push(() => quitWithin(cacheRedis!, REDIS_QUIT_MS));
     }
@@ -165,7 +165,7 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
 const REDIS_QUIT_MS = 1_000;
 
 /** QUIT when Redis answers; a Redis that is down (or does not answer in time) is disconnected instead. */
-async function quitWithin(redis: Redis, ms: number): Promise<void> {
+async function quitWithin(redis: RedisClient, ms: number): Promise<void> {
   if (redis.status !== 'ready') {
     redis.disconnect();
     return;

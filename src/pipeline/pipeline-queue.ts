@@ -1,4 +1,5 @@
 import { type ConnectionOptions, type Job, type JobType, Queue } from 'bullmq';
+import { queueConnection } from './queue-connection.js';
 import { readVideoUrls } from './read-video-urls.js';
 import type { BadInput } from './video-pipeline.js';
 
@@ -37,10 +38,16 @@ export interface QueueJobInfo {
 }
 
 export interface PipelineQueueOptions {
-  /** An ioredis connection (or its options / a redis:// URL). */
+  /**
+   * An ioredis connection (or its options), a `redis://` URL, or a `redis+cluster://host:port,…` URL
+   * of a Redis Cluster's seed nodes.
+   */
   connection: ConnectionOptions | string;
   name?: string;
-  /** Key prefix in Redis (BullMQ's `prefix`), to share one Redis between deployments. */
+  /**
+   * Key prefix in Redis (BullMQ's `prefix`), to share one Redis between deployments. On a Redis Cluster
+   * it is wrapped in a hash tag (`{prefix}`, default `{bull}`) so each queue's keys share one slot.
+   */
   prefix?: string;
   /** Attempts per job before it is failed for good (default 5), with exponential backoff. */
   attempts?: number;
@@ -53,13 +60,14 @@ export interface PipelineQueueOptions {
 export class PipelineQueue {
   readonly queue: Queue<VideoJobData>;
   readonly #attempts: number;
+  readonly #closeConnection: () => Promise<void>;
 
   constructor(options: PipelineQueueOptions) {
-    const connection =
-      typeof options.connection === 'string' ? redisOptionsFromUrl(options.connection) : options.connection;
+    const { connection, prefix, close } = queueConnection(options.connection, options.prefix);
+    this.#closeConnection = close;
     this.queue = new Queue<VideoJobData>(options.name ?? DEFAULT_QUEUE_NAME, {
       connection,
-      ...(options.prefix ? { prefix: options.prefix } : {}),
+      ...(prefix ? { prefix } : {}),
     });
     this.#attempts = options.attempts ?? 5;
   }
@@ -132,7 +140,11 @@ export class PipelineQueue {
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    try {
+      await this.queue.close();
+    } finally {
+      await this.#closeConnection();
+    }
   }
 }
 
@@ -155,20 +167,5 @@ async function describeJob(job: Job<VideoJobData>): Promise<QueueJobInfo> {
     finishedAt: job.finishedOn ? new Date(job.finishedOn) : undefined,
     requestId: job.data.requestId,
     result: job.returnvalue,
-  };
-}
-
-/** BullMQ wants connection options; REDIS_URL is a URL. */
-export function redisOptionsFromUrl(url: string): ConnectionOptions {
-  const u = new URL(url);
-  const db = u.pathname.replace(/^\//, '');
-  return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 6379,
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(db ? { db: Number(db) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
   };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ApiClients } from '../apis/api-clients.js';
 import { openAiWindows } from '../apis/openai/openai-quota.js';
 import { stabilityWindows } from '../apis/stability/stability-quota.js';
@@ -136,7 +136,7 @@ export interface SharedBudgetOptions {
  * tokens-per-minute allowance, one Stability window and one ElevenLabs concurrency limit.
  */
 export function sharedBudgets(
-  redis: Redis,
+  redis: Redis | Cluster,
   prefix = 'opusclip:budget',
   options: SharedBudgetOptions = {},
 ): { youtube: Budget; openai: Budget; stability: Budget; elevenlabs: Budget } {

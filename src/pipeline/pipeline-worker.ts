@@ -3,14 +3,17 @@ import { type ConnectionOptions, DelayedError, type Job, UnrecoverableError, Wor
 import { type Clock, systemClock } from '../core/clock.js';
 import { isTransient, retryTime } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { DEFAULT_QUEUE_NAME, redisOptionsFromUrl, type VideoJobData } from './pipeline-queue.js';
+import { DEFAULT_QUEUE_NAME, type VideoJobData } from './pipeline-queue.js';
+import { queueConnection } from './queue-connection.js';
 import type { VideoOutcome, VideoPipeline } from './video-pipeline.js';
 
 export interface PipelineWorkerOptions {
   /** A pipeline built with `onRetryableError: 'throw'`, so rate limits and quotas reach the queue. */
   pipeline: VideoPipeline;
+  /** As PipelineQueue's: a client or its options, a `redis://` or a `redis+cluster://` URL. */
   connection: ConnectionOptions | string;
   name?: string;
+  /** As PipelineQueue's (hash-tagged on a Redis Cluster). */
   prefix?: string;
   concurrency?: number;
   logger?: Logger;
@@ -48,8 +51,7 @@ export interface PipelineWorker {
  */
 export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWorker {
   const logger = options.logger ?? silentLogger;
-  const connection =
-    typeof options.connection === 'string' ? redisOptionsFromUrl(options.connection) : options.connection;
+  const { connection, prefix, close: closeConnection } = queueConnection(options.connection, options.prefix);
   const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const processor = async (job: Job<VideoJobData, VideoOutcome>, token?: string): Promise<VideoOutcome> => {
     const { url, youtubeId, requestId } = job.data;
@@ -92,7 +94,7 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
   const worker = new Worker<VideoJobData, VideoOutcome>(options.name ?? DEFAULT_QUEUE_NAME, processor, {
     connection,
     concurrency: options.concurrency ?? 2,
-    ...(options.prefix ? { prefix: options.prefix } : {}),
+    ...(prefix ? { prefix } : {}),
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: 3,
@@ -104,7 +106,10 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
     worker,
     id,
     close: () => {
-      closing ??= boundedClose(worker, closeTimeoutMs, options.clock ?? systemClock);
+      closing ??= boundedClose(worker, closeTimeoutMs, options.clock ?? systemClock).then(async (result) => {
+        await closeConnection();
+        return result;
+      });
       return closing;
     },
   };

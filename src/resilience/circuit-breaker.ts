@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type Clock, OpusError, systemClock } from '../core/index.js';
 import { CircuitOpenError } from './errors.js';
 
@@ -14,10 +14,13 @@ export interface BreakerStateStore {
   reset(name: string): Promise<void>;
 }
 
-/** Shared breaker state in Redis: one key per service, expiring when the open period ends. */
+/**
+ * Shared breaker state in Redis: one key per service, expiring when the open period ends. Each command
+ * touches one key, so a Redis Cluster works as it is.
+ */
 export class RedisBreakerStore implements BreakerStateStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix = 'opusclip:breaker',
   ) {}
 

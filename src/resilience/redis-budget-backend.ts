@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   type BudgetBackend,
   type TryResult,
@@ -145,8 +145,13 @@ return 1
 type Reply = [number, number, number, number, string];
 
 export interface RedisBudgetBackendOptions {
-  redis: Redis;
-  /** Key prefix shared by every process that must share this budget, e.g. `opusclip:budget:openai`. */
+  /** A single Redis, or a Redis Cluster (then every key of the budget is in the hash slot of `{key}`). */
+  redis: Redis | Cluster;
+  /**
+   * Key prefix shared by every process that must share this budget, e.g. `opusclip:budget:openai`. On
+   * a Cluster a prefix without a `{…}` hash tag is used as `{prefix}`, so the budget's scripts, which
+   * touch all its keys at once, run on one node.
+   */
   key: string;
   windows: readonly WindowSpec[];
 }
@@ -154,7 +159,7 @@ export interface RedisBudgetBackendOptions {
 /** A budget shared by every process using the same Redis and key: atomic Lua, Redis's clock. */
 export class RedisBudgetBackend implements BudgetBackend {
   readonly sync = false;
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #windows: readonly WindowSpec[];
   readonly #pauseKey: string;
   readonly #windowKeys: string[];
@@ -162,11 +167,10 @@ export class RedisBudgetBackend implements BudgetBackend {
   constructor(options: RedisBudgetBackendOptions) {
     this.#redis = options.redis;
     this.#windows = options.windows;
-    this.#pauseKey = `${options.key}:pause`;
-    this.#windowKeys = options.windows.flatMap((w) => [
-      `${options.key}:w:${w.name}`,
-      `${options.key}:w:${w.name}:sum`,
-    ]);
+    const onCluster = (options.redis as Cluster).isCluster === true;
+    const key = onCluster && !/\{[^}]+\}/.test(options.key) ? `{${options.key}}` : options.key;
+    this.#pauseKey = `${key}:pause`;
+    this.#windowKeys = options.windows.flatMap((w) => [`${key}:w:${w.name}`, `${key}:w:${w.name}:sum`]);
   }
 
   async tryReserve(id: string, costs: readonly number[], now: number): Promise<TryResult> {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient } from '../cache/index.js';
 import { createDatabase, type DatabaseConfig } from '../db/index.js';
 import { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
@@ -24,7 +24,8 @@ export interface ServeConfig {
    */
   databaseSlowQueries?: DatabaseConfig['slowQueries'];
   /**
-   * Redis for the pipeline queue and /readyz. Without it the service runs: the queue routes
+   * Redis for the pipeline queue and /readyz: `redis://host:port/db`, or `redis+cluster://host:port,…`
+   * for a Redis Cluster. Without it the service runs: the queue routes
    * (`POST /api/videos`, `/api/jobs`) answer 503 ERR_SERVER_REDIS_NOT_CONFIGURED, the rest works.
    */
   redisUrl?: string | undefined;
@@ -122,7 +123,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
   const opened: Array<() => Promise<void>> = [() => bounded(() => db.close(), remaining())];
   try {
     if (config.migrate !== false) await setupStore(db);
-    let redis: Redis | undefined;
+    let redis: RedisClient | undefined;
     let queue: PipelineQueue | undefined;
     if (config.redisUrl) {
       const redisLog = logger.child({ component: 'redis' });
@@ -133,7 +134,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
         lastError = error.message;
         redisLog.warn({ err: error }, 'Redis connection failed; queue routes answer 503 until it is back');
       };
-      const client = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+      const client = createRedisClient(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
       client.on('error', onRedisError);
       client.on('ready', () => {
         lastError = '';

@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { Cache, redisClientOptions } from '../cache/index.js';
+import { Cache, createRedisClient, type RedisClient, redisClientOptions } from '../cache/index.js';
 import { type Logger, silentLogger } from '../core/index.js';
 import { ApiMetricsCollector, type ServiceMetrics } from '../http/index.js';
 import { sharedBudgets } from '../pipeline/pipeline-services.js';
@@ -59,9 +58,9 @@ function budgetQuotaSource(service: string, budget: Budget): HttpMetricsSource {
  */
 export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCache {
   const logger = options.logger ?? silentLogger;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   if (options.redisUrl) {
-    redis = new Redis(options.redisUrl, redisClientOptions());
+    redis = createRedisClient(options.redisUrl, redisClientOptions());
     // The cache counts and logs its own Redis failures; an unhandled 'error' event would print a stack.
     redis.on('error', () => {});
   }
@@ -81,8 +80,22 @@ export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCach
     async close() {
       await cache.close();
       if (!redis) return;
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-      else redis.disconnect();
+      const client = redis;
+      if (client.status !== 'ready') {
+        client.disconnect();
+        return;
+      }
+      // QUIT, bounded: a Cluster node that stopped answering must not hold the service's shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      });
+      const quit = client.quit().then(
+        () => undefined,
+        () => client.disconnect(),
+      );
+      await Promise.race([quit, late.then(() => client.disconnect())]);
+      clearTimeout(timer);
     },
   };
 }
