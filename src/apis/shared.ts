@@ -8,6 +8,7 @@ import type {
   HttpTlsOptions,
   RequestOptions,
 } from '../http/index.js';
+import type { AdaptiveConcurrencyOptions } from '../resilience/index.js';
 import { ApiResponseShapeError } from './errors.js';
 
 /** Options every client method accepts as its last argument. */
@@ -45,6 +46,8 @@ export interface VendorHttpOptions {
   maxConcurrentStreams?: number;
   /** TLS settings (`ca`: a private CA to trust, e.g. a corporate gateway's). */
   tls?: HttpTlsOptions;
+  /** A concurrency limit per base URL that follows the API's latency and 429s (docs/http.md, "Adaptive concurrency"). */
+  adaptiveConcurrency?: boolean | AdaptiveConcurrencyOptions;
   /** Per-attempt inactivity timeout (ms): the wait for headers, and any silence within a body. */
   attemptTimeoutMs?: number;
   /** Default deadline per request (ms), body included; a method's `deadlineMs` overrides it. */

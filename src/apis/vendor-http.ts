@@ -60,6 +60,7 @@ export function vendorHttpClient(
       endpointBreaker: base.endpointBreaker,
       allowH2: base.allowH2,
       maxConcurrentStreams: base.maxConcurrentStreams,
+      adaptiveConcurrency: base.adaptiveConcurrency,
       tls: base.tls,
       classifyError,
     }),

@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { LatencyRecorder, type LatencySummary } from '../core/index.js';
+import type { AdaptiveConcurrencyStats } from '../resilience/index.js';
 
 /**
  * Telemetry channels, so tracing or Prometheus can subscribe without this layer depending on them.
@@ -35,6 +36,8 @@ export interface OriginMetrics {
   failedAttempts: number;
   errorsByType: Record<string, number>;
   breakerState: string;
+  /** The adaptive concurrency limit's stats, with `adaptiveConcurrency` on. */
+  concurrency?: AdaptiveConcurrencyStats;
 }
 
 export interface ServiceMetrics extends EndpointMetrics {
@@ -166,9 +169,10 @@ export class ApiMetricsCollector {
   snapshot(
     extra: Pick<ServiceMetrics, 'breakerState' | 'breakerTransitions' | 'quota'> & {
       originBreakers?: Record<string, string>;
+      originConcurrency?: Record<string, AdaptiveConcurrencyStats>;
     },
   ): ServiceMetrics {
-    const { originBreakers = {}, ...rest } = extra;
+    const { originBreakers = {}, originConcurrency = {}, ...rest } = extra;
     const endpoints: Record<string, EndpointMetrics> = {};
     const requestsByEndpoint: Record<string, number> = {};
     for (const [name, c] of this.#byEndpoint) {
@@ -184,6 +188,8 @@ export class ApiMetricsCollector {
         errorsByType: { ...(o?.errors ?? {}) },
         breakerState: originBreakers[name] ?? 'NONE',
       };
+      const concurrency = originConcurrency[name];
+      if (concurrency) origins[name]!.concurrency = concurrency;
     }
     return {
       service: this.service,

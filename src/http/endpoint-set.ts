@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { type CircuitBreaker, CircuitState } from '../resilience/index.js';
+import { type AdaptiveConcurrency, type CircuitBreaker, CircuitState } from '../resilience/index.js';
 import type { EndpointStrategy } from './endpoint-strategy.js';
 import type { RequestTarget } from './prepare-request.js';
 
@@ -11,6 +11,8 @@ export interface Endpoint {
   readonly target: RequestTarget;
   readonly dispatcher: Dispatcher;
   readonly breaker: CircuitBreaker | undefined;
+  /** The endpoint's adaptive concurrency limit (`adaptiveConcurrency`), if any. */
+  readonly limit: AdaptiveConcurrency | undefined;
 }
 
 /** Metric labels of base URLs: their origins, made unique. */

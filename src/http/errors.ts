@@ -5,7 +5,12 @@ import {
   type OpusErrorOptions,
   redactSecrets,
 } from '../core/index.js';
-import { CircuitOpenError, QuotaExhaustedError, RateLimitedError } from '../resilience/index.js';
+import {
+  CircuitOpenError,
+  ConcurrencyLimitedError,
+  QuotaExhaustedError,
+  RateLimitedError,
+} from '../resilience/index.js';
 import { type BodyTooLargeError, DeadlineExceededError } from './collect-response.js';
 
 export const HttpErrorCode = defineErrorCodes('http', {
@@ -390,6 +395,10 @@ export function refusalError(error: unknown, site: CallSite, secrets: readonly s
   }
   if (error instanceof RateLimitedError) {
     return new HttpRateLimitedError(error.message, { ...init, ...optional('retryAt', error.retryAt) });
+  }
+  if (error instanceof ConcurrencyLimitedError) {
+    // The call's deadline came while it waited for a permit of the adaptive concurrency limit.
+    return new HttpTimeoutError(`${label(site)}: ${error.message}`, { ...init, cause: error });
   }
   return transportError(error, site, undefined, secrets);
 }

@@ -12,8 +12,10 @@ import {
 } from '../core/index.js';
 import { endSpan, NO_SPAN, startSpan, tracingActive } from '../core/tracing.js';
 import {
+  AdaptiveConcurrency,
   type BreakerPermit,
   CircuitBreaker,
+  type ConcurrencyPermit,
   type Cost,
   parseDuration,
   parseRetryAfter,
@@ -149,6 +151,14 @@ export class HttpClient {
             ? options.breaker
             : (options.endpointBreaker?.({ index, url: baseUrls[index]!, origin: label }) ??
               new CircuitBreaker({ name: `${options.service} ${label}`, clock: this.#clock })),
+        limit:
+          options.adaptiveConcurrency === undefined || options.adaptiveConcurrency === false
+            ? undefined
+            : new AdaptiveConcurrency({
+                ...(options.adaptiveConcurrency === true ? {} : options.adaptiveConcurrency),
+                name: `${options.service} ${label}`,
+                clock: this.#clock,
+              }),
       };
     });
     this.#endpoints = new EndpointSet(endpoints, r.endpointStrategy);
@@ -253,6 +263,9 @@ export class HttpClient {
       breakerTransitions: breakers.reduce((sum, b) => sum + (b.breaker?.transitions ?? 0), 0),
       quota: quota.map(({ name, limit, used, remaining }) => ({ name, limit, used, remaining })),
       originBreakers: Object.fromEntries(breakers.map((b) => [b.origin, b.breaker?.state ?? 'NONE'])),
+      originConcurrency: Object.fromEntries(
+        this.#endpoints.all.flatMap((e) => (e.limit ? [[e.label, e.limit.stats()]] : [])),
+      ),
     });
   }
 
@@ -490,8 +503,20 @@ export class HttpClient {
         if (budget.waits !== waitsBefore) this.metrics.rateLimitWait(p.operation);
       }
     }
+    let concurrency: ConcurrencyPermit | undefined;
+    if (endpoint.limit) {
+      try {
+        concurrency = await endpoint.limit.acquire({ ...(signal ? { signal } : {}), deadlineAt });
+      } catch (error) {
+        permit?.release();
+        void reservation?.refund().catch(() => {});
+        throw refusalError(error, p, this.#secrets);
+      }
+      waited = true;
+    }
     // The attempt may not outlive the call's deadline: the watch ends its exchange then, body included.
     const remaining = deadlineAt - (waited ? this.#clock.now() : startedAt);
+    const exchangeStarted = concurrency ? performance.now() : 0;
     let response: CollectedResponse;
     try {
       if (remaining <= 0) throw deadlinePassedError(p);
@@ -519,6 +544,15 @@ export class HttpClient {
         performance.now() + remaining,
       );
     } catch (error) {
+      if (concurrency) {
+        // A timeout says the provider is slow; an abort or a refused connection says nothing of its load.
+        const timedOut =
+          !signal?.aborted &&
+          !(error instanceof BodyTooLargeError) &&
+          transportError(error, p, signal, this.#secrets).code === HttpErrorCode.Timeout;
+        if (timedOut) concurrency.dropped();
+        else concurrency.ignore();
+      }
       if (error instanceof BodyTooLargeError) {
         // The service answered; the size is our own limit: not a breaker failure, and the call is billed.
         permit?.success();
@@ -529,6 +563,11 @@ export class HttpClient {
     }
     const status = response.statusCode;
     const headers = response.headers;
+    if (concurrency) {
+      // Refusals for load shrink the limit; any other answer is a latency sample.
+      if (status === 429 || status === 503) concurrency.dropped();
+      else concurrency.success(performance.now() - exchangeStarted);
+    }
     const ok = status >= 200 && status < 300;
     const mode = ok ? bodyMode(headers, options.responseType ?? 'auto') : 'text';
     let body: string | Buffer;

@@ -1,6 +1,12 @@
 import type { Dispatcher } from 'undici';
 import type { Clock, Logger } from '../core/index.js';
-import type { Budget, CircuitBreaker, Cost, RetryBudget } from '../resilience/index.js';
+import type {
+  AdaptiveConcurrencyOptions,
+  Budget,
+  CircuitBreaker,
+  Cost,
+  RetryBudget,
+} from '../resilience/index.js';
 import type { HttpAuth } from './auth.js';
 import type { EndpointInfo, EndpointStrategy } from './endpoint-strategy.js';
 import type { HttpErrorKind } from './errors.js';
@@ -128,6 +134,12 @@ export interface HttpClientOptions {
   tls?: HttpTlsOptions;
   /** Calls allowed to wait beyond the connection count; past it a call fails at once (ERR_HTTP_QUEUE_FULL). */
   maxQueue?: number;
+  /**
+   * An adaptive concurrency limit per base URL (`AdaptiveConcurrency`, docs/http.md): attempts beyond it
+   * wait for a permit (up to the call's deadline, then ERR_CONCURRENCY_LIMITED); the limit follows the
+   * provider's latency and backs off on 429s, 503s and timeouts. `true` for its defaults. Off by default.
+   */
+  adaptiveConcurrency?: boolean | AdaptiveConcurrencyOptions;
   budget?: Budget;
   /** Cost of a call when the caller gave none (default 1 on every window). */
   costOf?: (method: HttpMethod, operation: string) => Cost;

@@ -552,6 +552,32 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         }
       },
     });
+    new Gauge({
+      name: `${p}http_client_origin_concurrency_limit`,
+      help: 'The adaptive concurrency limit of each base URL (clients with adaptiveConcurrency)',
+      labelNames: ['service', 'origin'],
+      registers: reg,
+      async collect() {
+        this.reset();
+        for (const s of await take()) {
+          for (const [origin, o] of Object.entries(s.origins ?? {}))
+            if (o.concurrency) this.set({ service: s.service, origin }, o.concurrency.limit);
+        }
+      },
+    });
+    new Gauge({
+      name: `${p}http_client_origin_concurrency_waiting`,
+      help: 'Calls waiting for a permit of the adaptive concurrency limit, by base URL',
+      labelNames: ['service', 'origin'],
+      registers: reg,
+      async collect() {
+        this.reset();
+        for (const s of await take()) {
+          for (const [origin, o] of Object.entries(s.origins ?? {}))
+            if (o.concurrency) this.set({ service: s.service, origin }, o.concurrency.waiting);
+        }
+      },
+    });
     const quotaGauge = (stat: 'limit' | 'used' | 'remaining', help: string): Gauge<string> =>
       new Gauge({
         name: `${p}http_client_quota_${stat}`,
