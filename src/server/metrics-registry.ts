@@ -510,32 +510,56 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
     });
     // Per base URL of a client with several (docs/http.md, "Several endpoints"); `origin` is scheme,
     // host and port only, never credentials or a path.
-    new Counter({
-      name: `${p}http_client_origin_attempts_total`,
-      help: 'Attempts (first tries and retries) by service and base URL origin',
-      labelNames: ['service', 'origin'],
-      registers: reg,
-      async collect() {
-        this.reset();
-        for (const s of await take()) {
-          for (const [origin, o] of Object.entries(s.origins ?? {}))
-            setCounter(this, { service: s.service, origin }, o.attempts);
-        }
-      },
-    });
-    new Counter({
-      name: `${p}http_client_origin_failed_attempts_total`,
-      help: 'Attempts that failed, by service and base URL origin',
-      labelNames: ['service', 'origin'],
-      registers: reg,
-      async collect() {
-        this.reset();
-        for (const s of await take()) {
-          for (const [origin, o] of Object.entries(s.origins ?? {}))
-            setCounter(this, { service: s.service, origin }, o.failedAttempts);
-        }
-      },
-    });
+    type Origin = ServiceMetrics['origins'][string];
+    /** One series per service and base URL origin; `pick` undefined leaves the origin out. */
+    const perOrigin = (
+      Metric: typeof Counter | typeof Gauge,
+      name: string,
+      help: string,
+      pick: (o: Origin) => number | undefined,
+    ): void => {
+      new Metric({
+        name: `${p}${name}`,
+        help,
+        labelNames: ['service', 'origin'],
+        registers: reg,
+        async collect(this: Counter<string> | Gauge<string>) {
+          this.reset();
+          for (const s of await take()) {
+            for (const [origin, o] of Object.entries(s.origins ?? {})) {
+              const value = pick(o);
+              if (value === undefined) continue;
+              if (this instanceof Counter) setCounter(this, { service: s.service, origin }, value);
+              else this.set({ service: s.service, origin }, value);
+            }
+          }
+        },
+      });
+    };
+    perOrigin(
+      Counter,
+      'http_client_origin_attempts_total',
+      'Attempts (first tries and retries) by service and base URL origin',
+      (o) => o.attempts,
+    );
+    perOrigin(
+      Counter,
+      'http_client_origin_failed_attempts_total',
+      'Attempts that failed, by service and base URL origin',
+      (o) => o.failedAttempts,
+    );
+    perOrigin(
+      Gauge,
+      'http_client_origin_concurrency_limit',
+      'The adaptive concurrency limit of each base URL (clients with adaptiveConcurrency)',
+      (o) => o.concurrency?.limit,
+    );
+    perOrigin(
+      Gauge,
+      'http_client_origin_concurrency_waiting',
+      'Calls waiting for a permit of the adaptive concurrency limit, by base URL',
+      (o) => o.concurrency?.waiting,
+    );
     new Gauge({
       name: `${p}http_client_origin_breaker_state`,
       help: "1 for the state each base URL's own circuit breaker is in, 0 for the others",
@@ -549,32 +573,6 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
             for (const state of BREAKER_STATES)
               this.set({ service: s.service, origin, state }, state === o.breakerState ? 1 : 0);
           }
-        }
-      },
-    });
-    new Gauge({
-      name: `${p}http_client_origin_concurrency_limit`,
-      help: 'The adaptive concurrency limit of each base URL (clients with adaptiveConcurrency)',
-      labelNames: ['service', 'origin'],
-      registers: reg,
-      async collect() {
-        this.reset();
-        for (const s of await take()) {
-          for (const [origin, o] of Object.entries(s.origins ?? {}))
-            if (o.concurrency) this.set({ service: s.service, origin }, o.concurrency.limit);
-        }
-      },
-    });
-    new Gauge({
-      name: `${p}http_client_origin_concurrency_waiting`,
-      help: 'Calls waiting for a permit of the adaptive concurrency limit, by base URL',
-      labelNames: ['service', 'origin'],
-      registers: reg,
-      async collect() {
-        this.reset();
-        for (const s of await take()) {
-          for (const [origin, o] of Object.entries(s.origins ?? {}))
-            if (o.concurrency) this.set({ service: s.service, origin }, o.concurrency.waiting);
         }
       },
     });

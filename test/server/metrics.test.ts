@@ -388,6 +388,38 @@ describe('/metrics after a small run', () => {
     );
   });
 
+  it('reports the adaptive concurrency limit of a client that has one, per origin', async () => {
+    const adaptive = new HttpClient({
+      service: 'adaptive',
+      baseUrl: `${sandbox.url}/youtube/youtube/v3`,
+      auth: { type: 'query', value: 'yt-test-key-123456' },
+      adaptiveConcurrency: { initialLimit: 7 },
+    });
+    const registry = createMetricsRegistry({ httpMetrics: [adaptive, client], processMetrics: false });
+    try {
+      await adaptive.get('videos', { params: { part: 'snippet', id: 'dQw4w9WgXcQ' } });
+      const { samples, types } = parseProm(await registry.metrics());
+      const origin = new URL(sandbox.url).origin;
+      assert.equal(types.get('opusclip_http_client_origin_concurrency_limit'), 'gauge');
+      assert.equal(
+        value(samples, 'opusclip_http_client_origin_concurrency_limit', { service: 'adaptive', origin }),
+        7,
+      );
+      assert.equal(
+        value(samples, 'opusclip_http_client_origin_concurrency_waiting', { service: 'adaptive', origin }),
+        0,
+      );
+      // A client without the option has no such series.
+      assert.equal(
+        find(samples, 'opusclip_http_client_origin_concurrency_limit', { service: 'youtube' }).length,
+        0,
+      );
+    } finally {
+      registry.close();
+      await adaptive.close();
+    }
+  });
+
   it('lets a worker serve its own registry on a port, without the global registry', async () => {
     const worker = createMetricsRegistry({ db: fx.db, queue: fx.queue, processMetrics: false });
     const http = await serveMetrics(worker);
