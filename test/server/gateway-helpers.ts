@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { createDatabase, type Database } from '../../src/db/index.js';
 import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -98,23 +97,4 @@ export async function openGateway(
       if (ownSandbox) await sandbox.close();
     },
   };
-}
-
-/** `promtool check metrics` on an exposition (scripts/ensure-promtool.sh installs it). */
-export function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      output += String(d);
-    });
-    child.on('error', (error) => reject(new Error(`promtool is missing: ${error.message}`)));
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-    child.stdin.end(text);
-  });
 }

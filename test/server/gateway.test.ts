@@ -3,13 +3,8 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { request } from 'undici';
-import {
-  type GatewayFixture,
-  openGateway,
-  promtoolCheck,
-  SERVICE_KEYS,
-  VENDOR_KEYS,
-} from './gateway-helpers.js';
+import { type GatewayFixture, openGateway, SERVICE_KEYS, VENDOR_KEYS } from './gateway-helpers.js';
+import { promtoolCheck } from './helpers.js';
 
 const VOICE = '21m00Tcm4TlvDq8ikWAM';
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,5 +96,29 @@ export function serviceServer(
     assetsDir: fx.assetsDir,
     logger: fx.logger,
     ...overrides,
+  });
+}
+
+/**
+ * Lints an exposition with `promtool check metrics` (Prometheus's own linter: naming, units, `_total`
+ * on counters only, no `quantile` label outside summaries, ...). scripts/ensure-promtool.sh installs it.
+ */
+export function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      output += String(d);
+    });
+    child.on('error', (error) =>
+      reject(new Error(`promtool is missing: run scripts/ensure-promtool.sh (${error.message})`)),
+    );
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+    child.stdin.end(text);
   });
 }

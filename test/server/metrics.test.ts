@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { youtubeQuotaWindows } from '../../src/apis/index.js';
@@ -18,31 +17,7 @@ import {
 } from '../../src/server/index.js';
 import { endpointTemplate } from '../../src/server/metric-labels.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
-import { API_KEY, openService, type ServiceFixture, youtubeUrl } from './helpers.js';
-
-/**
- * Lints an exposition with `promtool check metrics` (Prometheus's own linter: naming, units, `_total`
- * on counters only, no `quantile` label outside summaries, ...). scripts/ensure-promtool.sh installs it.
- */
-function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      output += String(d);
-    });
-    child.on('error', (error) =>
-      reject(new Error(`promtool is missing: run scripts/ensure-promtool.sh (${error.message})`)),
-    );
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-    child.stdin.end(text);
-  });
-}
+import { API_KEY, openService, promtoolCheck, type ServiceFixture, youtubeUrl } from './helpers.js';
 
 /** The metric names each Grafana panel queries, with the panel's description. */
 async function grafanaPanels(): Promise<Array<{ title: string; description: string; names: string[] }>> {

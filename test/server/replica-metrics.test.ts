@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createDatabase, type Database } from '../../src/db/index.js';
 import { createMetricsRegistry } from '../../src/server/index.js';
 import { TEST_PG_URL } from '../support/env.js';
 import { ensurePgReplica, TEST_PG_REPLICA_URL } from '../support/pg-replica.js';
+import { promtoolCheck } from './helpers.js';
 
 const SECRET = 'metrics-replica-secret-42';
-
-function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      output += String(d);
-    });
-    child.on('error', (error) =>
-      reject(new Error(`promtool is missing: run scripts/ensure-promtool.sh (${error.message})`)),
-    );
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-    child.stdin.end(text);
-  });
-}
 
 function value(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,29 +8,9 @@ import type { Database } from '../../src/db/index.js';
 import { createServer, type OpusServer } from '../../src/server/index.js';
 import { type StoreSchema, setupStore } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
-import { API_KEY } from './helpers.js';
+import { API_KEY, promtoolCheck } from './helpers.js';
 
 const SECRET = 'sk_live_Zq9xW3vB7nM2kL5pR8tY';
-
-function promtoolCheck(text: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      output += String(d);
-    });
-    child.on('error', (error) =>
-      reject(new Error(`promtool is missing: run scripts/ensure-promtool.sh (${error.message})`)),
-    );
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-    child.stdin.end(text);
-  });
-}
 
 interface Item {
   name: string;
