@@ -1,37 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { type Chromium, openChromium } from './chromium.js';
 import { type GatewayFixture, openGateway, SERVICE_KEYS } from './gateway-helpers.js';
 
 describe('dashboard: the self-tuning panel in headless Chromium', () => {
   let fx: GatewayFixture;
   let browser: BrowserContext;
-  let userDataDir: string;
+  let chrome: Chromium;
 
   before(async () => {
     fx = await openGateway();
-    userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-tuning-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      bypassCSP: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    chrome = await openChromium();
+    browser = chrome.browser;
   });
 
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await fx?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   it("shows the gateway's vendor endpoints with their attempts and breaker, and the database pool", async () => {
