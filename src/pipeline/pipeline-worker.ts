@@ -33,6 +33,9 @@ export interface PipelineWorkerOptions {
 /** When a transient error names no time to retry at. */
 const DEFAULT_RETRY_DELAY_MS = 30_000;
 
+/** How often the same worker error is logged again while it persists. */
+const REPEATED_ERROR_INTERVAL_MS = 60_000;
+
 export interface PipelineWorker {
   readonly worker: Worker<VideoJobData, VideoOutcome>;
   readonly id: string;
@@ -99,7 +102,17 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: 3,
   });
-  worker.on('error', (error) => logger.error({ err: error.message }, 'worker error'));
+  // While Redis is down BullMQ reports every reconnection attempt (about ten a second on a Cluster):
+  // one line per distinct failure, repeated at most once a minute while it lasts.
+  let lastError = '';
+  let lastErrorAt = Number.NEGATIVE_INFINITY;
+  worker.on('error', (error) => {
+    const now = (options.clock ?? systemClock).now();
+    if (error.message === lastError && now - lastErrorAt < REPEATED_ERROR_INTERVAL_MS) return;
+    lastError = error.message;
+    lastErrorAt = now;
+    logger.error({ err: error.message }, 'worker error');
+  });
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
   let closing: Promise<'drained' | 'timed-out'> | undefined;
   return {
