@@ -39,6 +39,8 @@ const REPEATED_ERROR_INTERVAL_MS = 60_000;
 export interface PipelineWorker {
   readonly worker: Worker<VideoJobData, VideoOutcome>;
   readonly id: string;
+  /** Jobs this worker is running now. */
+  readonly running: number;
   /**
    * Stops taking jobs and waits for the running ones, up to `closeTimeoutMs`; resolves `'drained'` or
    * `'timed-out'` (SIGTERM drains through this).
@@ -56,7 +58,16 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
   const logger = options.logger ?? silentLogger;
   const { connection, prefix, close: closeConnection } = queueConnection(options.connection, options.prefix);
   const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  let running = 0;
   const processor = async (job: Job<VideoJobData, VideoOutcome>, token?: string): Promise<VideoOutcome> => {
+    running++;
+    try {
+      return await runJob(job, token);
+    } finally {
+      running--;
+    }
+  };
+  const runJob = async (job: Job<VideoJobData, VideoOutcome>, token?: string): Promise<VideoOutcome> => {
     const { url, youtubeId, requestId } = job.data;
     const log = { jobId: job.id, youtubeId, requestId, worker: id, attempt: job.attemptsMade + 1 };
     logger.info(log, 'job started');
@@ -118,6 +129,9 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
   return {
     worker,
     id,
+    get running() {
+      return running;
+    },
     close: () => {
       closing ??= boundedClose(worker, closeTimeoutMs, options.clock ?? systemClock).then(async (result) => {
         await closeConnection();

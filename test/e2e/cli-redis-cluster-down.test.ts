@@ -265,6 +265,16 @@ describe('opusclip with the whole Redis Cluster down', { timeout: 120_000 }, () 
       // BullMQ reports each reconnection attempt (about ten a second on a cluster): one line each.
       const workerErrors = w.stderr.split('\n').filter((l) => /worker error/.test(l));
       assert.ok(workerErrors.length <= 2, `worker errors logged once each:\n${workerErrors.join('\n')}`);
+      // No job ran: the worker says what held its close (Redis), not that it abandoned jobs.
+      assert.doesNotMatch(w.stderr, /gave up on the/);
+      assert.match(w.stderr, /Redis did not answer while closing|draining/);
+      // Serve's Redis warning names the seeds (no password) and carries no stack.
+      const redisWarnings = s.stderr.split('\n').filter((l) => l.includes('Redis connection failed'));
+      assert.ok(redisWarnings.length >= 1, s.stderr);
+      for (const line of redisWarnings) {
+        assert.match(line, new RegExp(`127\\.0\\.0\\.1:${ports[0]}`));
+        assert.doesNotMatch(line, /\bat .+\(.+:\d+:\d+\)/);
+      }
     });
   });
 });
