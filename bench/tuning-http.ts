@@ -4,17 +4,22 @@
  * (no concurrency limit of the client's own: its connection pool's 100) and once with
  * `adaptiveConcurrency: true`, alternating in the same run. Against a sandbox that models an overloaded
  * vendor (`capacity`: a few workers, a short queue, 429 with Retry-After beyond it), and against the
- * sandbox without that limit, to show what the adaptive limit costs when the vendor does not queue. The
- * sandbox runs in a process of its own; this one only drives the load.
+ * sandbox without that limit, to show what the adaptive limit costs when the vendor does not queue
+ * (with the latency jittered, and steady at the same mean). The sandbox runs in a process of its own;
+ * this one only drives the load.
  */
+import { fileURLToPath } from 'node:url';
 import { OpenAIClient } from '../src/apis/index.js';
 import { HttpErrorCode } from '../src/http/index.js';
 import { type BenchResult, log, median, result, runLoad } from './lib/harness.js';
 import { startChild, stopChild } from './tuning-gateway.js';
 
 const CALLERS = 256;
-const SANDBOX_SCRIPT = new URL('../test/pipeline/fixtures/sandbox-server.ts', import.meta.url).pathname;
+const SANDBOX_SCRIPT = fileURLToPath(new URL('../test/pipeline/fixtures/sandbox-server.ts', import.meta.url));
+/** 20-50 ms, drawn uniformly per request. */
 const LATENCY = { fixedMs: 20, jitterMs: 30 };
+/** The same mean without jitter: separates what the jitter costs the adaptive limit from the rest. */
+const STEADY_LATENCY = { fixedMs: 35, jitterMs: 0 };
 const CAPACITY = { concurrent: 16, queue: 32, status: 429, retryAfterMs: 1000 };
 /** The sandbox's per-minute limits out of the way: only its capacity (if any) refuses calls. */
 const OPENAI_LIMITS = { requestsPerMinute: 1e9, tokensPerMinute: 1e12, quotaTokens: 1e15 };
@@ -110,10 +115,11 @@ class Side {
 
 async function measure(
   name: string,
+  latency: typeof LATENCY,
   capacity: typeof CAPACITY | undefined,
   options: { seconds: number; rounds: number; warmupSeconds: number },
 ): Promise<BenchResult> {
-  const config = { latency: LATENCY, openai: OPENAI_LIMITS, ...(capacity ? { capacity } : {}) };
+  const config = { latency, openai: OPENAI_LIMITS, ...(capacity ? { capacity } : {}) };
   const sandbox = await startChild(SANDBOX_SCRIPT, [JSON.stringify(config)]);
   const baseUrl = `${sandbox.url}/openai/v1`;
   const fixed = new Side('static default', baseUrl, false);
@@ -142,7 +148,8 @@ async function measure(
       baselineP99Ms: b.p99Ms,
       params: {
         callers: CALLERS,
-        latencyMs: `${LATENCY.fixedMs}-${LATENCY.fixedMs + LATENCY.jitterMs}`,
+        latencyMs:
+          latency.jitterMs > 0 ? `${latency.fixedMs}-${latency.fixedMs + latency.jitterMs}` : latency.fixedMs,
         capacity: capacity ?? 'none',
         retries: 'client default (3, Retry-After honoured)',
         seconds: options.seconds,
@@ -157,6 +164,14 @@ async function measure(
         failed: s.failed,
         baselineFailed: b.failed,
         adaptiveLimit: await adaptive.limit(),
+        // What the vendor's workers can serve at most: concurrent ÷ mean latency.
+        ...(capacity
+          ? {
+              vendorCeiling: Math.round(
+                (capacity.concurrent * 1000) / (latency.fixedMs + latency.jitterMs / 2),
+              ),
+            }
+          : {}),
       },
     });
   } finally {
@@ -168,10 +183,11 @@ async function measure(
 
 export async function adaptiveHttpCases(options: { quick: boolean }): Promise<BenchResult[]> {
   const timing = options.quick
-    ? { seconds: 2, rounds: 3, warmupSeconds: 1 }
+    ? { seconds: 1.5, rounds: 3, warmupSeconds: 1 }
     : { seconds: 5, rounds: 5, warmupSeconds: 3 };
   return [
-    await measure('adaptive-http', CAPACITY, timing),
-    await measure('adaptive-http-unlimited', undefined, timing),
+    await measure('adaptive-http', LATENCY, CAPACITY, timing),
+    await measure('adaptive-http-unlimited', LATENCY, undefined, timing),
+    await measure('adaptive-http-steady', STEADY_LATENCY, undefined, timing),
   ];
 }
