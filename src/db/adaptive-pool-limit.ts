@@ -155,6 +155,16 @@ export class AdaptivePoolLimit {
     else if (next > this.#limit && waited) this.#set(next);
   }
 
+  /**
+   * Callers waited while no connection came back for a while: every connection is held by work that
+   * is not finishing (long transactions, or one waiting for another's lock). No window will close to
+   * say anything, so the limit grows by one; without this, work that needs two connections at once
+   * would wait for its acquire timeout.
+   */
+  stalled(): void {
+    this.#set(this.#limit + 1);
+  }
+
   /** Called now and then (the pool's tick): lowers the limit after a whole period of low demand. */
   tick(now: number): void {
     if (now - this.#quietSince < this.#memoryMs) return;

@@ -97,6 +97,9 @@ export class ConnectionPool<C extends PoolableConnection> {
   #cancelReaper: (() => void) | undefined;
   readonly #limiter: AdaptivePoolLimit | undefined;
   #cancelTick: (() => void) | undefined;
+  /** Connections given back, and that count at the last tick: none between two ticks with callers waiting is a stall. */
+  #released = 0;
+  #releasedAtTick = 0;
 
   constructor(factory: PoolFactory<C>, options: ConnectionPoolOptions) {
     if (options.max < 1) throw new RangeError('pool max must be at least 1');
@@ -127,7 +130,12 @@ export class ConnectionPool<C extends PoolableConnection> {
 
   /** True when acquire() would wait for nobody: no caller waits, and a connection is idle or can be opened. */
   lendable(): boolean {
-    return !this.#closed && this.#waiters.length === 0 && (this.#idle.length > 0 || this.size < this.limit);
+    return (
+      !this.#closed &&
+      this.#waiters.length === 0 &&
+      this.#busy.size < this.limit &&
+      (this.#idle.length > 0 || this.size < this.limit)
+    );
   }
 
   /** Opens connections up to `min`; the first failure is thrown (a wrong URL fails at start-up). */
@@ -151,7 +159,7 @@ export class ConnectionPool<C extends PoolableConnection> {
    * Connections that need a ping or are due for retirement are left to the async path.
    */
   tryAcquire(label: string): Slot<C> | undefined {
-    if (this.#waiters.length > 0 || this.#closed) return undefined;
+    if (this.#waiters.length > 0 || this.#closed || this.#busy.size >= this.limit) return undefined;
     const slot = this.#idle.at(-1);
     if (!slot) return undefined;
     const now = this.#opts.clock.now();
@@ -233,18 +241,20 @@ export class ConnectionPool<C extends PoolableConnection> {
     slot.holder = undefined;
     const now = this.#opts.clock.now();
     slot.lastUsedAt = now;
-    const limiter = this.#limiter;
-    if (limiter !== undefined && measured) limiter.held(now - slot.heldSince, now);
-    // Above the limit (it came down while this was in use): closed rather than kept or handed on.
-    const over = limiter !== undefined && this.size >= limiter.limit;
-    if (discard || slot.conn.broken || now >= slot.expiresAt || this.#closed || over) {
+    this.#released++;
+    if (this.#limiter !== undefined && measured) this.#limiter.held(now - slot.heldSince, now);
+    if (discard || slot.conn.broken || now >= slot.expiresAt || this.#closed) {
       if (slot.conn.broken) this.#evicted++;
       this.#destroy(slot);
     } else {
-      const waiter = this.#waiters.shift();
-      if (waiter) {
-        this.#handTo(waiter, slot, now);
-        return;
+      // Above a limit that came down while it was in use, it is parked idle rather than handed on: the
+      // limit often goes back up within moments, and reopening costs the database a new session.
+      if (this.#busy.size < this.limit) {
+        const waiter = this.#waiters.shift();
+        if (waiter) {
+          this.#handTo(waiter, slot, now);
+          return;
+        }
       }
       this.#idle.push(slot);
     }
@@ -320,7 +330,7 @@ export class ConnectionPool<C extends PoolableConnection> {
 
   /** Matches waiters with idle connections (pinging stale ones) or new connections. */
   #dispatch(): void {
-    while (this.#waiters.length > 0 && !this.#closed) {
+    while (this.#waiters.length > 0 && !this.#closed && this.#busy.size < this.limit) {
       const slot = this.#idle.pop();
       if (slot) {
         const waiter = this.#waiters.shift()!;
@@ -465,15 +475,24 @@ export class ConnectionPool<C extends PoolableConnection> {
 
   /**
    * The adaptive limit's housekeeping: lowers it after a period of low demand, closes idle connections
-   * above it (least recently used first), and opens connections up to the recent peak demand, so the
+   * above it, and opens connections up to the recent peak demand, so the
    * next burst finds them open instead of paying one connect after another.
    */
   #tick(): void {
     const limiter = this.#limiter!;
     const now = this.#opts.clock.now();
     limiter.demand(this.#busy.size + this.#waiters.length, now);
+    const head = this.#waiters[0];
+    if (head !== undefined && now - head.since >= TICK_MS && this.#released === this.#releasedAtTick) {
+      limiter.stalled();
+      this.#dispatch();
+    }
+    this.#releasedAtTick = this.#released;
     limiter.tick(now);
-    while (this.size > limiter.limit && this.#idle.length > 0) void this.#destroy(this.#idle.shift()!);
+    // Parked connections above the limit (least recently used first) close once unused for PARK_MS.
+    while (this.size > limiter.limit && this.#idle.length > 0 && now - this.#idle[0]!.lastUsedAt >= PARK_MS) {
+      void this.#destroy(this.#idle.shift()!);
+    }
     this.#openUpTo(this.#keep(now));
   }
 
@@ -507,6 +526,8 @@ export class ConnectionPool<C extends PoolableConnection> {
 
 /** How often the adaptive limit's housekeeping runs (ms). */
 const TICK_MS = 250;
+/** How long a connection above the adaptive limit stays open unused, in case the limit comes back up. */
+const PARK_MS = 1_000;
 
 function closedError(): DatabaseError {
   return new DatabaseError(DbErrorCode.Closed, 'The database is closed');

@@ -191,16 +191,41 @@ describe('ConnectionPool with an adaptive limit', () => {
     await pool.close();
   });
 
-  it('backs off when holds get slower, closing connections above the new limit as they come back', async () => {
+  it('backs off when holds get slower, parking then closing connections above the new limit', async () => {
     const clock = new FakeClock(0);
     const { pool, made } = makePool(clock, 16);
     await burst(clock, pool, 40, 20, 2);
     assert.equal(pool.limit, 16);
     // The same demand, each hold 20 times longer: the database queues what it is given.
     await burst(clock, pool, 40, 6, 40);
-    assert.ok(pool.limit <= 8, `came down to ${pool.limit}`);
-    assert.ok(pool.stats().total <= pool.limit, `${pool.stats().total} open for a limit of ${pool.limit}`);
-    assert.ok(made.filter((c) => c.closed).length >= 16 - pool.limit);
+    const limit = pool.limit;
+    assert.ok(limit <= 8, `came down to ${limit}`);
+    // Connections above the limit are parked, not lent, and close after a second unused.
+    assert.ok(pool.stats().inUse <= limit);
+    await clock.advance(1100);
+    assert.ok(pool.stats().total <= limit, `${pool.stats().total} open for a limit of ${limit}`);
+    assert.ok(made.filter((c) => c.closed).length >= 16 - limit);
+    await pool.close();
+  });
+
+  it('grows when callers wait while every connection is held by work that does not finish', async () => {
+    const clock = new FakeClock(0);
+    const { pool } = makePool(clock, 4);
+    // A transaction holds the only connection and waits for a second one (another's lock, say).
+    const first = await pool.acquire('tx:outer');
+    const second = pool.acquire('tx:inner');
+    let got: Slot<FakeConn> | undefined;
+    void second.then((s) => {
+      got = s;
+    });
+    await clock.advance(200);
+    assert.equal(got, undefined);
+    assert.equal(pool.limit, 1);
+    await clock.advance(400);
+    assert.ok(got !== undefined, 'served once no connection came back for a tick');
+    assert.equal(pool.limit, 2);
+    pool.release(first);
+    pool.release(got);
     await pool.close();
   });
 });
