@@ -26,15 +26,15 @@ interface Phase {
 
 /** Idle, bursts with pauses between them, then the slow-database phase. */
 function workload(quick: boolean): Phase[] {
-  const burst = quick ? 500 : 1000;
-  const pause = quick ? 250 : 500;
+  const burst = quick ? 400 : 1000;
+  const pause = quick ? 200 : 500;
   const bursts = quick ? 3 : 4;
-  const phases: Phase[] = [{ kind: 'idle', ms: quick ? 250 : 1000 }];
+  const phases: Phase[] = [{ kind: 'idle', ms: quick ? 200 : 1000 }];
   for (let i = 0; i < bursts; i++) {
     phases.push({ kind: 'burst', ms: burst });
     if (i < bursts - 1) phases.push({ kind: 'idle', ms: pause });
   }
-  phases.push({ kind: 'slow', ms: quick ? 750 : 1500 });
+  phases.push({ kind: 'slow', ms: quick ? 500 : 1500 });
   return phases;
 }
 
@@ -91,7 +91,7 @@ async function drive(
           else await db.executeQuery(sql.point, [1 + (counter++ % ROWS)]);
           const n = slow ? ++slowOps : ++burstOps;
           if ((n & 3) === 0) samples.push(performance.now() - t0);
-          if ((n & 63) === 0) peakLimit = Math.max(peakLimit, db.metrics().pool.limit);
+          if ((n & 255) === 0) peakLimit = Math.max(peakLimit, db.metrics().pool.limit);
         }
       }),
     );
@@ -166,7 +166,9 @@ export async function poolCases(options: {
   const rounds = 3;
   const phases = workload(quick);
   const out: BenchResult[] = [];
-  for (const target of options.targets ?? (['postgres'] as const)) {
+  // MariaDB in full runs only: quick mode stays under a minute.
+  const targets = options.targets ?? (quick ? (['postgres'] as const) : (['postgres', 'mysql'] as const));
+  for (const target of targets) {
     const url = target === 'postgres' ? TEST_PG_URL : TEST_MYSQL_URL;
     const table = `bench_adaptive_pool_${process.pid}`;
     await seed(url, target, table);
