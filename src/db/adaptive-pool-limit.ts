@@ -80,7 +80,6 @@ export class AdaptivePoolLimit {
   readonly #memoryMs: number;
   readonly #floorMs: number;
   #limit: number;
-  #changes = 0;
   readonly #demand: Bucket[] = [];
   readonly #floors: Bucket[] = [];
   readonly #window = { holds: 0, sum: 0, waited: false, startedAt: 0 };
@@ -99,11 +98,6 @@ export class AdaptivePoolLimit {
   /** Connections the pool may have open now. */
   get limit(): number {
     return Math.floor(this.#limit);
-  }
-
-  /** Times the (whole) limit changed since creation. */
-  get changes(): number {
-    return this.#changes;
   }
 
   /** The database's latency without a queue as measured now (ms; 0 before any window). */
@@ -176,9 +170,7 @@ export class AdaptivePoolLimit {
   }
 
   #set(next: number): void {
-    const before = this.limit;
     this.#limit = clamp(next, this.#min, this.#max);
-    if (this.limit !== before) this.#changes++;
   }
 
   #highest(now: number): number {

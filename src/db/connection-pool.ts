@@ -489,8 +489,10 @@ export class ConnectionPool<C extends PoolableConnection> {
     }
     this.#releasedAtTick = this.#released;
     limiter.tick(now);
-    // Parked connections above the limit (least recently used first) close once unused for PARK_MS.
-    while (this.size > limiter.limit && this.#idle.length > 0 && now - this.#idle[0]!.lastUsedAt >= PARK_MS) {
+    // Parked connections above the limit (least recently used first) close once unused for PARK_MS, or
+    // for as long as demand is remembered when that is shorter.
+    const parkMs = Math.min(PARK_MS, this.#opts.adaptive!.memoryMs);
+    while (this.size > limiter.limit && this.#idle.length > 0 && now - this.#idle[0]!.lastUsedAt >= parkMs) {
       void this.#destroy(this.#idle.shift()!);
     }
     this.#openUpTo(this.#keep(now));
@@ -527,7 +529,7 @@ export class ConnectionPool<C extends PoolableConnection> {
 /** How often the adaptive limit's housekeeping runs (ms). */
 const TICK_MS = 250;
 /** How long a connection above the adaptive limit stays open unused, in case the limit comes back up. */
-const PARK_MS = 1_000;
+const PARK_MS = 5_000;
 
 function closedError(): DatabaseError {
   return new DatabaseError(DbErrorCode.Closed, 'The database is closed');

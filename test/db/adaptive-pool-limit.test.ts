@@ -169,9 +169,11 @@ describe('ConnectionPool with an adaptive limit', () => {
     // Kept open while the burst is remembered ...
     await clock.advance(500);
     assert.equal(pool.stats().total, 16);
-    // ... then the limit comes down and idle connections above it are closed.
+    // ... then the limit comes down; idle connections above it are parked, then closed.
     await clock.advance(2000);
     assert.equal(pool.stats().limit, 1);
+    assert.equal(pool.lendable(), true);
+    await clock.advance(5000);
     assert.equal(pool.stats().total, 1);
     assert.equal(made.filter((c) => c.closed).length, made.length - 1);
     await pool.close();
@@ -200,9 +202,9 @@ describe('ConnectionPool with an adaptive limit', () => {
     await burst(clock, pool, 40, 6, 40);
     const limit = pool.limit;
     assert.ok(limit <= 8, `came down to ${limit}`);
-    // Connections above the limit are parked, not lent, and close after a second unused.
+    // Connections above the limit are parked, not lent, and close after five seconds unused.
     assert.ok(pool.stats().inUse <= limit);
-    await clock.advance(1100);
+    await clock.advance(5100);
     assert.ok(pool.stats().total <= limit, `${pool.stats().total} open for a limit of ${limit}`);
     assert.ok(made.filter((c) => c.closed).length >= 16 - limit);
     await pool.close();

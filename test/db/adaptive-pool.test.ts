@@ -51,13 +51,13 @@ for (const target of testTargets(['postgres', 'mysql'])) {
       const db = await open({ max: 24, pipeline: false, adaptivePool: { memoryMs: 60_000 } });
       try {
         const fast = await load(db, sleepSql, [0.002], 32, 1200);
-        assert.ok(fast >= 16, `grew to ${fast}`);
-        // Each statement now takes 25 times as long: against the floor, most of what is in flight queues,
-        // and the limit settles where about 6·log₁₀(limit) would be queued: under 8.
-        await load(db, sleepSql, [0.05], 32, 1500);
+        assert.ok(fast >= 10, `grew to ${fast}`);
+        // Each statement now takes 50 times as long: against the floor, 98 % of what is in flight reads as
+        // queued, and the limit settles where at most 6·log₁₀(limit) would be: 6.
+        await load(db, sleepSql, [0.1], 32, 2000);
         const slowed = db.metrics().pool;
-        assert.ok(slowed.limit <= Math.min(8, fast / 2), `limit ${fast} → ${slowed.limit}`);
-        assert.ok(slowed.total <= slowed.limit + 1, `${slowed.total} open for a limit of ${slowed.limit}`);
+        assert.ok(slowed.limit <= 7, `limit ${fast} → ${slowed.limit}`);
+        assert.ok(slowed.inUse <= slowed.limit, `${slowed.inUse} in use for a limit of ${slowed.limit}`);
       } finally {
         await db.close();
       }
