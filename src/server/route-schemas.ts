@@ -328,6 +328,10 @@ export const summarySchema = {
               type: 'object',
               description: "The primary's connection pool now",
               properties: {
+                limit: {
+                  type: 'integer',
+                  description: 'Connections it may open now: its max, or the adaptive limit',
+                },
                 open: { type: 'integer' },
                 inUse: { type: 'integer' },
                 waiting: { type: 'integer' },
