@@ -75,8 +75,33 @@ function googleReason(body: unknown): string | undefined {
 }
 
 const YOUTUBE_WRITE_UNITS = 50;
-const MAX_TOKENS = /"max(?:_completion|_output)?_tokens"\s*:\s*(\d+)/;
+/** The JSON keys that bound a completion's tokens (chat, newer chat models, the responses API). */
+const MAX_TOKEN_KEYS = ['"max_tokens"', '"max_completion_tokens"', '"max_output_tokens"'].map((k) =>
+  Buffer.from(k, 'latin1'),
+);
 const TOTAL_TOKENS = /"total_tokens"\s*:\s*(\d+)/;
+
+/** The number after the first `"max_tokens"`-like key of a JSON body, without decoding the body. */
+function maxTokensOf(body: Buffer): number | undefined {
+  for (const key of MAX_TOKEN_KEYS) {
+    const at = body.indexOf(key);
+    if (at < 0) continue;
+    let i = at + key.length;
+    while (isSpace(body[i])) i++;
+    if (body[i] !== 58 /* : */) continue;
+    i++;
+    while (isSpace(body[i])) i++;
+    let value = 0;
+    const start = i;
+    for (let c = body[i]; c !== undefined && c >= 48 && c <= 57; c = body[++i]) value = value * 10 + c - 48;
+    if (i > start) return value;
+  }
+  return undefined;
+}
+
+function isSpace(c: number | undefined): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
 
 const youtube: VendorRules = {
   name: 'youtube',
@@ -117,12 +142,10 @@ const openai: VendorRules = {
     if (!operation.endsWith('/completions') && !operation.endsWith('/responses')) {
       return { requests: 1, tokens: 0 };
     }
-    // Prompt (about 4 characters a token) plus the most the completion may take; the usage replaces it.
-    // A scan rather than a parse: the body is forwarded as it is, this only reads one number of it.
-    const text = body?.toString('latin1') ?? '';
-    const limit = MAX_TOKENS.exec(text)?.[1];
-    const completion = limit ? Number(limit) : 256;
-    return { requests: 1, tokens: Math.ceil(text.length / 4) + completion };
+    // Prompt (about 4 bytes a token) plus the most the completion may take; the usage replaces it.
+    // A scan of the bytes rather than a parse: the body is forwarded as it is, this reads one number of it.
+    const completion = (body && maxTokensOf(body)) ?? 256;
+    return { requests: 1, tokens: Math.ceil((body?.length ?? 0) / 4) + completion };
   },
   actualCost(response) {
     const data = response.data;

@@ -37,6 +37,8 @@ const FORWARDED_RESPONSE_HEADERS = [
   'last-modified',
 ];
 
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 /** Longest error body the HTTP layer keeps (`bodyExcerpt`); one this long may be cut, so it is rebuilt. */
 const EXCERPT_LENGTH = 300;
 
@@ -72,13 +74,21 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.addHook('onResponse', async (request, reply) => {
-    const vendor = (request.params as { vendor?: string } | undefined)?.vendor ?? '';
-    requests.inc({
-      caller: callers.get(request) ?? (options.authenticated ? 'unauthenticated' : 'anonymous'),
-      vendor: isGatewayVendor(vendor) ? vendor : 'unknown',
-      status_class: `${Math.floor(reply.statusCode / 100)}xx`,
-    });
+  // One child counter per caller, vendor and status class: a label lookup per request, not a hash of labels.
+  const series = new Map<string, Counter.Internal>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const name = (request.params as { vendor?: string } | undefined)?.vendor ?? '';
+    const caller = callers.get(request) ?? (options.authenticated ? 'unauthenticated' : 'anonymous');
+    const vendor = isGatewayVendor(name) ? name : 'unknown';
+    const statusClass = STATUS_CLASSES[Math.floor(reply.statusCode / 100)] ?? 'other';
+    const key = `${caller} ${vendor} ${statusClass}`;
+    let child = series.get(key);
+    if (!child) {
+      child = requests.labels({ caller, vendor, status_class: statusClass });
+      series.set(key, child);
+    }
+    child.inc();
+    done();
   });
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -94,7 +104,7 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
     }
     const caller = callerOf(request);
     callers.set(request, caller);
-    const refusal = await limit.take(caller);
+    const refusal = limit.active ? await limit.take(caller) : undefined;
     if (refusal) {
       return vendorError(
         reply,
@@ -164,7 +174,17 @@ function forwardedTarget(
 ): { path: string; endpoint: string } {
   const q = url.indexOf('?');
   const path = url.slice(`/gateway/${vendor}/`.length, q < 0 ? url.length : q);
-  // The path stays under the vendor's root: no `.` or `..` segment, however encoded.
+  // The path stays under the vendor's root: no `.` or `..` segment, however encoded. A path without a
+  // dot, percent sign or backslash has none: the common case skips the split and decoding.
+  if (/[.%\\]/.test(path)) checkSegments(path);
+  if (q < 0) return { path, endpoint: path };
+  const query = new URLSearchParams(url.slice(q + 1));
+  for (const name of rules.rules.secretQuery) query.delete(name);
+  const search = query.toString();
+  return { path, endpoint: search ? `${path}?${search}` : path };
+}
+
+function checkSegments(path: string): void {
   for (const segment of path.split('/')) {
     let decoded = segment;
     try {
@@ -175,11 +195,6 @@ function forwardedTarget(
     if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\'))
       throw badPath();
   }
-  if (q < 0) return { path, endpoint: path };
-  const query = new URLSearchParams(url.slice(q + 1));
-  for (const name of rules.rules.secretQuery) query.delete(name);
-  const search = query.toString();
-  return { path, endpoint: search ? `${path}?${search}` : path };
 }
 
 function badPath(): ServerError {
