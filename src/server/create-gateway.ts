@@ -22,6 +22,12 @@ export interface GatewayVendorConfig {
    * so every process draws from one account; default: an in-memory one with the vendor's usual limits.
    */
   budget?: Budget;
+  /**
+   * Stability: the credits the account may spend per UTC month, a `credits` window of the default budget
+   * (default: counted, not limited). A given `budget` charges credits to its own `credits` window if it
+   * has one.
+   */
+  creditsPerMonth?: number;
   /** Default: a breaker of its own (consecutive failures); false for none. */
   breaker?: CircuitBreaker | false;
 }
@@ -52,6 +58,8 @@ export interface GatewayOptions {
 export interface GatewayVendor {
   readonly rules: VendorRules;
   readonly http: HttpClient;
+  /** The account's budget (the one the client charges): the gateway reserves Stability credits on it. */
+  readonly budget: Budget;
   /** The literal secrets of the account, blanked out of anything the gateway answers or logs. */
   readonly secrets: readonly string[];
 }
@@ -79,7 +87,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!config) continue;
     const rules = VENDOR_RULES[name];
     const budget =
-      config.budget ?? new Budget({ name: `gateway-${name}`, windows: rules.defaultWindows(), clock });
+      config.budget ??
+      new Budget({
+        name: `gateway-${name}`,
+        windows: rules.defaultWindows({ creditsPerMonth: config.creditsPerMonth }),
+        clock,
+      });
     const breaker =
       config.breaker === false
         ? undefined
@@ -106,6 +119,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     vendors.set(name, {
       rules,
       http,
+      budget,
       secrets: [config.apiKey, ...(config.oauthToken ? [config.oauthToken] : [])],
     });
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import { Counter, type Registry } from 'prom-client';
 import { fingerprint, redactSecrets } from '../../core/index.js';
 import { HttpError, HttpErrorCode, type HttpMethod } from '../../http/index.js';
+import type { Reservation } from '../../resilience/index.js';
 import { presentedKey } from '../api-key-auth.js';
 import type { Gateway, GatewayVendor } from '../create-gateway.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
@@ -125,6 +126,22 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
     }
     const idempotencyKey = request.headers['idempotency-key'];
     const operation = vendor.rules.operation(method, target.path);
+    const credits = vendor.rules.credits?.(method, target.path, body) ?? 0;
+    let hold: Reservation | undefined;
+    if (credits > 0) {
+      const held = await holdCredits(vendor, credits, gateway.clock.now());
+      if ('refused' in held) {
+        return vendorError(
+          reply,
+          vendor,
+          429,
+          ServerErrorCode.GatewayBudgetExhausted,
+          `The ${vendor.rules.name} account's budget has no room for this call's ${credits} credits`,
+          held.retryAt === undefined ? undefined : held.retryAt - gateway.clock.now(),
+        );
+      }
+      hold = held;
+    }
     try {
       const response = await vendor.http.makeRequest<Buffer | Uint8Array>(method, target.endpoint, {
         ...(body ? { data: body } : {}),
@@ -136,6 +153,7 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
         signal: request.clientGone.signal,
         ...(typeof idempotencyKey === 'string' && idempotencyKey ? { idempotencyKey } : {}),
       });
+      void hold?.commit().catch(() => {});
       reply.status(response.status);
       copyHeaders(reply, response.headers);
       if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/octet-stream');
@@ -149,6 +167,8 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
             : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data ?? '')),
       );
     } catch (error) {
+      // A call that failed costs no credits: the provider charges only what it generated.
+      void hold?.refund().catch(() => {});
       if (!(error instanceof HttpError)) throw error;
       return relayError(reply, vendor, error, gateway.clock.now());
     }
@@ -163,6 +183,29 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
       bodyLimit: gateway.bodyLimit,
       handler,
     });
+  }
+}
+
+/**
+ * Reserves `credits` on the account's budget now or not at all (a caller gets an answer, not a wait): the
+ * reservation, or when the call could go (undefined when no wait helps: the cost is over the allowance).
+ */
+async function holdCredits(
+  vendor: GatewayVendor,
+  credits: number,
+  now: number,
+): Promise<Reservation | { refused: true; retryAt: number | undefined }> {
+  const cost = { credits };
+  const ready = vendor.budget.tryReserveNow(cost);
+  if (ready) return ready;
+  try {
+    return await vendor.budget.reserve(cost, { deadline: now });
+  } catch (error) {
+    const retryAt = (error as { retryAt?: unknown }).retryAt;
+    return {
+      refused: true,
+      retryAt: typeof retryAt === 'number' && Number.isFinite(retryAt) ? retryAt : undefined,
+    };
   }
 }
 
