@@ -14,6 +14,7 @@ import {
 } from '../apis/index.js';
 import type { HttpAuth, HttpErrorKind, HttpResponse } from '../http/index.js';
 import type { Cost, WindowSpec } from '../resilience/index.js';
+import { asksForStream } from './gateway-stream.js';
 import { endpointTemplate } from './metric-labels.js';
 
 export type GatewayVendorName = 'youtube' | 'openai' | 'stability' | 'elevenlabs';
@@ -55,6 +56,8 @@ export interface VendorRules {
   credits?(method: string, path: string, body: Buffer | undefined): number;
   /** Cost read from the answer, replacing the estimate. */
   actualCost?(response: HttpResponse): Cost | undefined;
+  /** Calls whose answer is streamed through as it arrives (OpenAI `stream: true`). */
+  streams?(method: string, body: Buffer | undefined): boolean;
   /** GETs answered from the response cache. */
   cacheable(method: string, path: string): boolean;
   classifyError(body: unknown, status: number): HttpErrorKind | undefined;
@@ -164,6 +167,7 @@ const openai: VendorRules = {
       TOTAL_TOKENS.exec(tail)?.[1] ?? TOTAL_TOKENS.exec(Buffer.from(data).toString('latin1'))?.[1];
     return total === undefined ? undefined : { requests: 1, tokens: Number(total) };
   },
+  streams: (method, body) => method === 'POST' && asksForStream(body),
   cacheable: () => false,
   classifyError(body, status) {
     const code = (body as { error?: { code?: unknown } } | null)?.error?.code;

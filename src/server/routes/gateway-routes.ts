@@ -7,6 +7,7 @@ import { presentedKey } from '../api-key-auth.js';
 import type { Gateway, GatewayVendor } from '../create-gateway.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
 import { GatewayCallerLimit } from '../gateway-caller-limit.js';
+import { forwardStream, type StreamRefusal } from '../gateway-stream.js';
 import { isGatewayVendor } from '../gateway-vendors.js';
 import { gatewaySchemas } from '../route-schemas.js';
 
@@ -126,6 +127,27 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
     }
     const idempotencyKey = request.headers['idempotency-key'];
     const operation = vendor.rules.operation(method, target.path);
+    if (vendor.stream && vendor.rules.streams?.(method, body)) {
+      const now = gateway.clock.now();
+      const refusal = await forwardStream(
+        reply,
+        vendor,
+        vendor.stream,
+        {
+          method,
+          endpoint: target.endpoint,
+          operation,
+          headers,
+          body,
+          cost: vendor.rules.cost(method, operation, body),
+          signal: request.clientGone.signal,
+          deadlineAt: now + gateway.deadlineMs,
+          now,
+        },
+        copyHeaders,
+      );
+      return refusal ? streamRefused(reply, vendor, refusal, gateway.clock.now()) : reply;
+    }
     const credits = vendor.rules.credits?.(method, target.path, body) ?? 0;
     let hold: Reservation | undefined;
     if (credits > 0) {
@@ -183,6 +205,47 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
       bodyLimit: gateway.bodyLimit,
       handler,
     });
+  }
+}
+
+/** The gateway's refusal of a streamed call, in the vendor's error shape (as `relayError`'s). */
+function streamRefused(
+  reply: FastifyReply,
+  vendor: GatewayVendor,
+  refusal: StreamRefusal,
+  now: number,
+): FastifyReply {
+  const untilRetry = refusal.retryAt === undefined ? undefined : refusal.retryAt - now;
+  const name = vendor.rules.name;
+  switch (refusal.kind) {
+    case 'budget':
+      return vendorError(
+        reply,
+        vendor,
+        429,
+        ServerErrorCode.GatewayBudgetExhausted,
+        `The ${name} account's budget has no room for this call now`,
+        untilRetry ?? 1000,
+      );
+    case 'breaker':
+      return vendorError(
+        reply,
+        vendor,
+        503,
+        ServerErrorCode.GatewayUpstream,
+        `${name} is failing; the gateway is not sending to it for now`,
+        untilRetry ?? 5000,
+      );
+    case 'aborted':
+      return vendorError(
+        reply,
+        vendor,
+        499,
+        ServerErrorCode.GatewayUpstream,
+        'The caller closed the request',
+      );
+    default:
+      return vendorError(reply, vendor, 502, ServerErrorCode.GatewayUpstream, `${name} could not be reached`);
   }
 }
 
