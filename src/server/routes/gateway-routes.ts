@@ -137,7 +137,10 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
           method,
           endpoint: target.endpoint,
           operation,
-          headers,
+          headers:
+            typeof idempotencyKey === 'string' && idempotencyKey
+              ? { ...headers, 'idempotency-key': idempotencyKey }
+              : headers,
           body,
           cost: vendor.rules.cost(method, operation, body),
           signal: request.clientGone.signal,
