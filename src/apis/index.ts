@@ -74,7 +74,7 @@ export {
   type StabilityModel,
   type VideoThumbnail,
 } from './stability/stability-client.js';
-export { stabilityWindows } from './stability/stability-quota.js';
+export { stabilityCreditWindow, stabilityWindows } from './stability/stability-quota.js';
 export type { TimedSegment } from './transcript.js';
 export type { VendorPlumbing } from './vendor-http.js';
 export type {

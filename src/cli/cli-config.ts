@@ -45,6 +45,8 @@ export interface CliConfig {
   gatewayOff: boolean;
   /** OPUSCLIP_GATEWAY_CALLER_RPM: per-caller limit of the gateway (undefined: its default). */
   gatewayCallerRpm: number | undefined;
+  /** OPUSCLIP_STABILITY_CREDITS_PER_MONTH: the Stability account's monthly credits (undefined: not limited). */
+  stabilityCreditsPerMonth: number | undefined;
   /** OPUSCLIP_AUTH=off: the service runs without authentication. */
   serviceAuthOff: boolean;
 }
@@ -142,6 +144,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: 'OPUSCLIP_GATEWAY_CALLER_RPM',
     default: '600',
     meaning: 'gateway requests per minute each service key may make (0: no limit)',
+  },
+  {
+    name: 'OPUSCLIP_STABILITY_CREDITS_PER_MONTH',
+    default: '(counted, not limited)',
+    meaning:
+      "the Stability account's credits per UTC month, shared by every worker and the gateway through Redis",
   },
   {
     name: 'OPUSCLIP_CONFIG',
@@ -321,7 +329,21 @@ export function loadConfig(
     serviceAuthOff: env.OPUSCLIP_AUTH === 'off',
     gatewayOff: env.OPUSCLIP_GATEWAY === 'off',
     gatewayCallerRpm: callerRpm(env.OPUSCLIP_GATEWAY_CALLER_RPM),
+    stabilityCreditsPerMonth: creditsPerMonth(env.OPUSCLIP_STABILITY_CREDITS_PER_MONTH),
   };
+}
+
+/** OPUSCLIP_STABILITY_CREDITS_PER_MONTH: a positive number of credits. */
+function creditsPerMonth(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(
+      `Invalid OPUSCLIP_STABILITY_CREDITS_PER_MONTH "${raw}": expected a positive number of credits`,
+      { details: { stabilityCreditsPerMonth: raw } },
+    );
+  }
+  return value;
 }
 
 /** OPUSCLIP_GATEWAY_CALLER_RPM: a whole number from 0 (no limit) up. */

@@ -1,4 +1,5 @@
 import { type ApiClients, createApiClients, sandboxBaseUrls } from '../apis/api-clients.js';
+import { stabilityCreditWindow, stabilityWindows } from '../apis/index.js';
 import { Cache, createRedisClient, type RedisClient, redisClientOptions } from '../cache/index.js';
 import { ConfigError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
@@ -6,6 +7,7 @@ import type { Database } from '../db/index.js';
 import { coalesceVideoLookups } from '../pipeline/coalesce-video-lookups.js';
 import { createPipelinePorts, sharedBudgets } from '../pipeline/pipeline-services.js';
 import { VideoPipeline } from '../pipeline/video-pipeline.js';
+import { Budget } from '../resilience/index.js';
 import { createSandbox, type Sandbox } from '../sandbox/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
 import type { CliConfig } from './cli-config.js';
@@ -115,7 +117,19 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
     } else options.announce?.('using the real YouTube, OpenAI, Stability and ElevenLabs APIs');
 
     const fake = 'sandbox-key';
-    const budgets = redis ? sharedBudgets(redis) : undefined;
+    const credits = config.stabilityCreditsPerMonth;
+    const budgets = redis
+      ? sharedBudgets(redis, undefined, credits === undefined ? {} : { stabilityCreditsPerMonth: credits })
+      : undefined;
+    // Without Redis a monthly credit allowance is this process's own.
+    const stabilityBudget =
+      budgets?.stability ??
+      (credits === undefined
+        ? undefined
+        : new Budget({
+            name: 'stability',
+            windows: [...stabilityWindows(), stabilityCreditWindow(credits)],
+          }));
     const clients = createApiClients({
       youtube: {
         apiKey: keys.youtube ?? fake,
@@ -124,7 +138,12 @@ export async function openRuntime(config: CliConfig, options: RuntimeOptions = {
       },
       openai: { apiKey: keys.openai ?? fake, ...(budgets ? { budget: budgets.openai } : {}) },
       ...(thumbnails
-        ? { stability: { apiKey: keys.stability ?? fake, ...(budgets ? { budget: budgets.stability } : {}) } }
+        ? {
+            stability: {
+              apiKey: keys.stability ?? fake,
+              ...(stabilityBudget ? { budget: stabilityBudget } : {}),
+            },
+          }
         : {}),
       ...(narration
         ? {

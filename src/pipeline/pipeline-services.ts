@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ApiClients } from '../apis/api-clients.js';
 import { openAiWindows } from '../apis/openai/openai-quota.js';
-import { stabilityWindows } from '../apis/stability/stability-quota.js';
+import { stabilityCreditWindow, stabilityWindows } from '../apis/stability/stability-quota.js';
 import { youtubeQuotaWindows } from '../apis/youtube/youtube-quota.js';
 import { isOpusError } from '../core/errors.js';
 import { Budget } from '../resilience/budget.js';
@@ -128,6 +128,8 @@ export interface SharedBudgetOptions {
   openAiRequestsPerMinute?: number;
   openAiTokensPerMinute?: number;
   stabilityRequestsPer10s?: number;
+  /** The Stability account's credits per UTC month, shared by every worker and the gateway (default: counted, not limited). */
+  stabilityCreditsPerMonth?: number;
   elevenLabsConcurrent?: number;
 }
 
@@ -152,7 +154,10 @@ export function sharedBudgets(
       'openai',
       openAiWindows(options.openAiRequestsPerMinute ?? 500, options.openAiTokensPerMinute ?? 200_000),
     ),
-    stability: make('stability', stabilityWindows(options.stabilityRequestsPer10s ?? 150)),
+    stability: make('stability', [
+      ...stabilityWindows(options.stabilityRequestsPer10s ?? 150),
+      stabilityCreditWindow(options.stabilityCreditsPerMonth),
+    ]),
     elevenlabs: make('elevenlabs', [
       { name: 'concurrent', kind: 'concurrent', limit: options.elevenLabsConcurrent ?? 5 },
     ]),

@@ -8,6 +8,7 @@ import {
   elevenLabsWindows,
   openAiWindows,
   STABILITY_CREDIT_COSTS,
+  stabilityCreditWindow,
   stabilityWindows,
   youtubeCost,
   youtubeQuotaWindows,
@@ -220,12 +221,6 @@ function stabilityCredits(method: string, path: string, body: Buffer | undefined
   return 0;
 }
 
-/** The first instant of the next UTC month: when a monthly credit allowance starts again. */
-function nextUtcMonth(now: number): number {
-  const date = new Date(now);
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
-}
-
 const stability: VendorRules = {
   name: 'stability',
   auth: (key) => ({ type: 'bearer', token: key }),
@@ -236,16 +231,7 @@ const stability: VendorRules = {
   cacheable: () => false,
   classifyError: () => undefined,
   errorBody: (_status, code, message) => ({ id: code, name: code, errors: [message] }),
-  defaultWindows: ({ creditsPerMonth }) => [
-    ...stabilityWindows(150),
-    {
-      name: 'credits',
-      kind: 'calendar',
-      // Without an allowance the credits are counted (the quota metrics show them), never refused.
-      limit: creditsPerMonth ?? Number.MAX_SAFE_INTEGER,
-      nextReset: nextUtcMonth,
-    },
-  ],
+  defaultWindows: ({ creditsPerMonth }) => [...stabilityWindows(150), stabilityCreditWindow(creditsPerMonth)],
 };
 
 const elevenlabs: VendorRules = {

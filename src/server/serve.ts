@@ -76,6 +76,8 @@ export interface ServeGatewayConfig {
   vendors: Partial<Record<GatewayVendorName, Pick<GatewayVendorConfig, 'apiKey' | 'baseUrl' | 'oauthToken'>>>;
   /** Requests per minute per caller key; 0 = none (default 600). */
   callerRequestsPerMinute?: number;
+  /** The Stability account's credits per UTC month (default: counted, not limited); shared through Redis when set. */
+  stabilityCreditsPerMonth?: number;
 }
 
 export interface RunningService {
@@ -175,6 +177,9 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       redisUrl: config.redisUrl,
       ...(config.cacheNamespace ? { namespace: config.cacheNamespace } : {}),
       ...(config.budgetPrefix ? { budgetPrefix: config.budgetPrefix } : {}),
+      ...(config.gateway?.stabilityCreditsPerMonth === undefined
+        ? {}
+        : { budgets: { stabilityCreditsPerMonth: config.gateway.stabilityCreditsPerMonth } }),
       logger: asCoreLogger(logger.child({ component: 'cache' })),
     });
     opened.unshift(() => bounded(() => cached.close(), remaining()));
@@ -187,6 +192,9 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
               name,
               {
                 ...vendor,
+                ...(name === 'stability' && gatewayConfig.stabilityCreditsPerMonth !== undefined
+                  ? { creditsPerMonth: gatewayConfig.stabilityCreditsPerMonth }
+                  : {}),
                 ...(cached.budgets ? { budget: cached.budgets[name as GatewayVendorName] } : {}),
               },
             ]),

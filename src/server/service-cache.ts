@@ -1,7 +1,7 @@
 import { Cache, createRedisClient, type RedisClient, redisClientOptions } from '../cache/index.js';
 import { type Logger, silentLogger } from '../core/index.js';
 import { ApiMetricsCollector, type ServiceMetrics } from '../http/index.js';
-import { sharedBudgets } from '../pipeline/pipeline-services.js';
+import { type SharedBudgetOptions, sharedBudgets } from '../pipeline/pipeline-services.js';
 import type { Budget } from '../resilience/index.js';
 import type { HttpMetricsSource } from './metrics-registry.js';
 
@@ -12,6 +12,8 @@ export interface ServiceCacheOptions {
   namespace?: string;
   /** Key prefix of the shared API budgets (default 'opusclip:budget', the workers' default too). */
   budgetPrefix?: string;
+  /** Limits of the shared budgets (default: each vendor's usual ones). */
+  budgets?: SharedBudgetOptions;
   logger?: Logger;
 }
 
@@ -69,7 +71,7 @@ export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCach
     logger,
     ...(redis ? { redis: { client: redis } } : {}),
   });
-  const budgets = redis ? sharedBudgets(redis, options.budgetPrefix) : undefined;
+  const budgets = redis ? sharedBudgets(redis, options.budgetPrefix, options.budgets) : undefined;
   const httpMetrics = budgets
     ? Object.entries(budgets).map(([service, budget]) => budgetQuotaSource(service, budget))
     : [];

@@ -77,6 +77,20 @@ describe('CLI configuration', () => {
     }
   });
 
+  it('OPUSCLIP_STABILITY_CREDITS_PER_MONTH: not limited by default, else a positive number', () => {
+    assert.equal(loadConfig({}, {}).stabilityCreditsPerMonth, undefined);
+    assert.equal(
+      loadConfig({}, { OPUSCLIP_STABILITY_CREDITS_PER_MONTH: '2500' }).stabilityCreditsPerMonth,
+      2500,
+    );
+    for (const bad of ['0', '-5', 'lots', 'Infinity']) {
+      assert.throws(() => loadConfig({}, { OPUSCLIP_STABILITY_CREDITS_PER_MONTH: bad }), {
+        code: 'ERR_CONFIG',
+        message: new RegExp(`Invalid OPUSCLIP_STABILITY_CREDITS_PER_MONTH "${bad}"`),
+      });
+    }
+  });
+
   it('OPUSCLIP_SLOW_QUERY_MS: 200 by default, whole milliseconds, or off', () => {
     assert.equal(loadConfig({}, {}).slowQueryMs, 200);
     assert.equal(loadConfig({}, { OPUSCLIP_SLOW_QUERY_MS: '0' }).slowQueryMs, 0);

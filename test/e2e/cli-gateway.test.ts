@@ -49,4 +49,40 @@ describe('opusclip serve exposes the vendor gateway', () => {
     const run = await p.exited;
     assert.equal(run.code, 0, run.stderr);
   });
+
+  it('holds Stability generations to OPUSCLIP_STABILITY_CREDITS_PER_MONTH', async () => {
+    const p = startCli(['serve', '--port', '0', '--sandbox'], {
+      cwd,
+      env: {
+        DATABASE_URL: `sqlite:${join(cwd, 'credits.db')}`,
+        OPUSCLIP_ASSETS_DIR: join(cwd, 'assets'),
+        OPUSCLIP_API_KEYS: SERVICE_KEY,
+        // Two `core` images (3 credits each) and not a third.
+        OPUSCLIP_STABILITY_CREDITS_PER_MONTH: '7',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    running.push(p.child);
+    await p.waitFor(/listening on http/);
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.stderr())?.[1];
+    assert.ok(url, p.stderr());
+    const generate = async () => {
+      const form = new FormData();
+      form.set('prompt', 'a harbour at dawn');
+      const res = await fetch(`${url}/gateway/stability/v2beta/stable-image/generate/core`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SERVICE_KEY}`, accept: 'image/*' },
+        body: form,
+      });
+      return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+    };
+    assert.equal((await generate()).status, 200);
+    assert.equal((await generate()).status, 200);
+    const third = await generate();
+    assert.equal(third.status, 429, third.body);
+    assert.match(third.body, /credits/);
+    p.child.kill('SIGTERM');
+    const run = await p.exited;
+    assert.equal(run.code, 0, run.stderr);
+  });
 });

@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { STABILITY_CREDIT_COSTS } from '../../src/apis/index.js';
 import { createSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { gatewaySandboxRoots } from '../../src/server/index.js';
-import { type GatewayFixture, openGateway, SERVICE_KEYS, VENDOR_KEYS } from './gateway-helpers.js';
+import {
+  type GatewayFixture,
+  generateThroughGateway,
+  openGateway,
+  SERVICE_KEYS,
+  VENDOR_KEYS,
+} from './gateway-helpers.js';
 
 /** A month's allowance that fits three `core` images (3 credits each) and not a fourth. */
 const CREDITS_PER_MONTH = 10;
@@ -32,16 +38,8 @@ describe('vendor gateway: Stability credits', () => {
     await sandbox?.close();
   });
 
-  const generate = async (model: 'core' | 'sd3', fields: Record<string, string>) => {
-    const form = new FormData();
-    for (const [name, value] of Object.entries(fields)) form.set(name, value);
-    const res = await fetch(`${f.url}/gateway/stability/v2beta/stable-image/generate/${model}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${SERVICE_KEYS[0]}`, accept: 'image/*' },
-      body: form,
-    });
-    return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
-  };
+  const generate = (model: 'core' | 'sd3', fields: Record<string, string>) =>
+    generateThroughGateway(f.url, model, fields);
   const creditsUsed = async (): Promise<number | undefined> => {
     const metrics = await f.gateway.vendors.get('stability')!.http.getApiMetrics();
     return metrics.quota.find((q) => q.name === 'credits')?.used;

@@ -98,3 +98,19 @@ export async function openGateway(
     },
   };
 }
+
+/** A Stability v2beta generation through the gateway at `url`, as a caller with the first service key. */
+export async function generateThroughGateway(
+  url: string,
+  model: 'core' | 'ultra' | 'sd3',
+  fields: Record<string, string>,
+): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  const res = await fetch(`${url}/gateway/stability/v2beta/stable-image/generate/${model}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SERVICE_KEYS[0]}`, accept: 'image/*' },
+    body: form,
+  });
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}

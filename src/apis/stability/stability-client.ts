@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/index.js';
 import type { HttpClient, HttpErrorKind, ServiceMetrics } from '../../http/index.js';
-import { Budget } from '../../resilience/index.js';
+import { Budget, type Reservation } from '../../resilience/index.js';
 import { ApiError, ApiErrorCode, ApiResponseShapeError } from '../errors.js';
 import {
   type CallOptions,
@@ -133,6 +133,8 @@ export class StabilityClient {
   readonly budget: Budget;
   readonly credits: CreditLedger;
   readonly #http: HttpClient;
+  /** The budget's `credits` window is the account's monthly allowance, shared with whoever shares the budget. */
+  readonly #budgetCredits: boolean;
 
   constructor(options: StabilityClientOptions) {
     if (!options.apiKey) throw new ConfigError('StabilityClient needs an apiKey');
@@ -144,6 +146,7 @@ export class StabilityClient {
         ...(options.clock ? { clock: options.clock } : {}),
       });
     this.credits = new CreditLedger(options.credits ?? {});
+    this.#budgetCredits = this.budget.windows.some((w) => w.name === 'credits');
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     if (options.clientId) headers['stability-client-id'] = options.clientId;
     this.#http = vendorHttpClient(
@@ -152,9 +155,47 @@ export class StabilityClient {
         service: STABILITY,
         baseUrl: options.baseUrl ?? STABILITY_BASE_URL,
         auth: { type: 'bearer', token: options.apiKey },
+        // A request is one request; its credits are held apart (#holdCredits), kept only when it succeeds.
+        costOf: () => ({ requests: 1 }),
       },
       classifyStabilityError,
     );
+  }
+
+  /**
+   * Holds a generation's credits in this client's ledger (its own `credits.limit`) and, when the budget
+   * has a `credits` window (`sharedBudgets`, the gateway's), in the budget now or not at all: a month
+   * without room rejects with the budget's ERR_QUOTA_EXHAUSTED (transient, `retryAt` the next month).
+   * Commit when the generation succeeded; refund otherwise (Stability charges only what it generated).
+   */
+  async #holdCredits(
+    model: string,
+    credits: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ commit(): void; refund(): void }> {
+    const ledger = this.credits.reserve(model, credits);
+    if (!this.#budgetCredits) return ledger;
+    let reservation: Reservation;
+    try {
+      reservation = await this.budget.reserve(
+        { credits },
+        // Now or not at all: a deadline in the past never waits (a month's allowance is not worth a wait).
+        { deadline: 0, ...(signal ? { signal } : {}) },
+      );
+    } catch (error) {
+      ledger.refund();
+      throw error;
+    }
+    return {
+      commit: () => {
+        ledger.commit();
+        void reservation.commit().catch(() => {});
+      },
+      refund: () => {
+        ledger.refund();
+        void reservation.refund().catch(() => {});
+      },
+    };
   }
 
   /** One image from v2beta: multipart form in, image bytes out (`accept: image/*`). */
@@ -177,7 +218,7 @@ export class StabilityClient {
     if (options.negativePrompt) form.set('negative_prompt', options.negativePrompt);
     if (options.stylePreset && model === 'core') form.set('style_preset', options.stylePreset);
     if (model === 'sd3') form.set('model', priced);
-    const hold = this.credits.reserve(priced, credits);
+    const hold = await this.#holdCredits(priced, credits, options.signal);
     // A repeat after a truncated image shares the first request's deadline.
     const call = {
       ...options,
@@ -278,7 +319,7 @@ export class StabilityClient {
     };
     if (options.seed !== undefined) body.seed = options.seed;
     if (options.stylePreset) body.style_preset = options.stylePreset;
-    const hold = this.credits.reserve(engine, credits);
+    const hold = await this.#holdCredits(engine, credits, options.signal);
     try {
       const { value } = await requestJson(
         this.#http,

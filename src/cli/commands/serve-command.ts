@@ -37,6 +37,9 @@ export async function runServe(ctx: CommandContext): Promise<number> {
         ...(ctx.config.gatewayCallerRpm === undefined
           ? {}
           : { callerRequestsPerMinute: ctx.config.gatewayCallerRpm }),
+        ...(ctx.config.stabilityCreditsPerMonth === undefined
+          ? {}
+          : { stabilityCreditsPerMonth: ctx.config.stabilityCreditsPerMonth }),
       }
     : undefined;
   const running = await serve({
