@@ -44,6 +44,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
     databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
+    cacheWarmMs: ctx.config.cacheWarmMs,
     ...(ctx.config.databaseReplicaUrls.length > 0
       ? { databaseReplicaUrls: ctx.config.databaseReplicaUrls }
       : {}),
