@@ -75,11 +75,11 @@ export interface RefreshAheadOptions {
 
 /** Options of `warmFromHistory`. */
 export interface WarmFromHistoryOptions {
-  /** Most keys loaded: the hottest recorded, then the warmers' seeds (default 200). */
+  /** Most keys loaded: the hottest recorded, then the warmers' seeds (default 1,000). */
   limit?: number;
   /** Resolves by then (ms from the call, default 3,000); loads already running carry on. */
   timeBudgetMs?: number;
-  /** Loads running at once (default 4). */
+  /** Loads running at once (default 8). */
   concurrency?: number;
   signal?: AbortSignal;
 }

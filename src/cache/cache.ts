@@ -380,8 +380,8 @@ export class Cache {
    * Warm loads are not reads: they count in `warmedKeys`, not in hits or misses.
    */
   async warmFromHistory(options: WarmFromHistoryOptions = {}): Promise<WarmReport> {
-    const limit = options.limit ?? 200;
-    const concurrency = Math.max(1, options.concurrency ?? 4);
+    const limit = options.limit ?? 1_000;
+    const concurrency = Math.max(1, options.concurrency ?? 8);
     const budget = options.timeBudgetMs ?? 3_000;
     const report: WarmReport = { candidates: 0, warmed: 0, present: 0, failed: 0, cutShort: false };
     if (this.#closed) return report;
