@@ -28,6 +28,8 @@ const ZIPF_S = 1;
 /** `serve`'s defaults: store entries live 60 s; the warm-up's budget is 3 s. */
 const STORE_TTL_MS = 60_000;
 const WARM_BUDGET_MS = 3_000;
+/** Also reported: the hit rates of the first 5 s, where a cold start misses most. */
+const EARLY_MS = 5_000;
 
 interface Side {
   cache: Cache;
@@ -58,9 +60,8 @@ async function closeSide(side: Side): Promise<void> {
 }
 
 /**
- * Reads `rate` ids a second for `seconds`, the same id at the same moment on every store, each store's
- * reads started only once `startAt[i]` resolved (reads due before are dropped for that store, as
- * requests sent to a process not yet listening would go elsewhere).
+ * Reads `rate` ids a second for `seconds`, the same id at the same moment on every store; `checkpoint`
+ * runs once `checkpointMs` have passed (reads issued so far settled or not).
  */
 async function drive(
   stores: readonly VideoStore[],
@@ -68,6 +69,7 @@ async function drive(
   rate: number,
   seconds: number,
   next: () => number,
+  checkpoint?: { ms: number; run: () => void },
 ): Promise<void> {
   const tickMs = 10;
   const perTick = rate / (1000 / tickMs);
@@ -86,6 +88,7 @@ async function drive(
         void p.finally(() => running.delete(p));
       }
     }
+    if (checkpoint && (t + 1) * tickMs === checkpoint.ms) checkpoint.run();
     const due = started + (t + 1) * tickMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -153,7 +156,16 @@ async function warmStart(
       `  warm-start ${target}: warmed ${report.warmed} keys (${report.present} present) in ${Math.round(warmMs)} ms; measuring ${seconds} s`,
     );
     const before = { cold: cold.cache.metrics(), warmed: warmed.cache.metrics() };
-    await drive([cold.store, warmed.store], ids, rate, seconds, next);
+    let early: { cold: Rates; warmed: Rates } | undefined;
+    await drive([cold.store, warmed.store], ids, rate, seconds, next, {
+      ms: EARLY_MS,
+      run: () => {
+        early = {
+          cold: ratesSince(cold.cache, before.cold),
+          warmed: ratesSince(warmed.cache, before.warmed),
+        };
+      },
+    });
     const c = ratesSince(cold.cache, before.cold);
     const w = ratesSince(warmed.cache, before.warmed);
     for (const side of life) await closeSide(side);
@@ -188,6 +200,10 @@ async function warmStart(
         baselineL1HitRate: round3(c.l1HitRate),
         reads: w.reads,
         baselineReads: c.reads,
+        first5sHitRate: round3(early?.warmed.hitRate ?? 0),
+        baselineFirst5sHitRate: round3(early?.cold.hitRate ?? 0),
+        first5sL1HitRate: round3(early?.warmed.l1HitRate ?? 0),
+        baselineFirst5sL1HitRate: round3(early?.cold.l1HitRate ?? 0),
         warmMs: Math.round(warmMs),
         warmedKeys: report.warmed,
       },
