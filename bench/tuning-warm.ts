@@ -100,6 +100,7 @@ interface Rates {
   reads: number;
   hitRate: number;
   l1HitRate: number;
+  l1StaleRefusals: number;
 }
 
 function ratesSince(cache: Cache, before: ReturnType<Cache['metrics']>): Rates {
@@ -110,6 +111,7 @@ function ratesSince(cache: Cache, before: ReturnType<Cache['metrics']>): Rates {
     reads,
     hitRate: reads === 0 ? 0 : hits / reads,
     l1HitRate: reads === 0 ? 0 : (m.l1Hits - before.l1Hits) / reads,
+    l1StaleRefusals: m.l1StaleRefusals - before.l1StaleRefusals,
   };
 }
 
@@ -204,6 +206,8 @@ async function warmStart(
         baselineFirst5sHitRate: round3(early?.cold.hitRate ?? 0),
         first5sL1HitRate: round3(early?.warmed.l1HitRate ?? 0),
         baselineFirst5sL1HitRate: round3(early?.cold.l1HitRate ?? 0),
+        l1StaleRefusals: w.l1StaleRefusals,
+        baselineL1StaleRefusals: c.l1StaleRefusals,
         warmMs: Math.round(warmMs),
         warmedKeys: report.warmed,
       },

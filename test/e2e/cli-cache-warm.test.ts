@@ -138,4 +138,27 @@ describe('cache warming at `serve` start', { timeout: 180_000 }, () => {
     const log = await second.stop();
     assert.match(log, /cache warmed/);
   });
+
+  it('OPUSCLIP_CACHE_WARM_MS=off: no warm-up and no hot keys recorded; a bad value is refused', async () => {
+    await dropCache();
+    const p = startCli(['serve', '--port', '0'], {
+      cwd,
+      env: { DATABASE_URL: url, REDIS_URL, OPUSCLIP_AUTH: 'off', OPUSCLIP_CACHE_WARM_MS: 'off' },
+    });
+    running.push(p.child);
+    await p.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.stderr())![1]!;
+    for (let i = 0; i < 32; i++) await read(base, ids[0]!);
+    p.child.kill('SIGTERM');
+    assert.equal((await p.exited).code, 0);
+    assert.deepEqual(await redis.keys('{opusclip}:hot:*'), []);
+
+    const bad = await runCli(['serve', '--port', '0'], {
+      cwd,
+      env: { DATABASE_URL: url, OPUSCLIP_AUTH: 'off', OPUSCLIP_CACHE_WARM_MS: 'soon' },
+      killAfterMs: 20_000,
+    });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /OPUSCLIP_CACHE_WARM_MS "soon": expected whole milliseconds/);
+  });
 });
