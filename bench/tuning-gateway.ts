@@ -30,7 +30,10 @@ const BODY = JSON.stringify({
 });
 
 /** A child that prints its URL on the first line and stops when its stdin closes. */
-async function startChild(script: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
+export async function startChild(
+  script: string,
+  args: string[],
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [...scriptArgs(script), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -44,7 +47,7 @@ async function startChild(script: string, args: string[]): Promise<{ child: Chil
   return { child, url };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   child.stdin!.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);

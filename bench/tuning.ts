@@ -5,8 +5,13 @@
 import type { BenchResult } from './lib/harness.js';
 import type { SuiteOptions } from './main.js';
 import { gatewayCases } from './tuning-gateway.js';
+import { adaptiveHttpCases } from './tuning-http.js';
 import { warmCases } from './tuning-warm.js';
 
 export async function run(options: SuiteOptions): Promise<BenchResult[]> {
-  return [...(await gatewayCases({ quick: options.quick })), ...(await warmCases({ quick: options.quick }))];
+  return [
+    ...(await gatewayCases({ quick: options.quick })),
+    ...(await adaptiveHttpCases({ quick: options.quick })),
+    ...(await warmCases({ quick: options.quick })),
+  ];
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { parseRedisUrl, type RedisTarget, redisEndpoints } from '../cache/index.js';
-import { isOpusError } from '../core/errors.js';
+import { ConfigError, isOpusError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl, redactSecrets } from '../core/redact.js';
 import { createDatabase, type Database } from '../db/index.js';
@@ -42,6 +42,19 @@ export async function checkRedis(
     await checkClusterSeeds(target, url, options);
     return;
   }
+  await probeRedis(url, options);
+}
+
+/**
+ * Connects, authenticates and PINGs one server. With `clusterInfo`, also resolves with the node's
+ * `cluster_state` from CLUSTER INFO: `ok`, `fail` (its cluster does not serve every slot, or it sits in a
+ * minority partition), or `disabled` for a server without cluster support.
+ */
+async function probeRedis(
+  url: string,
+  options: { timeoutMs?: number; signal?: AbortSignal },
+  clusterInfo = false,
+): Promise<string | undefined> {
   const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
   const endpoint = redisEndpoint(url);
   const client = new Redis(url, {
@@ -62,10 +75,16 @@ export async function checkRedis(
   const onAbort = (): void => client.disconnect();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await Promise.race([
+    return await Promise.race([
       (async () => {
         await client.connect();
         await client.ping();
+        if (!clusterInfo) return undefined;
+        const info = await client.cluster('INFO').then(String, (error: Error) => {
+          if (/cluster support disabled/i.test(error.message)) return 'cluster_state:disabled';
+          throw error;
+        });
+        return /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown';
       })(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -84,9 +103,11 @@ export async function checkRedis(
 }
 
 /**
- * A Redis Cluster is reachable when one of its seed nodes answers (the client learns the others from
- * it). The seeds are tried at once, each as `checkRedis` tries a single server; refused credentials end
- * the check at once; otherwise the one line names every seed and the first seed's reason.
+ * A Redis Cluster is usable when one of its seed nodes answers and reports `cluster_state:ok` (the client
+ * learns the other nodes from it). The seeds are tried at once, each as `checkRedis` tries a single
+ * server. Otherwise one line says why, naming every seed: refused credentials; a seed without cluster
+ * support (a `redis+cluster://` URL naming a single Redis); a cluster that answers but is down (the
+ * queue and the cache would wait on it without end); or no seed answering, with the first seed's reason.
  */
 async function checkClusterSeeds(
   target: Extract<RedisTarget, { kind: 'cluster' }>,
@@ -99,10 +120,15 @@ async function checkClusterSeeds(
   const auth = user || pass ? `${user}${pass}@` : '';
   const results = await Promise.allSettled(
     target.nodes.map((n) =>
-      checkRedis(`${scheme}://${auth}${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`, options),
+      probeRedis(
+        `${scheme}://${auth}${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`,
+        options,
+        true,
+      ),
     ),
   );
-  if (results.some((r) => r.status === 'fulfilled')) return;
+  const states = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (states.includes('ok')) return;
   const errors = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
   const refused = errors.find((e) => e instanceof CliError && e.code === CliErrorCode.AuthFailed);
   const endpoint = redisEndpoints(url);
@@ -110,6 +136,19 @@ async function checkClusterSeeds(
     throw new CliError(
       CliErrorCode.AuthFailed,
       `Redis Cluster at ${endpoint} refused the credentials in REDIS_URL`,
+      { details: { endpoint } },
+    );
+  }
+  if (states.includes('disabled')) {
+    throw new ConfigError(
+      `REDIS_URL names a Redis Cluster, but ${endpoint} has cluster support disabled: use redis://host:port for a single Redis`,
+    );
+  }
+  if (states.length > 0) {
+    // A seed answers but its cluster cannot serve every slot: BullMQ and the cache would wait on it.
+    throw new CliError(
+      CliErrorCode.Unreachable,
+      `Redis Cluster at ${endpoint} is down: the seeds that answer report cluster_state:${states[0]}`,
       { details: { endpoint } },
     );
   }

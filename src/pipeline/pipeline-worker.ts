@@ -33,9 +33,14 @@ export interface PipelineWorkerOptions {
 /** When a transient error names no time to retry at. */
 const DEFAULT_RETRY_DELAY_MS = 30_000;
 
+/** How often the same worker error is logged again while it persists. */
+const REPEATED_ERROR_INTERVAL_MS = 60_000;
+
 export interface PipelineWorker {
   readonly worker: Worker<VideoJobData, VideoOutcome>;
   readonly id: string;
+  /** Jobs this worker is running now. */
+  readonly running: number;
   /**
    * Stops taking jobs and waits for the running ones, up to `closeTimeoutMs`; resolves `'drained'` or
    * `'timed-out'` (SIGTERM drains through this).
@@ -53,7 +58,16 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
   const logger = options.logger ?? silentLogger;
   const { connection, prefix, close: closeConnection } = queueConnection(options.connection, options.prefix);
   const id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  let running = 0;
   const processor = async (job: Job<VideoJobData, VideoOutcome>, token?: string): Promise<VideoOutcome> => {
+    running++;
+    try {
+      return await runJob(job, token);
+    } finally {
+      running--;
+    }
+  };
+  const runJob = async (job: Job<VideoJobData, VideoOutcome>, token?: string): Promise<VideoOutcome> => {
     const { url, youtubeId, requestId } = job.data;
     const log = { jobId: job.id, youtubeId, requestId, worker: id, attempt: job.attemptsMade + 1 };
     logger.info(log, 'job started');
@@ -99,12 +113,25 @@ export function startPipelineWorker(options: PipelineWorkerOptions): PipelineWor
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: 3,
   });
-  worker.on('error', (error) => logger.error({ err: error.message }, 'worker error'));
+  // While Redis is down BullMQ reports every reconnection attempt (about ten a second on a Cluster):
+  // one line per distinct failure, repeated at most once a minute while it lasts.
+  let lastError = '';
+  let lastErrorAt = Number.NEGATIVE_INFINITY;
+  worker.on('error', (error) => {
+    const now = (options.clock ?? systemClock).now();
+    if (error.message === lastError && now - lastErrorAt < REPEATED_ERROR_INTERVAL_MS) return;
+    lastError = error.message;
+    lastErrorAt = now;
+    logger.error({ err: error.message }, 'worker error');
+  });
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
   let closing: Promise<'drained' | 'timed-out'> | undefined;
   return {
     worker,
     id,
+    get running() {
+      return running;
+    },
     close: () => {
       closing ??= boundedClose(worker, closeTimeoutMs, options.clock ?? systemClock).then(async (result) => {
         await closeConnection();

@@ -41,6 +41,24 @@ export interface LatencyConfig {
   jitterMs: number;
 }
 
+/**
+ * A vendor backend with a fixed number of workers: it serves `concurrent` requests at once (each taking
+ * the configured latency), keeps up to `queue` more waiting in order (their latency grows with the
+ * queue), and refuses the rest for load, the way OpenAI or ElevenLabs answer when overloaded.
+ */
+export interface CapacityConfig {
+  /** Requests served at once per vendor; 0 (the default) means no limit. */
+  concurrent: number;
+  /** Requests waiting for a worker beyond those; more are refused. */
+  queue: number;
+  /** The refusal's status: 429 (default) or 503, in the vendor's own error shape. */
+  status: 429 | 503;
+  /** Sent with a refusal as Retry-After, in whole seconds (rounded up); 0 sends none. */
+  retryAfterMs: number;
+  /** Vendors limited, each with its own workers; empty means all. */
+  vendors: Vendor[];
+}
+
 export type YouTubeMethod =
   | 'videos.list'
   | 'captions.list'
@@ -92,6 +110,7 @@ export interface ElevenLabsConfig {
 
 export interface SandboxConfig {
   latency: LatencyConfig;
+  capacity: CapacityConfig;
   chaos: ChaosConfig;
   /** Scripted faults, consulted in order before chaos; spent ones stay with `times: 0`. */
   faults: ScriptedFault[];
@@ -127,6 +146,7 @@ export interface SandboxOptions {
 export function defaultConfig(): SandboxConfig {
   return {
     latency: { fixedMs: 0, jitterMs: 0 },
+    capacity: { concurrent: 0, queue: 0, status: 429, retryAfterMs: 1000, vendors: [] },
     chaos: {
       errorRate: 0,
       modes: ['error', 'reset', 'timeout', 'malformed', 'slow'],

@@ -1,4 +1,5 @@
 export {
+  type CapacityConfig,
   type ChaosConfig,
   type ChaosMode,
   type ElevenLabsConfig,

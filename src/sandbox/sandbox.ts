@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { redactSecrets, silentLogger, systemClock } from '../core/index.js';
+import { CapacityGate, overloadedBody } from './capacity.js';
 import {
   type ChaosMode,
   cloneConfig,
@@ -131,6 +132,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   let chaosRng = new Rng(chaosSeed);
   let latencyRng = new Rng(chaosSeed + 1);
   const hung = new Set<Socket>();
+  const capacity = new CapacityGate(() => config.capacity);
 
   const ctx: SandboxContext = {
     config,
@@ -184,6 +186,27 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
 
   app.addHook('preHandler', async (request, reply) => {
     const entry = record(request);
+
+    const vendor = request.sandboxVendor;
+    if (capacity.limits(vendor)) {
+      const response = reply.raw;
+      const pending = capacity.admit(vendor, (leave) => response.once('close', leave));
+      const admission = pending instanceof Promise ? await pending : pending;
+      if (admission.outcome === 'gone') {
+        reply.hijack();
+        return reply;
+      }
+      if (admission.outcome === 'refused') {
+        const { status, retryAfterMs } = config.capacity;
+        entry.chaos = 'overloaded';
+        if (retryAfterMs > 0) reply.header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+        return reply
+          .code(status)
+          .send(overloadedBody(vendor, status, makeRequestId(vendor, request.sandboxSeq)));
+      }
+      // The worker stays busy until the answer is sent or the client goes away.
+      response.once('close', admission.release);
+    }
 
     const { fixedMs, jitterMs } = config.latency;
     const delay = fixedMs + (jitterMs > 0 ? latencyRng.next() * jitterMs : 0);

@@ -320,7 +320,21 @@ export const summarySchema = {
         },
         db: {
           type: 'object',
-          properties: { queries: { type: 'integer' }, avgMs: { type: 'number' }, p95Ms: { type: 'number' } },
+          properties: {
+            queries: { type: 'integer' },
+            avgMs: { type: 'number' },
+            p95Ms: { type: 'number' },
+            pool: {
+              type: 'object',
+              description: "The primary's connection pool now",
+              properties: {
+                open: { type: 'integer' },
+                inUse: { type: 'integer' },
+                waiting: { type: 'integer' },
+                acquireWaitP99Ms: { type: 'number' },
+              },
+            },
+          },
         },
         cache: {
           type: 'object',
@@ -337,6 +351,23 @@ export const summarySchema = {
               p95Ms: { type: 'number' },
               quotaUsed: { type: 'number' },
               quotaLimit: { type: 'number' },
+              origins: {
+                type: 'array',
+                description:
+                  'Each base URL of the service: attempts, breaker, and its adaptive concurrency limit when on',
+                items: {
+                  type: 'object',
+                  properties: {
+                    origin: { type: 'string' },
+                    attempts: { type: 'integer' },
+                    failedAttempts: { type: 'integer' },
+                    breakerState: { type: 'string' },
+                    concurrencyLimit: { type: 'integer' },
+                    inFlight: { type: 'integer' },
+                    waiting: { type: 'integer' },
+                  },
+                },
+              },
             },
           },
         },

@@ -1,4 +1,4 @@
-import { createRedisClient, type RedisClient } from '../cache/index.js';
+import { createRedisClient, type RedisClient, redisEndpoints } from '../cache/index.js';
 import { createDatabase, type DatabaseConfig } from '../db/index.js';
 import { PipelineQueue } from '../pipeline/pipeline-queue.js';
 import { type StoreSchema, setupStore, VideoStore } from '../store/index.js';
@@ -132,13 +132,17 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     let redis: RedisClient | undefined;
     let queue: PipelineQueue | undefined;
     if (config.redisUrl) {
+      const redisUrl = config.redisUrl;
       const redisLog = logger.child({ component: 'redis' });
       // One line per distinct failure, redacted by the logger (ioredis reports each retry).
       let lastError = '';
       const onRedisError = (error: Error) => {
         if (error.message === lastError) return;
         lastError = error.message;
-        redisLog.warn({ err: error }, 'Redis connection failed; queue routes answer 503 until it is back');
+        redisLog.warn(
+          { err: error.message, endpoint: redisEndpoints(redisUrl) },
+          'Redis connection failed; queue routes answer 503 until it is back',
+        );
       };
       const client = createRedisClient(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
       client.on('error', onRedisError);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { type ApiClients, createApiClients, sandboxBaseUrls } from '../../src/apis/index.js';
 import { Cache, redisClientOptions } from '../../src/cache/index.js';
 import {
@@ -21,50 +21,28 @@ import { type OpusServer, type RunningService, serve } from '../../src/server/in
 import { VideoStore } from '../../src/store/index.js';
 import { sparePort, startRedis, stopRedis } from '../cache/helpers.js';
 import { TEST_REDIS_URL, uniqueName } from '../support/env.js';
+import { type Chromium, openChromium } from './chromium.js';
 import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
-
-async function launchChromium(userDataDir: string): Promise<BrowserContext> {
-  // A fresh profile per run: Playwright passes it as --user-data-dir.
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    // The service's CSP forbids eval, which string waitForFunction() uses; the policy itself is checked
-    // in security-headers.test.ts, with it enforced.
-    bypassCSP: true,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 describe('dashboard in headless Chromium', () => {
   let fx: ServiceFixture;
   let server: OpusServer;
   let browser: BrowserContext;
-  let userDataDir: string;
+  let chrome: Chromium;
   let base = '';
 
   before(async () => {
     fx = await openService();
     server = await serviceServer(fx, { logger: { level: 'silent' } });
     base = await server.listen();
-    userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-'));
-    browser = await launchChromium(userDataDir);
+    chrome = await openChromium();
+    browser = chrome.browser;
   });
 
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await server?.close();
     await fx?.dispose();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   it('shows the videos of a run, a clip thumbnail and audio, and job progress moving', async () => {
@@ -186,7 +164,7 @@ describe('serve after a real pipeline run against the sandbox, in headless Chrom
   let clients: ApiClients;
   let service: RunningService;
   let browser: BrowserContext;
-  let userDataDir: string;
+  let chrome: Chromium;
   let videoIds: string[] = [];
 
   before(async () => {
@@ -234,12 +212,12 @@ describe('serve after a real pipeline run against the sandbox, in headless Chrom
       cacheNamespace,
       budgetPrefix,
     });
-    userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-'));
-    browser = await launchChromium(userDataDir);
+    chrome = await openChromium();
+    browser = chrome.browser;
   });
 
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await service?.close();
     await clients?.close();
     await pipelineCache?.close();
@@ -252,7 +230,6 @@ describe('serve after a real pipeline run against the sandbox, in headless Chrom
     await fx?.dispose();
     process.chdir(previousCwd);
     if (workDir) await rm(workDir, { recursive: true, force: true });
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   const get = (path: string): Promise<Response> =>
@@ -382,7 +359,7 @@ describe('`opusclip demo` then `opusclip serve`, as a user runs them', () => {
   let serveProcess: ChildProcess | undefined;
   let base = '';
   let browser: BrowserContext;
-  let userDataDir: string;
+  let chrome: Chromium;
 
   const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra };
@@ -429,12 +406,12 @@ describe('`opusclip demo` then `opusclip serve`, as a user runs them', () => {
       });
       serveProcess!.once('exit', (c) => reject(new Error(`serve exited ${c}: ${err}`)));
     });
-    userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-'));
-    browser = await launchChromium(userDataDir);
+    chrome = await openChromium();
+    browser = chrome.browser;
   });
 
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     if (serveProcess && serveProcess.exitCode === null) {
       const exited = new Promise((resolve) => serveProcess!.once('exit', resolve));
       serveProcess.kill('SIGTERM');
@@ -442,7 +419,6 @@ describe('`opusclip demo` then `opusclip serve`, as a user runs them', () => {
     }
     if (redis) await stopRedis(redis);
     if (dir) await rm(dir, { recursive: true, force: true });
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   it('serves every thumbnail and narration of the demo (200) and the dashboard shows them', async () => {

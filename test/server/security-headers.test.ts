@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { generateImage } from '../../src/sandbox/images.js';
 import type { OpusServer } from '../../src/server/index.js';
+import { type Chromium, openChromium } from './chromium.js';
 import { API_KEY, openService, type ServiceFixture, serviceServer, youtubeUrl } from './helpers.js';
 
 /** Collects what the browser reports against the page: CSP refusals, script errors, failed loads. */
@@ -89,28 +89,15 @@ describe('security headers', () => {
 
   describe('pages under the policy in headless Chromium', () => {
     let browser: BrowserContext;
-    let userDataDir: string;
+    let chrome: Chromium;
 
     before(async () => {
-      userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-csp-'));
-      browser = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: '/usr/bin/chromium',
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      chrome = await openChromium({ enforceCsp: true });
+      browser = chrome.browser;
     });
 
     after(async () => {
-      await browser?.close();
-      if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+      await chrome?.close();
     });
 
     it('the dashboard loads its script, data, thumbnails and charts with no CSP refusal', async () => {

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BrowserContext, chromium } from 'playwright-core';
 import type { Database } from '../../src/db/index.js';
 import { createServer, type OpusServer } from '../../src/server/index.js';
 import { type StoreSchema, setupStore } from '../../src/store/index.js';
 import { postgresTarget } from '../support/databases.js';
+import { type Chromium, openChromium } from './chromium.js';
 import { API_KEY, promtoolCheck } from './helpers.js';
 
 const SECRET = 'sk_live_Zq9xW3vB7nM2kL5pR8tY';
@@ -28,8 +25,7 @@ describe('/api/slow-queries, /metrics and the dashboard panel (PostgreSQL)', () 
   let db: Database<StoreSchema>;
   let server: OpusServer;
   let base = '';
-  let browser: BrowserContext | undefined;
-  let userDataDir = '';
+  let chrome: Chromium | undefined;
 
   const get = (path: string, key = API_KEY) =>
     fetch(`${base}${path}`, { headers: key ? { 'x-api-key': key } : {} });
@@ -68,11 +64,10 @@ describe('/api/slow-queries, /metrics and the dashboard panel (PostgreSQL)', () 
   });
 
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await server?.close();
     await db?.close();
     await target.dispose();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   it('needs the API key', async () => {
@@ -135,20 +130,8 @@ describe('/api/slow-queries, /metrics and the dashboard panel (PostgreSQL)', () 
       name: 'events.byOwner',
     });
     await item('events.byOwner');
-    userDataDir = await mkdtemp(join(tmpdir(), 'opus-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      bypassCSP: true,
-      viewport: { width: 1280, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    chrome = await openChromium();
+    const browser = chrome.browser;
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

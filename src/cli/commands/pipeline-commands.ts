@@ -278,7 +278,9 @@ export async function runWorker(ctx: CommandContext): Promise<number> {
     ctx.io.err(`opusclip worker ${worker.id}: draining`);
     if ((await worker.close()) === 'timed-out') {
       ctx.io.err(
-        `opusclip worker ${worker.id}: gave up on the jobs still running; another worker resumes them once their locks expire`,
+        worker.running > 0
+          ? `opusclip worker ${worker.id}: gave up on the ${worker.running} job(s) still running; another worker resumes them once their locks expire`
+          : `opusclip worker ${worker.id}: Redis did not answer while closing; stopped without it`,
       );
     }
     return 0;

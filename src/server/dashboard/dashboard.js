@@ -234,6 +234,7 @@ async function refreshCharts() {
     quota: quota * 100,
   });
   if (state.history.length > 60) state.history.shift();
+  drawTuning(m);
   drawChart(
     $('#chart-throughput'),
     state.history.map((p) => p.throughput),
@@ -252,6 +253,43 @@ async function refreshCharts() {
     $('#chart-quota'),
     state.history.map((p) => p.quota),
     { max: 100, unit: '%' },
+  );
+}
+
+// What tunes itself: the database pool (open, busy, waiting) and each API endpoint's concurrency limit.
+function drawTuning(m) {
+  const pool = m.db.pool;
+  if (pool) {
+    tiles($('#pool-tiles'), [
+      ['connections open', pool.open],
+      ['in use', pool.inUse],
+      ['waiting', pool.waiting],
+      ['acquire wait p99', `${fmt(pool.acquireWaitP99Ms)} ms`],
+    ]);
+  }
+  const rows = m.http.flatMap((s) =>
+    (s.origins ?? []).map((o) =>
+      el(
+        'tr',
+        { class: 'origin', 'data-service': s.service, 'data-limit': o.concurrencyLimit },
+        el('td', {}, s.service),
+        el('td', {}, el('code', {}, o.origin)),
+        el('td', { class: `breaker-${o.breakerState.toLowerCase()}` }, o.breakerState),
+        el(
+          'td',
+          { class: 'concurrency' },
+          o.concurrencyLimit === undefined ? 'fixed' : `${o.inFlight} / ${o.concurrencyLimit}`,
+        ),
+        el('td', {}, o.waiting ?? 0),
+        el('td', {}, o.attempts),
+        el('td', {}, o.failedAttempts),
+      ),
+    ),
+  );
+  $('#origins tbody').replaceChildren(
+    ...(rows.length
+      ? rows
+      : [el('tr', {}, el('td', { class: 'muted', colspan: 7 }, 'no API calls from this process'))]),
   );
 }
 

@@ -38,7 +38,17 @@ export async function statsRoutes(app: FastifyInstance, ctx: RouteContext): Prom
       time: Date.now(),
       ...(counts ? { queue: counts } : {}),
       server: { requests: ctx.requestStats.count(), p50Ms: server.p50Ms, p95Ms: server.p95Ms },
-      db: { queries: db.queriesExecuted, avgMs: db.latency.avgMs, p95Ms: db.latency.p95Ms },
+      db: {
+        queries: db.queriesExecuted,
+        avgMs: db.latency.avgMs,
+        p95Ms: db.latency.p95Ms,
+        pool: {
+          open: db.pool.total,
+          inUse: db.pool.inUse,
+          waiting: db.pool.waiting,
+          acquireWaitP99Ms: db.pool.acquireWaitP99Ms,
+        },
+      },
       ...(cache ? { cache: { hits: cache.hits, misses: cache.misses, hitRate: cache.cacheHitRate } } : {}),
       http: http
         .filter((s) => s !== undefined)
@@ -49,6 +59,19 @@ export async function statsRoutes(app: FastifyInstance, ctx: RouteContext): Prom
           p95Ms: s.latency.p95Ms,
           quotaUsed: s.quota.reduce((n, q) => n + q.used, 0),
           quotaLimit: s.quota.reduce((n, q) => n + q.limit, 0),
+          origins: Object.entries(s.origins).map(([origin, o]) => ({
+            origin,
+            attempts: o.attempts,
+            failedAttempts: o.failedAttempts,
+            breakerState: o.breakerState,
+            ...(o.concurrency
+              ? {
+                  concurrencyLimit: o.concurrency.limit,
+                  inFlight: o.concurrency.inFlight,
+                  waiting: o.concurrency.waiting,
+                }
+              : {}),
+          })),
         })),
     };
   });
