@@ -305,25 +305,33 @@ describe('hot-key recording in Redis (FakeClock for the windows)', () => {
       return cache;
     };
     const [a, b] = [await open(), await open()];
-    const loads = { a: 0, b: 0 };
-    const readA = () => a.getOrSet('k', async () => `a${++loads.a}`, { ttlMs: 10_000 });
-    const readB = () => b.getOrSet('k', async () => `b${++loads.b}`, { ttlMs: 10_000 });
-    assert.equal(await readA(), 'a1');
-    assert.equal(await readB(), 'a1', 'from L2');
-    await readA();
-    await readB();
-    await clock.advance(8_000);
-    assert.equal(await readA(), 'a1');
-    // A's reload runs the loader (L2 holds nothing newer) and stores a2 for 10 s more.
-    await until(async () => loads.a === 2 && (await admin.pttl(`{${ns}}:k:k`)) > 5_000);
-    assert.equal(await readB(), 'a1', 'served its current entry while it reloads');
-    await settle();
-    await clock.advance(3_000); // past the first entry's expiry
-    assert.equal(await readB(), 'a2', 'B took A’s reload from L2');
-    assert.equal(loads.b, 0, 'B never ran its loader');
-    assert.equal(b.metrics().refreshAheads, 1);
-    await a.close();
-    await b.close();
+    try {
+      const loads = { a: 0, b: 0 };
+      const readA = () => a.getOrSet('k', async () => `a${++loads.a}`, { ttlMs: 10_000 });
+      const readB = () => b.getOrSet('k', async () => `b${++loads.b}`, { ttlMs: 10_000 });
+      assert.equal(await readA(), 'a1');
+      assert.equal(await readB(), 'a1', 'from L2');
+      const stored = await admin.getBuffer(`{${ns}}:k:k`);
+      assert.ok(stored !== null);
+      await readA();
+      await readB();
+      await clock.advance(8_000);
+      assert.equal(await readA(), 'a1');
+      // A's reload runs the loader (L2 holds nothing newer) and stores a2 in L2.
+      await until(async () => {
+        const now = await admin.getBuffer(`{${ns}}:k:k`);
+        return loads.a === 2 && now !== null && !now.equals(stored);
+      });
+      assert.equal(await readB(), 'a1', 'served its current entry while it reloads');
+      await settle();
+      await clock.advance(3_000); // past the first entry's expiry
+      assert.equal(await readB(), 'a2', 'B took A’s reload from L2');
+      assert.equal(loads.b, 0, 'B never ran its loader');
+      assert.equal(b.metrics().refreshAheads, 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('a new process warms the previous one’s hot keys into L1, from L2', async () => {
