@@ -1,6 +1,8 @@
 // The service with its vendor gateway in a process of its own, in front of the sandbox at argv[2], taking
 // the service key argv[3]: the gateway benchmark's subject. Prints its URL on the first stdout line;
-// stops when stdin closes.
+// answers `cpu` on stdin with its CPU time so far (µs, user + system) on one stdout line; stops when
+// stdin closes.
+import { createInterface } from 'node:readline';
 import { createDatabase } from '../src/db/index.js';
 import { Budget } from '../src/resilience/index.js';
 import { createGateway, createServer, createServerLogger, gatewaySandboxRoots } from '../src/server/index.js';
@@ -31,13 +33,18 @@ const gateway = createGateway({
 const server = await createServer({
   db,
   auth: { apiKeys: [serviceKey] },
-  // stdout carries only the URL line.
+  // stdout carries only the URL line and the answers to `cpu`.
   logger: createServerLogger({ level: 'error', destination: process.stderr }),
   gateway,
 });
 process.stdout.write(`${await server.listen()}\n`);
-process.stdin.resume();
-process.stdin.on('end', () => {
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (line) => {
+  if (line.trim() !== 'cpu') return;
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(`${user + system}\n`);
+});
+commands.on('close', () => {
   void (async () => {
     await server.close();
     await gateway.close();

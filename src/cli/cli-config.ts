@@ -12,6 +12,8 @@ export interface CliConfig {
   databaseUrl: string;
   /** OPUSCLIP_DB_PIPELINE: `on` (the database's default), `off`, or `all` (writes pipelined too). */
   databasePipeline: DatabaseConfig['pipeline'];
+  /** OPUSCLIP_DB_POOL: `adaptive` sizes the pool from measured demand (createDatabase's `adaptivePool`). */
+  databaseAdaptivePool: boolean;
   /** OPUSCLIP_SLOW_QUERY_MS: `serve`'s slow-query threshold; false when `off`. */
   slowQueryMs: number | false;
   /** OPUSCLIP_CACHE_WARM_MS: how long `serve` warms its cache at start; false when `off`. */
@@ -79,6 +81,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: 'OPUSCLIP_DB_PIPELINE',
     default: 'on',
     meaning: '`off` gives every statement a connection of its own; `all` pipelines writes too',
+  },
+  {
+    name: 'OPUSCLIP_DB_POOL',
+    default: 'static',
+    meaning: '`adaptive` sizes the database pool between its min and max from measured demand',
   },
   {
     name: 'OPUSCLIP_SLOW_QUERY_MS',
@@ -255,6 +262,13 @@ export function loadConfig(
     });
   }
   const databasePipeline = DB_PIPELINE_VALUES[pipelineSetting];
+  const poolRaw = env.OPUSCLIP_DB_POOL;
+  if (poolRaw !== undefined && poolRaw !== '' && poolRaw !== 'static' && poolRaw !== 'adaptive') {
+    throw new ConfigError(`Invalid OPUSCLIP_DB_POOL "${poolRaw}": expected static or adaptive`, {
+      details: { databaseAdaptivePool: poolRaw },
+    });
+  }
+  const databaseAdaptivePool = poolRaw === 'adaptive';
   const slowRaw = env.OPUSCLIP_SLOW_QUERY_MS;
   const slowQueryMs =
     slowRaw === undefined || slowRaw === '' ? 200 : slowRaw === 'off' ? false : Number(slowRaw);
@@ -305,6 +319,7 @@ export function loadConfig(
   return {
     databaseUrl,
     databasePipeline,
+    databaseAdaptivePool,
     slowQueryMs,
     cacheWarmMs,
     databaseReplicaUrls,

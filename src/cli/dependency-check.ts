@@ -201,7 +201,7 @@ function reasonOf(codes: unknown[], texts: string[], timeoutMs: number, secrets:
  */
 export async function connectDatabase<DB>(
   config: Pick<CliConfig, 'databaseUrl' | 'databasePipeline'> &
-    Partial<Pick<CliConfig, 'databaseReplicaUrls'>>,
+    Partial<Pick<CliConfig, 'databaseReplicaUrls' | 'databaseAdaptivePool'>>,
   logger?: Logger,
 ): Promise<Database<DB>> {
   const url = config.databaseUrl;
@@ -209,6 +209,7 @@ export async function connectDatabase<DB>(
     return await createDatabase<DB>({
       url,
       ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
+      ...(config.databaseAdaptivePool ? { adaptivePool: true } : {}),
       ...(config.databaseReplicaUrls?.length ? { replicas: config.databaseReplicaUrls } : {}),
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       closeTimeoutMs: 2_000,

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { redactConnectionUrl } from '../core/redact.js';
+import type { AdaptivePoolOptions } from './adaptive-pool-limit.js';
 import { DatabaseError, DbErrorCode } from './errors.js';
 import type { PipelineOptions } from './pipelined-pool.js';
 import type { SlowQueryOptions } from './slow-query-log.js';
@@ -12,6 +13,12 @@ export interface PoolOptions {
   min?: number;
   /** Upper bound of open connections (default 10; always 1 for SQLite, which has one writer). */
   max?: number;
+  /**
+   * Size the pool between `min` and `max` from measured demand (acquire waits, statement latency,
+   * use) instead of letting it open up to `max`. Off by default; `true` = the defaults of
+   * AdaptivePoolOptions. See docs/database.md, "Adaptive pool size".
+   */
+  adaptivePool?: boolean | AdaptivePoolOptions;
   /** How long a caller waits for a connection before ERR_DB_POOL_EXHAUSTED (default 10 000). */
   acquireTimeoutMs?: number;
   /** An idle connection above `min` is closed after this long (default 30 000). */

@@ -1,6 +1,7 @@
 import { abortReason } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
 import { LatencyRecorder } from '../core/latency-recorder.js';
+import { AdaptivePoolLimit, type AdaptivePoolSettings } from './adaptive-pool-limit.js';
 import { dbChannels } from './db-channels.js';
 import { DatabaseError, DbErrorCode } from './errors.js';
 
@@ -27,6 +28,11 @@ export interface ConnectionPoolOptions {
   clock: Clock;
   /** Receives failures that have no caller to go to (a replacement that could not connect). */
   onBackgroundError?: (error: unknown) => void;
+  /** Size the pool between `min` (or `least`) and `max` from measured demand (see AdaptivePoolLimit). */
+  adaptive?: AdaptivePoolSettings & {
+    /** The limit's lowest value when above `min` (room for the pipeline's connections and a transaction). */
+    least?: number;
+  };
 }
 
 /** A pooled connection with the bookkeeping the pool and its exhaustion report need. */
@@ -55,6 +61,8 @@ export interface PoolStats {
   inUse: number;
   waiting: number;
   connecting: number;
+  /** Connections the pool may open now: `max`, or the adaptive limit. */
+  limit: number;
   acquireWaitAvgMs: number;
   acquireWaitP99Ms: number;
   created: number;
@@ -87,12 +95,28 @@ export class ConnectionPool<C extends PoolableConnection> {
   #destroyed = 0;
   #evicted = 0;
   #cancelReaper: (() => void) | undefined;
+  readonly #limiter: AdaptivePoolLimit | undefined;
+  #cancelTick: (() => void) | undefined;
+  /** Connections given back, and that count at the last tick: none between two ticks with callers waiting is a stall. */
+  #released = 0;
+  #releasedAtTick = 0;
 
   constructor(factory: PoolFactory<C>, options: ConnectionPoolOptions) {
     if (options.max < 1) throw new RangeError('pool max must be at least 1');
     this.#factory = factory;
     this.#opts = { ...options, min: Math.min(options.min, options.max) };
+    const adaptive = options.adaptive;
+    if (adaptive !== undefined) {
+      const least = Math.max(this.#opts.min, adaptive.least ?? 0);
+      this.#limiter = new AdaptivePoolLimit(least, options.max, adaptive, options.clock.now());
+      this.#scheduleTick();
+    }
     this.#scheduleReaper();
+  }
+
+  /** Connections the pool may have open now: `max`, or the adaptive limit. */
+  get limit(): number {
+    return this.#limiter?.limit ?? this.#opts.max;
   }
 
   get size(): number {
@@ -107,7 +131,10 @@ export class ConnectionPool<C extends PoolableConnection> {
   /** True when acquire() would wait for nobody: no caller waits, and a connection is idle or can be opened. */
   lendable(): boolean {
     return (
-      !this.#closed && this.#waiters.length === 0 && (this.#idle.length > 0 || this.size < this.#opts.max)
+      !this.#closed &&
+      this.#waiters.length === 0 &&
+      this.#busy.size < this.limit &&
+      (this.#idle.length > 0 || this.size < this.limit)
     );
   }
 
@@ -132,7 +159,7 @@ export class ConnectionPool<C extends PoolableConnection> {
    * Connections that need a ping or are due for retirement are left to the async path.
    */
   tryAcquire(label: string): Slot<C> | undefined {
-    if (this.#waiters.length > 0 || this.#closed) return undefined;
+    if (this.#waiters.length > 0 || this.#closed || this.#busy.size >= this.limit) return undefined;
     const slot = this.#idle.at(-1);
     if (!slot) return undefined;
     const now = this.#opts.clock.now();
@@ -172,6 +199,7 @@ export class ConnectionPool<C extends PoolableConnection> {
         waiter.detachSignal = () => signal.removeEventListener('abort', onAbort);
       }
       this.#waiters.push(waiter);
+      this.#limiter?.waited(this.#busy.size + this.#waiters.length, since);
       this.#armTimeout(since);
       this.#dispatch();
     });
@@ -203,20 +231,30 @@ export class ConnectionPool<C extends PoolableConnection> {
     this.#armTimeout(now);
   };
 
-  /** Gives a connection back. `discard` closes it instead (after an error that may have left it unusable). */
-  release(slot: Slot<C>, discard = false): void {
+  /**
+   * Gives a connection back. `discard` closes it instead (after an error that may have left it
+   * unusable). `measured` false: how long it was held says nothing about the database's latency (a
+   * pipelined connection, held while statements keep coming), so the adaptive limit ignores it.
+   */
+  release(slot: Slot<C>, discard = false, measured = true): void {
     if (!this.#busy.delete(slot)) return;
     slot.holder = undefined;
     const now = this.#opts.clock.now();
     slot.lastUsedAt = now;
+    this.#released++;
+    if (this.#limiter !== undefined && measured) this.#limiter.held(now - slot.heldSince, now);
     if (discard || slot.conn.broken || now >= slot.expiresAt || this.#closed) {
       if (slot.conn.broken) this.#evicted++;
       this.#destroy(slot);
     } else {
-      const waiter = this.#waiters.shift();
-      if (waiter) {
-        this.#handTo(waiter, slot, now);
-        return;
+      // Above a limit that came down while it was in use, it is parked idle rather than handed on: the
+      // limit often goes back up within moments, and reopening costs the database a new session.
+      if (this.#busy.size < this.limit) {
+        const waiter = this.#waiters.shift();
+        if (waiter) {
+          this.#handTo(waiter, slot, now);
+          return;
+        }
       }
       this.#idle.push(slot);
     }
@@ -236,6 +274,7 @@ export class ConnectionPool<C extends PoolableConnection> {
       inUse: this.#busy.size,
       waiting: this.#waiters.length,
       connecting: this.#connecting,
+      limit: this.limit,
       acquireWaitAvgMs: wait.avgMs,
       acquireWaitP99Ms: wait.p99Ms,
       created: this.#created,
@@ -249,6 +288,7 @@ export class ConnectionPool<C extends PoolableConnection> {
     if (this.#closed) return;
     this.#closed = true;
     this.#cancelReaper?.();
+    this.#cancelTick?.();
     this.#timeoutCancel?.();
     this.#timeoutCancel = undefined;
     for (const waiter of this.#waiters.splice(0)) {
@@ -271,6 +311,7 @@ export class ConnectionPool<C extends PoolableConnection> {
     slot.holder = label;
     slot.heldSince = now;
     this.#busy.add(slot);
+    this.#limiter?.demand(this.#busy.size + this.#waiters.length, now);
   }
 
   #handTo(waiter: Waiter<C>, slot: Slot<C>, now: number): void {
@@ -289,14 +330,14 @@ export class ConnectionPool<C extends PoolableConnection> {
 
   /** Matches waiters with idle connections (pinging stale ones) or new connections. */
   #dispatch(): void {
-    while (this.#waiters.length > 0 && !this.#closed) {
+    while (this.#waiters.length > 0 && !this.#closed && this.#busy.size < this.limit) {
       const slot = this.#idle.pop();
       if (slot) {
         const waiter = this.#waiters.shift()!;
         void this.#checkAndHand(waiter, slot);
         continue;
       }
-      if (this.size < this.#opts.max && this.#connecting < this.#waiters.length) {
+      if (this.size < this.limit && this.#connecting < this.#waiters.length) {
         this.#connecting++;
         this.#newSlot().then(
           (fresh) => {
@@ -382,25 +423,40 @@ export class ConnectionPool<C extends PoolableConnection> {
     });
   }
 
-  /** Closes connections idle too long (down to min), retired or broken; tops up to min. */
+  /** Connections kept open while idle: `min`, or with the adaptive limit the recent peak demand within it. */
+  #keep(now: number): number {
+    return Math.max(this.#opts.min, this.#limiter?.warm(now) ?? 0);
+  }
+
+  /** Closes connections idle too long (down to what is kept), retired or broken; tops up to min. */
   #reap(): void {
     const now = this.#opts.clock.now();
+    const keep = this.#keep(now);
     for (let i = this.#idle.length - 1; i >= 0; i--) {
       const slot = this.#idle[i]!;
-      const tooIdle = now - slot.lastUsedAt > this.#opts.idleTimeoutMs && this.size > this.#opts.min;
+      const tooIdle = now - slot.lastUsedAt > this.#opts.idleTimeoutMs && this.size > keep;
       if (slot.conn.broken || now >= slot.expiresAt || tooIdle) {
         if (slot.conn.broken) this.#evicted++;
         this.#idle.splice(i, 1);
         void this.#destroy(slot);
       }
     }
-    if (this.size < this.#opts.min && !this.#closed) {
+    this.#openUpTo(this.#opts.min);
+  }
+
+  /** Opens idle connections, all at once, until the pool has `target` (never above the limit). */
+  #openUpTo(target: number): void {
+    const goal = Math.min(target, this.limit);
+    while (this.size < goal && !this.#closed) {
       this.#connecting++;
       this.#newSlot().then(
         (slot) => {
           this.#connecting--;
-          this.#idle.push(slot);
-          this.#dispatch();
+          if (this.#closed || this.size >= this.limit) void this.#destroy(slot);
+          else {
+            this.#idle.push(slot);
+            this.#dispatch();
+          }
         },
         (error: unknown) => {
           this.#connecting--;
@@ -408,6 +464,38 @@ export class ConnectionPool<C extends PoolableConnection> {
         },
       );
     }
+  }
+
+  #scheduleTick(): void {
+    this.#cancelTick = this.#opts.clock.setTimer(TICK_MS, () => {
+      this.#tick();
+      if (!this.#closed) this.#scheduleTick();
+    });
+  }
+
+  /**
+   * The adaptive limit's housekeeping: lowers it after a period of low demand, closes idle connections
+   * above it, and opens connections up to the recent peak demand, so the
+   * next burst finds them open instead of paying one connect after another.
+   */
+  #tick(): void {
+    const limiter = this.#limiter!;
+    const now = this.#opts.clock.now();
+    limiter.demand(this.#busy.size + this.#waiters.length, now);
+    const head = this.#waiters[0];
+    if (head !== undefined && now - head.since >= TICK_MS && this.#released === this.#releasedAtTick) {
+      limiter.stalled();
+      this.#dispatch();
+    }
+    this.#releasedAtTick = this.#released;
+    limiter.tick(now);
+    // Parked connections above the limit (least recently used first) close once unused for PARK_MS, or
+    // for as long as demand is remembered when that is shorter.
+    const parkMs = Math.min(PARK_MS, this.#opts.adaptive!.memoryMs);
+    while (this.size > limiter.limit && this.#idle.length > 0 && now - this.#idle[0]!.lastUsedAt >= parkMs) {
+      void this.#destroy(this.#idle.shift()!);
+    }
+    this.#openUpTo(this.#keep(now));
   }
 
   #exhaustedError(label: string): DatabaseError {
@@ -424,11 +512,12 @@ export class ConnectionPool<C extends PoolableConnection> {
       .join(', ');
     return new DatabaseError(
       DbErrorCode.PoolExhausted,
-      `No connection for "${label}" within ${this.#opts.acquireTimeoutMs} ms: all ${this.#busy.size} of ${this.#opts.max} are held by ${summary || 'connections being opened'}`,
+      `No connection for "${label}" within ${this.#opts.acquireTimeoutMs} ms: all ${this.#busy.size} of ${this.limit} are held by ${summary || 'connections being opened'}`,
       {
         details: {
           holders,
           max: this.#opts.max,
+          limit: this.limit,
           waiting: this.#waiters.length,
           acquireTimeoutMs: this.#opts.acquireTimeoutMs,
         },
@@ -436,6 +525,11 @@ export class ConnectionPool<C extends PoolableConnection> {
     );
   }
 }
+
+/** How often the adaptive limit's housekeeping runs (ms). */
+const TICK_MS = 250;
+/** How long a connection above the adaptive limit stays open unused, in case the limit comes back up. */
+const PARK_MS = 5_000;
 
 function closedError(): DatabaseError {
   return new DatabaseError(DbErrorCode.Closed, 'The database is closed');

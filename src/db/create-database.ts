@@ -2,6 +2,7 @@ import { systemClock } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { redactConnectionUrl } from '../core/redact.js';
+import { adaptivePoolSettings } from './adaptive-pool-limit.js';
 import { type DatabaseConfig, DEFAULT_DATABASE_URL, parseDatabaseUrl } from './config.js';
 import { ConnectionPool, type ConnectionPoolOptions } from './connection-pool.js';
 import { planPipeline } from './create-pipeline.js';
@@ -151,6 +152,8 @@ async function openDatabase<DB>(
   const logger = cfg.logger ?? silentLogger;
   const connectTimeoutMs = cfg.connectTimeoutMs ?? 10_000;
   const prepared = cfg.preparedStatements ?? true;
+  if (cfg.adaptivePool !== undefined && typeof cfg.adaptivePool !== 'boolean')
+    adaptivePoolSettings(cfg.adaptivePool);
   // Checked before anything connects; plans on `pool` through `db` (both declared below, used only later).
   const slowQueries =
     cfg.slowQueries === undefined || cfg.slowQueries === false
@@ -223,6 +226,16 @@ async function openDatabase<DB>(
     lifetimeJitterMs: cfg.lifetimeJitterMs ?? maxLifetimeMs * 0.1,
     validateAfterIdleMs: cfg.validateAfterIdleMs ?? 5_000,
     clock,
+    // SQLite has one connection: nothing to size.
+    ...(cfg.adaptivePool === undefined || cfg.adaptivePool === false || parsed.dialect === 'sqlite'
+      ? {}
+      : {
+          adaptive: {
+            ...adaptivePoolSettings(cfg.adaptivePool),
+            // The pipeline's connections and one for a transaction are always within the limit.
+            least: Math.min(poolMax, (plan?.sharedConnections ?? 0) + 1),
+          },
+        }),
     onBackgroundError: (error) =>
       logger.warn(
         { err: driver.mapError(error).message, db: parsed.redacted },

@@ -21,6 +21,8 @@ export interface PipelineContext {
 export interface PipelinePlan {
   /** Connections of `max` the pipeline keeps for itself (MySQL); the pool gets the rest. */
   readonly ownConnections: number;
+  /** Connections of the database's pool the pipeline may hold at once (PostgreSQL; 0 on MySQL). */
+  readonly sharedConnections: number;
   /** The pipeline, given the database's pool and that pool's options. */
   build(pool: ConnectionPool<DriverConnection>, poolOptions: ConnectionPoolOptions): PipelinedPool;
 }
@@ -53,6 +55,7 @@ export async function planPipeline(
   if (dialect === 'postgres') {
     return {
       ownConnections: 0,
+      sharedConnections: settings.connections,
       build: (pool, poolOptions) =>
         new PipelinedPool(pool, {
           ...common,
@@ -80,7 +83,9 @@ export async function planPipeline(
   if (max < 2) return undefined;
   return {
     ownConnections: settings.connections,
-    build: (_pool, poolOptions) => {
+    sharedConnections: 0,
+    build: (_pool, { adaptive: _fixedSize, ...poolOptions }) => {
+      // A few connections that statements share: a fixed number, whatever the database's pool does.
       const own = new ConnectionPool<DriverConnection>(
         { create: () => connectMariadb(mariadb, connect) },
         { ...poolOptions, min: 0, max: settings.connections },

@@ -1,3 +1,4 @@
+export type { AdaptivePoolOptions } from './adaptive-pool-limit.js';
 export {
   type DatabaseConfig,
   DEFAULT_DATABASE_URL,

@@ -237,7 +237,7 @@ export class PipelinedPool {
         this.#acquiring = false;
         slot.holder = LANE_LABEL;
         if (this.#closed) {
-          this.#pool.release(slot);
+          this.#pool.release(slot, false, false);
           return;
         }
         const lane = this.#addLane(slot);
@@ -281,9 +281,12 @@ export class PipelinedPool {
     return lane;
   }
 
-  /** While the pipeline holds every connection the pool has and others wait for one, it lets one go. */
+  /**
+   * While the pipeline holds every connection the pool may have (its `max`, or its adaptive limit now)
+   * and others wait for one, it lets one go.
+   */
   #yielding(): boolean {
-    return this.#lanes.length >= this.#o.poolMax && this.#pool.waiting > 0;
+    return this.#lanes.length >= Math.min(this.#o.poolMax, this.#pool.limit) && this.#pool.waiting > 0;
   }
 
   #send<R>(lane: Lane, st: Statement): Promise<ExecResult<R>> {
@@ -378,7 +381,8 @@ export class PipelinedPool {
   #giveBack(lane: Lane): void {
     const conn = lane.slot.conn;
     if (!conn.broken) conn.setPipelined?.(false);
-    this.#pool.release(lane.slot, conn.broken);
+    // Held while statements kept coming: no measure of the database's latency for an adaptive pool.
+    this.#pool.release(lane.slot, conn.broken, false);
   }
 
   #wait<R>(st: Statement): Promise<ExecResult<R>> {

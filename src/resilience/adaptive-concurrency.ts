@@ -218,12 +218,7 @@ export class AdaptiveConcurrency {
     }
     // Not held back by the limit: a window that says nothing about more concurrency.
     if (maxInFlight * 2 < this.#limit) return;
-    const log = Math.max(1, Math.log10(this.#limit));
-    const queued = this.#limit * (1 - this.#noLoad / latencyMs);
-    let next = this.#limit;
-    if (queued <= log) next += 6 * log;
-    else if (queued < 3 * log) next += log;
-    else if (queued > 6 * log) next -= log;
+    const next = vegasStep(this.#limit, this.#noLoad, latencyMs);
     this.#limit = Math.min(this.#max, Math.max(this.#min, next));
   }
 
@@ -247,6 +242,21 @@ export class AdaptiveConcurrency {
       waiter.resolve(this.#grant());
     }
   }
+}
+
+/**
+ * One Vegas step: the limit after a window whose mean latency was `latencyMs`, with `noLoadMs` the
+ * latency without a queue (unclamped; callers keep it within their bounds). The calls queued at the
+ * dependency are estimated as `limit × (1 − noLoad / latency)`; at most log₁₀ limit queued: +6·log, fewer
+ * than 3·log: +log, more than 6·log: −log (log at least 1), otherwise unchanged.
+ */
+export function vegasStep(limit: number, noLoadMs: number, latencyMs: number): number {
+  const log = Math.max(1, Math.log10(limit));
+  const queued = limit * (1 - noLoadMs / latencyMs);
+  if (queued <= log) return limit + 6 * log;
+  if (queued < 3 * log) return limit + log;
+  if (queued > 6 * log) return limit - log;
+  return limit;
 }
 
 /** Calls a window holds at least before the limit moves. */

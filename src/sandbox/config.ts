@@ -84,6 +84,8 @@ export interface OpenAIConfig {
   /** Total tokens the account may spend before 429 insufficient_quota; Infinity for no limit. */
   quotaTokens: number;
   models: string[];
+  /** Pause before each server-sent event of a `stream: true` answer (0: the whole stream at once). */
+  streamEventDelayMs: number;
 }
 
 export interface StabilityConfig {
@@ -174,6 +176,7 @@ export function defaultConfig(): SandboxConfig {
       tokensPerMinute: 200_000,
       quotaTokens: Number.POSITIVE_INFINITY,
       models: ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'gpt-5-mini'],
+      streamEventDelayMs: 0,
     },
     stability: {
       requestsPerWindow: 150,

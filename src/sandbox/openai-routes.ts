@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken, keyAccepted, type SandboxContext } from './context.js';
 import { hashId } from './random.js';
@@ -295,8 +296,22 @@ export function registerOpenAI(app: FastifyInstance, ctx: SandboxContext): void 
       }
       const options = body.stream_options as { include_usage?: unknown } | undefined;
       if (options?.include_usage === true) events.push({ ...base, choices: [], usage });
-      const payload = `${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('')}data: [DONE]\n\n`;
-      return reply.type('text/event-stream; charset=utf-8').send(payload);
+      const frames = [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), 'data: [DONE]\n\n'];
+      reply.type('text/event-stream; charset=utf-8');
+      const pace = ctx.config.openai.streamEventDelayMs;
+      if (pace <= 0) return reply.send(frames.join(''));
+      // Paced: each event after its own pause, as a model writes its answer.
+      const clock = ctx.clock;
+      return reply.send(
+        Readable.from(
+          (async function* () {
+            for (const frame of frames) {
+              await clock.sleep(pace);
+              yield frame;
+            }
+          })(),
+        ),
+      );
     }
     return {
       id,

@@ -1,7 +1,8 @@
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { type Clock, type Logger, silentLogger, systemClock } from '../core/index.js';
 import { type CachedResponse, HttpClient, MemoryResponseCache, type ResponseCache } from '../http/index.js';
 import { Budget, CircuitBreaker } from '../resilience/index.js';
+import { type GatewayStreamTarget, gatewayStreamTarget } from './gateway-stream.js';
 import {
   GATEWAY_ROOT_URLS,
   type GatewayVendorName,
@@ -22,6 +23,12 @@ export interface GatewayVendorConfig {
    * so every process draws from one account; default: an in-memory one with the vendor's usual limits.
    */
   budget?: Budget;
+  /**
+   * Stability: the credits the account may spend per UTC month, a `credits` window of the default budget
+   * (default: counted, not limited). A given `budget` charges credits to its own `credits` window if it
+   * has one.
+   */
+  creditsPerMonth?: number;
   /** Default: a breaker of its own (consecutive failures); false for none. */
   breaker?: CircuitBreaker | false;
 }
@@ -52,6 +59,10 @@ export interface GatewayOptions {
 export interface GatewayVendor {
   readonly rules: VendorRules;
   readonly http: HttpClient;
+  /** The account's budget (the one the client charges): the gateway reserves Stability credits on it. */
+  readonly budget: Budget;
+  /** Where streamed answers come from (vendors whose rules stream some calls). */
+  readonly stream: GatewayStreamTarget | undefined;
   /** The literal secrets of the account, blanked out of anything the gateway answers or logs. */
   readonly secrets: readonly string[];
 }
@@ -73,13 +84,19 @@ export function createGateway(options: GatewayOptions): Gateway {
   const clock = options.clock ?? systemClock;
   const cache = options.cache ?? new MemoryResponseCache<CachedResponse>({ max: 1000 });
   const vendors = new Map<GatewayVendorName, GatewayVendor>();
+  const streamPools: Pool[] = [];
   for (const [name, config] of Object.entries(options.vendors) as Array<
     [GatewayVendorName, GatewayVendorConfig]
   >) {
     if (!config) continue;
     const rules = VENDOR_RULES[name];
     const budget =
-      config.budget ?? new Budget({ name: `gateway-${name}`, windows: rules.defaultWindows(), clock });
+      config.budget ??
+      new Budget({
+        name: `gateway-${name}`,
+        windows: rules.defaultWindows({ creditsPerMonth: config.creditsPerMonth }),
+        clock,
+      });
     const breaker =
       config.breaker === false
         ? undefined
@@ -103,9 +120,26 @@ export function createGateway(options: GatewayOptions): Gateway {
       clock,
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     });
+    const baseUrl = config.baseUrl ?? GATEWAY_ROOT_URLS[name];
+    let stream: GatewayStreamTarget | undefined;
+    if (rules.streams) {
+      const dispatcher =
+        options.dispatcher ??
+        new Pool(new URL(baseUrl).origin, { connections: options.maxConnections ?? 100 });
+      if (dispatcher instanceof Pool) streamPools.push(dispatcher);
+      stream = gatewayStreamTarget(
+        baseUrl,
+        rules.auth(config.apiKey),
+        dispatcher,
+        breaker,
+        options.deadlineMs ?? 120_000,
+      );
+    }
     vendors.set(name, {
       rules,
       http,
+      budget,
+      stream,
       secrets: [config.apiKey, ...(config.oauthToken ? [config.oauthToken] : [])],
     });
   }
@@ -117,6 +151,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     clock,
     async close() {
       await Promise.all([...vendors.values()].map((v) => v.http.close()));
+      await Promise.all(streamPools.map((pool) => pool.close()));
     },
   };
 }

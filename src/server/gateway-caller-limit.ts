@@ -20,6 +20,11 @@ export class GatewayCallerLimit {
     this.#clock = clock;
   }
 
+  /** Whether callers are limited at all (a limit of 0 means none). */
+  get active(): boolean {
+    return this.#perMinute > 0;
+  }
+
   /** Counts one request of `caller`; a refusal when the caller is over its limit. */
   async take(caller: string): Promise<CallerRefusal | undefined> {
     if (this.#perMinute <= 0) return undefined;

@@ -194,6 +194,14 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         this.set(take().pool.waiting);
       },
     });
+    new Gauge({
+      name: `${p}db_pool_limit`,
+      help: 'Connections the pool may open now (its max, or the adaptive limit)',
+      registers: reg,
+      collect() {
+        this.set(take().pool.limit);
+      },
+    });
     // Pipelined statements (docs/database.md#pipelined-statements); zero while the database does not pipeline.
     new Gauge({
       name: `${p}db_pipeline_connections`,

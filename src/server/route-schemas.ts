@@ -328,6 +328,10 @@ export const summarySchema = {
               type: 'object',
               description: "The primary's connection pool now",
               properties: {
+                limit: {
+                  type: 'integer',
+                  description: 'Connections it may open now: its max, or the adaptive limit',
+                },
                 open: { type: 'integer' },
                 inUse: { type: 'integer' },
                 waiting: { type: 'integer' },
@@ -520,7 +524,7 @@ const gatewayParams = {
 const GATEWAY_DESCRIPTION =
   "Forwards the request to the vendor's API with the account key the service holds (the caller's own " +
   "key is stripped) and answers with the vendor's status, body and content type, bytes unchanged. " +
-  "The account's budget (YouTube units, OpenAI tokens, ElevenLabs characters, Stability requests), the " +
+  "The account's budget (YouTube units, OpenAI tokens, ElevenLabs characters, Stability credits), the " +
   "response cache, retries and the breaker apply. Refusals of the gateway itself come in the vendor's " +
   'error shape with the code in it: 429 with Retry-After when the caller is over its per-minute limit ' +
   '(ERR_SERVER_GATEWAY_CALLER_LIMITED) or the account budget has no room (ERR_SERVER_GATEWAY_BUDGET_EXHAUSTED), ' +

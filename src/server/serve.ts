@@ -16,6 +16,8 @@ export interface ServeConfig {
   databaseSchema?: string;
   /** createDatabase's `pipeline` (default: the dialect's; docs/database.md, "Pipelined statements"). */
   databasePipeline?: DatabaseConfig['pipeline'];
+  /** createDatabase's `adaptivePool` (default off; docs/database.md, "Adaptive pool size"). */
+  databaseAdaptivePool?: DatabaseConfig['adaptivePool'];
   /** PostgreSQL read replicas of `databaseUrl` (docs/database.md, "Read replicas"). */
   databaseReplicaUrls?: readonly string[];
   /**
@@ -119,6 +121,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
     url: config.databaseUrl,
     ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
     ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
+    ...(config.databaseAdaptivePool === undefined ? {} : { adaptivePool: config.databaseAdaptivePool }),
     slowQueries: config.databaseSlowQueries ?? true,
     ...(config.databaseReplicaUrls?.length ? { replicas: config.databaseReplicaUrls } : {}),
     logger: asCoreLogger(logger.child({ component: 'db' })),

@@ -65,6 +65,18 @@ describe('CLI configuration', () => {
     }
   });
 
+  it('OPUSCLIP_DB_POOL: static by default, adaptive turns on adaptivePool', () => {
+    assert.equal(loadConfig({}, {}).databaseAdaptivePool, false);
+    assert.equal(loadConfig({}, { OPUSCLIP_DB_POOL: 'static' }).databaseAdaptivePool, false);
+    assert.equal(loadConfig({}, { OPUSCLIP_DB_POOL: 'adaptive' }).databaseAdaptivePool, true);
+    for (const bad of ['on', 'Adaptive', 'dynamic']) {
+      assert.throws(() => loadConfig({}, { OPUSCLIP_DB_POOL: bad }), {
+        code: 'ERR_CONFIG',
+        message: new RegExp(`Invalid OPUSCLIP_DB_POOL "${bad}": expected static or adaptive`),
+      });
+    }
+  });
+
   it('OPUSCLIP_SLOW_QUERY_MS: 200 by default, whole milliseconds, or off', () => {
     assert.equal(loadConfig({}, {}).slowQueryMs, 200);
     assert.equal(loadConfig({}, { OPUSCLIP_SLOW_QUERY_MS: '0' }).slowQueryMs, 0);

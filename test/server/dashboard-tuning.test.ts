@@ -50,6 +50,8 @@ describe('dashboard: the self-tuning panel in headless Chromium', () => {
       tiles.some((t) => /connections open$/.test(t)),
       tiles.join(' | '),
     );
+    // A static SQLite pool: its limit is its max, 1.
+    assert.ok(tiles.includes('1pool limit'), tiles.join(' | '));
     assert.ok(await page.locator('#tuning-panel').isVisible());
     const html = await page.content();
     for (const secret of ['sk-vendor-KEY', 'yt-vendor-KEY']) assert.ok(!html.includes(secret), secret);

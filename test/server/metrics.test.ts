@@ -179,6 +179,9 @@ describe('/metrics after a small run', () => {
     // Waiting callers are not connections: a gauge of their own, so sum(connections) stays the pool size.
     assert.equal(find(samples, 'opusclip_db_pool_connections', { state: 'waiting' }).length, 0);
     assert.equal(types.get('opusclip_db_pool_waiting_requests'), 'gauge');
+    // A static pool's limit is its max.
+    assert.equal(types.get('opusclip_db_pool_limit'), 'gauge');
+    assert.equal(value(samples, 'opusclip_db_pool_limit'), fx.db.metrics().pool.limit);
     assert.equal(types.get('opusclip_db_errors_total'), 'counter');
     // Pipelined statements: the store's reads went through the pipeline (on by default on PostgreSQL).
     const pipeline = fx.db.metrics().pipeline;
@@ -438,6 +441,7 @@ describe('/metrics of `serve`', () => {
       queuePrefix: fx.prefix,
       cacheNamespace,
       budgetPrefix,
+      databaseAdaptivePool: true,
     });
   });
 
@@ -458,6 +462,10 @@ describe('/metrics of `serve`', () => {
     assert.equal(res.status, 200);
     const text = await res.text();
     const { samples, types } = parseProm(text);
+
+    // The adaptive pool's limit: below the default max of 10, as nothing waited for a connection.
+    const limit = value(samples, 'opusclip_db_pool_limit');
+    assert.ok(limit >= 1 && limit < 10, `adaptive limit ${limit}`);
 
     // The store's reads went through the cache: one load, then hits.
     assert.ok(value(samples, 'opusclip_cache_served_total', { kind: 'hit' }) >= 2);

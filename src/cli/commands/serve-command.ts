@@ -43,6 +43,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     ...(gateway ? { gateway } : {}),
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
+    ...(ctx.config.databaseAdaptivePool ? { databaseAdaptivePool: true } : {}),
     databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
     cacheWarmMs: ctx.config.cacheWarmMs,
     ...(ctx.config.databaseReplicaUrls.length > 0

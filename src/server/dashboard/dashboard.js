@@ -261,6 +261,7 @@ function drawTuning(m) {
   const pool = m.db.pool;
   if (pool) {
     tiles($('#pool-tiles'), [
+      ['pool limit', pool.limit],
       ['connections open', pool.open],
       ['in use', pool.inUse],
       ['waiting', pool.waiting],

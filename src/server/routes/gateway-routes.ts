@@ -2,10 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import { Counter, type Registry } from 'prom-client';
 import { fingerprint, redactSecrets } from '../../core/index.js';
 import { HttpError, HttpErrorCode, type HttpMethod } from '../../http/index.js';
+import type { Reservation } from '../../resilience/index.js';
 import { presentedKey } from '../api-key-auth.js';
 import type { Gateway, GatewayVendor } from '../create-gateway.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
 import { GatewayCallerLimit } from '../gateway-caller-limit.js';
+import { forwardStream, type StreamRefusal } from '../gateway-stream.js';
 import { isGatewayVendor } from '../gateway-vendors.js';
 import { gatewaySchemas } from '../route-schemas.js';
 
@@ -36,6 +38,8 @@ const FORWARDED_RESPONSE_HEADERS = [
   'etag',
   'last-modified',
 ];
+
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /** Longest error body the HTTP layer keeps (`bodyExcerpt`); one this long may be cut, so it is rebuilt. */
 const EXCERPT_LENGTH = 300;
@@ -72,13 +76,21 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.addHook('onResponse', async (request, reply) => {
-    const vendor = (request.params as { vendor?: string } | undefined)?.vendor ?? '';
-    requests.inc({
-      caller: callers.get(request) ?? (options.authenticated ? 'unauthenticated' : 'anonymous'),
-      vendor: isGatewayVendor(vendor) ? vendor : 'unknown',
-      status_class: `${Math.floor(reply.statusCode / 100)}xx`,
-    });
+  // One child counter per caller, vendor and status class: a label lookup per request, not a hash of labels.
+  const series = new Map<string, Counter.Internal>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const name = (request.params as { vendor?: string } | undefined)?.vendor ?? '';
+    const caller = callers.get(request) ?? (options.authenticated ? 'unauthenticated' : 'anonymous');
+    const vendor = isGatewayVendor(name) ? name : 'unknown';
+    const statusClass = STATUS_CLASSES[Math.floor(reply.statusCode / 100)] ?? 'other';
+    const key = `${caller} ${vendor} ${statusClass}`;
+    let child = series.get(key);
+    if (!child) {
+      child = requests.labels({ caller, vendor, status_class: statusClass });
+      series.set(key, child);
+    }
+    child.inc();
+    done();
   });
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -94,7 +106,7 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
     }
     const caller = callerOf(request);
     callers.set(request, caller);
-    const refusal = await limit.take(caller);
+    const refusal = limit.active ? await limit.take(caller) : undefined;
     if (refusal) {
       return vendorError(
         reply,
@@ -115,6 +127,46 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
     }
     const idempotencyKey = request.headers['idempotency-key'];
     const operation = vendor.rules.operation(method, target.path);
+    if (vendor.stream && vendor.rules.streams?.(method, body)) {
+      const now = gateway.clock.now();
+      const refusal = await forwardStream(
+        reply,
+        vendor,
+        vendor.stream,
+        {
+          method,
+          endpoint: target.endpoint,
+          operation,
+          headers:
+            typeof idempotencyKey === 'string' && idempotencyKey
+              ? { ...headers, 'idempotency-key': idempotencyKey }
+              : headers,
+          body,
+          cost: vendor.rules.cost(method, operation, body),
+          signal: request.clientGone.signal,
+          deadlineAt: now + gateway.deadlineMs,
+          now,
+        },
+        copyHeaders,
+      );
+      return refusal ? streamRefused(reply, vendor, refusal, gateway.clock.now()) : reply;
+    }
+    const credits = vendor.rules.credits?.(method, target.path, body) ?? 0;
+    let hold: Reservation | undefined;
+    if (credits > 0) {
+      const held = await holdCredits(vendor, credits, gateway.clock.now());
+      if ('refused' in held) {
+        return vendorError(
+          reply,
+          vendor,
+          429,
+          ServerErrorCode.GatewayBudgetExhausted,
+          `The ${vendor.rules.name} account's budget has no room for this call's ${credits} credits`,
+          held.retryAt === undefined ? undefined : held.retryAt - gateway.clock.now(),
+        );
+      }
+      hold = held;
+    }
     try {
       const response = await vendor.http.makeRequest<Buffer | Uint8Array>(method, target.endpoint, {
         ...(body ? { data: body } : {}),
@@ -126,6 +178,7 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
         signal: request.clientGone.signal,
         ...(typeof idempotencyKey === 'string' && idempotencyKey ? { idempotencyKey } : {}),
       });
+      void hold?.commit().catch(() => {});
       reply.status(response.status);
       copyHeaders(reply, response.headers);
       if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/octet-stream');
@@ -139,6 +192,8 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
             : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data ?? '')),
       );
     } catch (error) {
+      // A call that failed costs no credits: the provider charges only what it generated.
+      void hold?.refund().catch(() => {});
       if (!(error instanceof HttpError)) throw error;
       return relayError(reply, vendor, error, gateway.clock.now());
     }
@@ -156,6 +211,70 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
   }
 }
 
+/** The gateway's refusal of a streamed call, in the vendor's error shape (as `relayError`'s). */
+function streamRefused(
+  reply: FastifyReply,
+  vendor: GatewayVendor,
+  refusal: StreamRefusal,
+  now: number,
+): FastifyReply {
+  const untilRetry = refusal.retryAt === undefined ? undefined : refusal.retryAt - now;
+  const name = vendor.rules.name;
+  switch (refusal.kind) {
+    case 'budget':
+      return vendorError(
+        reply,
+        vendor,
+        429,
+        ServerErrorCode.GatewayBudgetExhausted,
+        `The ${name} account's budget has no room for this call now`,
+        untilRetry ?? 1000,
+      );
+    case 'breaker':
+      return vendorError(
+        reply,
+        vendor,
+        503,
+        ServerErrorCode.GatewayUpstream,
+        `${name} is failing; the gateway is not sending to it for now`,
+        untilRetry ?? 5000,
+      );
+    case 'aborted':
+      return vendorError(
+        reply,
+        vendor,
+        499,
+        ServerErrorCode.GatewayUpstream,
+        'The caller closed the request',
+      );
+    default:
+      return vendorError(reply, vendor, 502, ServerErrorCode.GatewayUpstream, `${name} could not be reached`);
+  }
+}
+
+/**
+ * Reserves `credits` on the account's budget now or not at all (a caller gets an answer, not a wait): the
+ * reservation, or when the call could go (undefined when no wait helps: the cost is over the allowance).
+ */
+async function holdCredits(
+  vendor: GatewayVendor,
+  credits: number,
+  now: number,
+): Promise<Reservation | { refused: true; retryAt: number | undefined }> {
+  const cost = { credits };
+  const ready = vendor.budget.tryReserveNow(cost);
+  if (ready) return ready;
+  try {
+    return await vendor.budget.reserve(cost, { deadline: now });
+  } catch (error) {
+    const retryAt = (error as { retryAt?: unknown }).retryAt;
+    return {
+      refused: true,
+      retryAt: typeof retryAt === 'number' && Number.isFinite(retryAt) ? retryAt : undefined,
+    };
+  }
+}
+
 /** Where a gateway request goes: the vendor path and query, the caller's credentials left out. */
 function forwardedTarget(
   url: string,
@@ -164,7 +283,17 @@ function forwardedTarget(
 ): { path: string; endpoint: string } {
   const q = url.indexOf('?');
   const path = url.slice(`/gateway/${vendor}/`.length, q < 0 ? url.length : q);
-  // The path stays under the vendor's root: no `.` or `..` segment, however encoded.
+  // The path stays under the vendor's root: no `.` or `..` segment, however encoded. A path without a
+  // dot, percent sign or backslash has none: the common case skips the split and decoding.
+  if (/[.%\\]/.test(path)) checkSegments(path);
+  if (q < 0) return { path, endpoint: path };
+  const query = new URLSearchParams(url.slice(q + 1));
+  for (const name of rules.rules.secretQuery) query.delete(name);
+  const search = query.toString();
+  return { path, endpoint: search ? `${path}?${search}` : path };
+}
+
+function checkSegments(path: string): void {
   for (const segment of path.split('/')) {
     let decoded = segment;
     try {
@@ -175,11 +304,6 @@ function forwardedTarget(
     if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\'))
       throw badPath();
   }
-  if (q < 0) return { path, endpoint: path };
-  const query = new URLSearchParams(url.slice(q + 1));
-  for (const name of rules.rules.secretQuery) query.delete(name);
-  const search = query.toString();
-  return { path, endpoint: search ? `${path}?${search}` : path };
 }
 
 function badPath(): ServerError {

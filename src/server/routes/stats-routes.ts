@@ -43,6 +43,7 @@ export async function statsRoutes(app: FastifyInstance, ctx: RouteContext): Prom
         avgMs: db.latency.avgMs,
         p95Ms: db.latency.p95Ms,
         pool: {
+          limit: db.pool.limit,
           open: db.pool.total,
           inUse: db.pool.inUse,
           waiting: db.pool.waiting,

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { Database, DatabaseConfig } from '../../src/db/index.js';
+import { testTargets } from '../support/databases.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `callers` loops running `sql` until `ms` have passed; resolves with the largest limit seen. */
+async function load(db: Database<unknown>, sql: string, params: unknown[], callers: number, ms: number) {
+  const until = Date.now() + ms;
+  let largest = 0;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (Date.now() < until) {
+        await db.executeQuery(sql, params);
+        largest = Math.max(largest, db.metrics().pool.limit);
+      }
+    }),
+  );
+  return largest;
+}
+
+for (const target of testTargets(['postgres', 'mysql'])) {
+  const pg = target.name === 'postgres';
+  const sleepSql = pg ? 'SELECT pg_sleep(?) AS s' : 'SELECT SLEEP(?) AS s';
+
+  describe(`adaptive pool size on ${target.name}`, () => {
+    const open = (options: Omit<DatabaseConfig, 'url' | 'schema'>) => target.open<unknown>(options);
+    after(() => target.dispose());
+
+    it('grows under a burst (statements that do not slow down with concurrency) and shrinks back', async () => {
+      const db = await open({ max: 24, pipeline: false, adaptivePool: { memoryMs: 800 } });
+      try {
+        assert.equal(db.metrics().pool.limit, 1);
+        const largest = await load(db, sleepSql, [0.005], 48, 1500);
+        assert.ok(largest >= 16, `grew to ${largest} of 24`);
+        const during = db.metrics().pool;
+        assert.ok(during.total > 8, `${during.total} connections open after the burst`);
+        // Idle for longer than the memory: the limit comes down and the connections close.
+        await sleep(1800);
+        const quiet = db.metrics().pool;
+        assert.equal(quiet.limit, 1);
+        assert.ok(quiet.total <= 1, `${quiet.total} connections left open`);
+        assert.ok(quiet.destroyed >= during.total - 1);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('backs off when the database slows down', async () => {
+      const db = await open({ max: 24, pipeline: false, adaptivePool: { memoryMs: 60_000 } });
+      try {
+        const fast = await load(db, sleepSql, [0.002], 32, 1200);
+        assert.ok(fast >= 10, `grew to ${fast}`);
+        // Each statement now takes 50 times as long: against the floor, 98 % of what is in flight reads as
+        // queued, and the limit settles where at most 6·log₁₀(limit) would be: 6.
+        await load(db, sleepSql, [0.1], 32, 2000);
+        const slowed = db.metrics().pool;
+        assert.ok(slowed.limit <= 7, `limit ${fast} → ${slowed.limit}`);
+        assert.ok(slowed.inUse <= slowed.limit, `${slowed.inUse} in use for a limit of ${slowed.limit}`);
+      } finally {
+        await db.close();
+      }
+    });
+
+    if (pg) {
+      it('keeps room for the pipelined connections and a transaction with pipelining on', async () => {
+        const db = await open({ max: 10, pipeline: { connections: 3 }, adaptivePool: true });
+        try {
+          assert.equal(db.metrics().pool.limit, 4);
+          const reads = Array.from({ length: 200 }, (_, i) => db.executeQuery('SELECT ?::int AS i', [i]));
+          const tx = db.transaction(async (t) => t.executeQuery('SELECT 1 AS one'));
+          const rows = await Promise.all(reads);
+          assert.equal(rows.length, 200);
+          assert.deepEqual(await tx, [{ one: 1 }]);
+          assert.ok(db.metrics().pool.limit >= 4);
+        } finally {
+          await db.close();
+        }
+      });
+    }
+  });
+}
