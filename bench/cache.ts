@@ -251,7 +251,7 @@ const PG_URL = process.env.BENCH_PG_URL ?? TEST_PG_URL;
 const POOL_MAX = 20;
 
 /** A dedicated PostgreSQL schema with the store's tables, dropped by `dispose`. */
-async function pgSchema(label: string): Promise<{ schema: string; dispose: () => Promise<void> }> {
+export async function pgSchema(label: string): Promise<{ schema: string; dispose: () => Promise<void> }> {
   const schema = `bench_${label}_${process.pid}_${Date.now().toString(36)}`;
   const admin = async (sql: string): Promise<void> => {
     const client = new pg.Client({ connectionString: PG_URL });
@@ -266,7 +266,7 @@ async function pgSchema(label: string): Promise<{ schema: string; dispose: () =>
   return { schema, dispose: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
 }
 
-function openDb(schema: string, max = POOL_MAX): Promise<Database<StoreSchema>> {
+export function openDb(schema: string, max = POOL_MAX): Promise<Database<StoreSchema>> {
   return createDatabase<StoreSchema>({ url: PG_URL, schema, max });
 }
 
@@ -276,7 +276,7 @@ function benchVideo(tag: string, i: number): NewVideo {
 }
 
 /** Seeds `count` videos through the store's batch insert, in slices so the input array stays small. */
-async function seedVideos(db: Database<StoreSchema>, tag: string, count: number): Promise<string[]> {
+export async function seedVideos(db: Database<StoreSchema>, tag: string, count: number): Promise<string[]> {
   await setupStore(db);
   const store = new VideoStore(db);
   const ids: string[] = [];
@@ -396,7 +396,7 @@ function windowCounters(
 }
 
 /** Samples ranks 0..n-1 with P(k) ∝ 1/(k+1)^s, by binary search over the cumulative weights. */
-function zipfSampler(n: number, s: number): () => number {
+export function zipfSampler(n: number, s: number): () => number {
   const cdf = new Float64Array(n);
   let sum = 0;
   for (let k = 0; k < n; k++) {

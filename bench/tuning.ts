@@ -7,11 +7,13 @@ import type { SuiteOptions } from './main.js';
 import { gatewayCases } from './tuning-gateway.js';
 import { adaptiveHttpCases } from './tuning-http.js';
 import { poolCases } from './tuning-pool.js';
+import { warmCases } from './tuning-warm.js';
 
 export async function run(options: SuiteOptions): Promise<BenchResult[]> {
   return [
     ...(await gatewayCases({ quick: options.quick })),
     ...(await adaptiveHttpCases({ quick: options.quick })),
     ...(await poolCases({ quick: options.quick })),
+    ...(await warmCases({ quick: options.quick })),
   ];
 }

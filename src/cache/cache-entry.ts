@@ -20,6 +20,8 @@ export function newEntry(
     epoch: 0,
     size: 0,
     resolved: undefined,
+    hits: 0,
+    refreshAfter: Number.POSITIVE_INFINITY,
   };
 }
 
@@ -33,5 +35,7 @@ export function entryFromStored(e: StoredEntry): L1Entry {
     epoch: 0,
     size: 0,
     resolved: undefined,
+    hits: 0,
+    refreshAfter: Number.POSITIVE_INFINITY,
   };
 }

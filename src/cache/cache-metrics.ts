@@ -31,6 +31,8 @@ export class CacheCounters {
   redisTimeouts = 0;
   serializationErrors = 0;
   pendingInvalidations = 0;
+  warmedKeys = 0;
+  refreshAheads = 0;
 }
 
 export interface CacheMetricsSnapshot {
@@ -102,6 +104,10 @@ export interface CacheMetricsSnapshot {
   redisTimeouts: number;
   serializationErrors: number;
   pendingInvalidations: number;
+  /** Keys `warmFromHistory` loaded into L1 (from L2 or their loader). */
+  warmedKeys: number;
+  /** Reloads of hot entries started before they expired (refresh-ahead); background loads, not reads. */
+  refreshAheads: number;
   l1Entries: number;
   l1Bytes: number;
 }

@@ -1,4 +1,5 @@
 import { type Clock, InvalidArgumentError, type Logger, silentLogger, systemClock } from '../core/index.js';
+import { HOT_KEY_DEFAULTS, type HotKeyOptions, type ResolvedHotKeyOptions } from './hot-keys.js';
 import type { Loader } from './loader.js';
 import type { MemoryStoreOptions } from './memory-store.js';
 import type { RedisClient } from './redis-client.js';
@@ -49,8 +50,52 @@ export interface CacheOptions {
   defaultTtlMs?: number;
   /** Grace after expiry when a call gives none (ms, default 0). */
   defaultGraceMs?: number;
+  /**
+   * Count sampled reads per key in Redis (needs `redis`), the history `warmFromHistory` loads from. Only
+   * keys a registered warmer loads are recorded. Default off; `true` takes every default.
+   */
+  hotKeys?: HotKeyOptions | boolean;
+  /**
+   * Reload a hot entry read in the last part of its fresh life, before it expires, so that hot keys never
+   * go cold. Default off; `true` takes every default.
+   */
+  refreshAhead?: RefreshAheadOptions | boolean;
   clock?: Clock;
   logger?: Logger;
+}
+
+export interface RefreshAheadOptions {
+  /** An L1 hit in the last `fraction` of the entry's fresh life starts the reload (default 0.15). */
+  fraction?: number;
+  /** Only an entry hit at least this many times in L1 since it was stored is reloaded (default 2). */
+  minHits?: number;
+  /** Most reloads ahead running at once in this process; a hit beyond it starts none (default 4). */
+  maxConcurrent?: number;
+}
+
+/** Options of `warmFromHistory`. */
+export interface WarmFromHistoryOptions {
+  /** Most keys loaded: the hottest recorded, then the warmers' seeds (default 1,000). */
+  limit?: number;
+  /** Resolves by then (ms from the call, default 3,000); loads already running carry on. */
+  timeBudgetMs?: number;
+  /** Loads running at once (default 8). */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** What a warm-up did. */
+export interface WarmReport {
+  /** Keys it meant to load: recorded and seed keys some warmer loads. */
+  candidates: number;
+  /** Keys loaded into L1 (from L2 or the loader). */
+  warmed: number;
+  /** Keys L1 held fresh already, or a load of which was running. */
+  present: number;
+  /** Keys whose load failed (logged). */
+  failed: number;
+  /** True when the time budget ran out, or `signal` aborted, before every candidate was loaded. */
+  cutShort: boolean;
 }
 
 export interface EntryOptions {
@@ -120,6 +165,10 @@ export interface ResolvedCacheOptions extends EntryDefaults {
   l1: MemoryStoreOptions | undefined;
   /** Undefined: memory-only. */
   redis: ResolvedRedisLayer | undefined;
+  /** Undefined: not recorded (off, or no Redis). */
+  hotKeys: ResolvedHotKeyOptions | undefined;
+  /** Undefined: off. */
+  refreshAhead: Required<RefreshAheadOptions> | undefined;
   clock: Clock;
   logger: Logger;
 }
@@ -133,6 +182,7 @@ const CACHE_DEFAULTS = {
   maxStalenessMs: 100,
   generationTtlMs: 86_400_000,
   lease: { ttlMs: 5_000, waitMs: 2_000, pollMs: 10 },
+  refreshAhead: { fraction: 0.15, minHits: 2, maxConcurrent: 4 },
 } as const;
 
 /** The options a `Cache` runs with. Throws `ERR_INVALID_ARGUMENT` for a value it cannot run with. */
@@ -145,9 +195,36 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     redis: options.redis ? resolveRedisLayer(options.redis, l1 !== undefined) : undefined,
     defaultTtlMs: options.defaultTtlMs ?? CACHE_DEFAULTS.defaultTtlMs,
     defaultGraceMs: options.defaultGraceMs ?? CACHE_DEFAULTS.defaultGraceMs,
+    hotKeys: options.redis && options.hotKeys ? resolveHotKeys(options.hotKeys) : undefined,
+    refreshAhead: options.refreshAhead ? resolveRefreshAhead(options.refreshAhead) : undefined,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   };
+}
+
+function resolveHotKeys(given: HotKeyOptions | true): ResolvedHotKeyOptions {
+  const o = { ...HOT_KEY_DEFAULTS, ...(given === true ? {} : given) };
+  for (const [name, value] of Object.entries(o)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
+      throw new InvalidArgumentError(`hotKeys.${name} must be a number >= 1`, { details: { [name]: value } });
+    }
+  }
+  return o;
+}
+
+function resolveRefreshAhead(given: RefreshAheadOptions | true): Required<RefreshAheadOptions> {
+  const o = { ...CACHE_DEFAULTS.refreshAhead, ...(given === true ? {} : given) };
+  if (!(o.fraction > 0 && o.fraction < 1)) {
+    throw new InvalidArgumentError('refreshAhead.fraction must be between 0 and 1', {
+      details: { fraction: o.fraction },
+    });
+  }
+  if (!(o.minHits >= 0) || !(o.maxConcurrent >= 1)) {
+    throw new InvalidArgumentError('refreshAhead.minHits must be >= 0 and maxConcurrent >= 1', {
+      details: { minHits: o.minHits, maxConcurrent: o.maxConcurrent },
+    });
+  }
+  return o;
 }
 
 function resolveRedisLayer(redis: RedisLayerOptions, hasL1: boolean): ResolvedRedisLayer {

@@ -9,14 +9,19 @@ import {
   type EntryOptions,
   type GetOrSetOptions,
   type InvalidateOptions,
+  type RefreshAheadOptions,
   type RefreshRequest,
   resolveCacheOptions,
+  type WarmFromHistoryOptions,
   type WarmItem,
+  type WarmReport,
 } from './cache-options.js';
 import { type CacheResult, resultValue } from './cache-result.js';
+import { type CacheWarmer, CacheWarmers } from './cache-warmers.js';
 import { CoherentL1 } from './coherent-l1.js';
 import { FAILED, type Failed } from './command-guard.js';
 import { closedError } from './errors.js';
+import { type HotKey, HotKeyRecorder } from './hot-keys.js';
 import { InflightLoads } from './inflight-loads.js';
 import type { L2Hit } from './l2-hit.js';
 import type { Loader } from './loader.js';
@@ -58,6 +63,13 @@ export class Cache {
   readonly #writeThrough: WriteThrough;
   readonly #closing = new AbortController();
   #closed = false;
+  readonly #warmers = new CacheWarmers();
+  readonly #hot: HotKeyRecorder | undefined;
+  /** Reads left before the next sampled one; Infinity when nothing is recorded. */
+  #sampleCountdown = Number.POSITIVE_INFINITY;
+  readonly #sampleEvery: number;
+  readonly #ahead: Required<RefreshAheadOptions> | undefined;
+  #aheadRunning = 0;
 
   constructor(options: CacheOptions = {}) {
     const o = resolveCacheOptions(options);
@@ -69,7 +81,28 @@ export class Cache {
     const redis = o.redis;
     const counters = this.#counters;
     this.#closeClient = redis?.closeClient ?? false;
-    this.#l1 = new CoherentL1(o.l1 && new MemoryStore(o.l1), redis !== undefined, redis?.maxStalenessMs);
+    this.#ahead = o.refreshAhead;
+    this.#l1 = new CoherentL1(
+      o.l1 && new MemoryStore(o.l1),
+      redis !== undefined,
+      redis?.maxStalenessMs,
+      o.refreshAhead && { fraction: o.refreshAhead.fraction, now: this.#now },
+    );
+    this.#sampleEvery = o.hotKeys?.sampleEvery ?? 0;
+    if (redis && o.hotKeys) {
+      this.#hot = new HotKeyRecorder(
+        {
+          ...o.hotKeys,
+          client: redis.client,
+          namespace: o.namespace,
+          clock: o.clock,
+          logger: o.logger,
+          counters,
+        },
+        (key) => this.#warmers.accepts(key),
+      );
+      this.#sampleCountdown = this.#sampleEvery;
+    }
     this.#inflight = new InflightLoads(counters);
     this.#pending = new PendingInvalidations({
       clock: o.clock,
@@ -161,6 +194,7 @@ export class Cache {
 
   /** The value under `key`, or `loader`'s result (stored with `options`). The hot path: an L1 hit. */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    if (--this.#sampleCountdown === 0) this.#sample(key);
     const l1 = this.#l1;
     const e = l1.entries?.get(key);
     if (e !== undefined && e.epoch === l1.epoch) {
@@ -168,6 +202,9 @@ export class Cache {
       // Fresh, and the bus heard from recently enough (always, without a bound): two compares.
       if (e.expiresAt > now && now <= l1.freshUntil) {
         this.#counters.l1Hits++;
+        // Refresh-ahead off: refreshAfter is Infinity and this is one compare.
+        if (now >= e.refreshAfter) this.#refreshAhead(key, loader, options, e);
+        else e.hits++;
         // One settled promise per entry, reused by every hit: the hot path allocates nothing.
         if (e.resolved === undefined) e.resolved = Promise.resolve(e.value);
         return e.resolved as Promise<T>;
@@ -326,6 +363,82 @@ export class Cache {
   }
 
   /**
+   * Registers how keys starting with `prefix` are loaded again for warming (see `CacheWarmer`); the one
+   * with the longest matching prefix serves a key. Only keys some warmer loads are recorded as hot.
+   */
+  registerWarmer(prefix: string, warmer: CacheWarmer): void {
+    this.#warmers.register(prefix, warmer);
+  }
+
+  /**
+   * Loads what is likely to be read next into L1: the `limit` keys read most recently across processes
+   * (recorded in Redis with `hotKeys` on), then the registered warmers' seed keys (e.g. the most popular
+   * videos), each through its warmer's loader and L2 first, `concurrency` at a time. Bounded: it
+   * resolves within `timeBudgetMs` (or when `signal` aborts) with what it did, and never rejects for a
+   * failed load. Each load is single-flight with real reads: a read of a key being warmed waits for that
+   * load instead of starting its own, and a key already fresh in L1 or already loading is left alone.
+   * Warm loads are not reads: they count in `warmedKeys`, not in hits or misses.
+   */
+  async warmFromHistory(options: WarmFromHistoryOptions = {}): Promise<WarmReport> {
+    const limit = options.limit ?? 1_000;
+    const concurrency = Math.max(1, options.concurrency ?? 8);
+    const budget = options.timeBudgetMs ?? 3_000;
+    const report: WarmReport = { candidates: 0, warmed: 0, present: 0, failed: 0, cutShort: false };
+    if (this.#closed) return report;
+    const stop = new AbortController();
+    const cancelTimer = this.#clock.setTimer(budget, () => stop.abort());
+    const onAbort = (): void => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop.abort();
+    const stopped = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()));
+    try {
+      const recorded = this.#hot ? this.#hot.top(limit).then((hot) => hot.map((h) => h.key)) : [];
+      const seeds = this.#warmers.seedKeys(limit, stop.signal, (error) =>
+        this.#logger.warn({ err: errorSummary(error) }, 'cache: warm seed keys failed'),
+      );
+      const found = await Promise.race([Promise.all([recorded, seeds]), stopped]);
+      if (found === undefined) {
+        report.cutShort = true;
+        return report;
+      }
+      const items: WarmItem[] = [];
+      const seen = new Set<string>();
+      for (const key of [...found[0], ...found[1]]) {
+        if (items.length >= limit || seen.has(key)) continue;
+        seen.add(key);
+        const item = this.#warmers.itemFor(key);
+        if (item !== undefined && item.key === key) items.push(item);
+      }
+      report.candidates = items.length;
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < items.length && !stop.signal.aborted && !this.#closed) {
+          const item = items[next++]!;
+          await this.#warmOne(item, report);
+        }
+      };
+      const all = Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+      await Promise.race([all, stopped]);
+      report.cutShort = stop.signal.aborted && report.warmed + report.present + report.failed < items.length;
+      return report;
+    } finally {
+      cancelTimer();
+      options.signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+    }
+  }
+
+  /** The `limit` hottest recorded keys with their decayed read counts (empty without `hotKeys`). */
+  hotKeys(limit: number): Promise<HotKey[]> {
+    return this.#hot ? this.#hot.top(limit) : Promise.resolve([]);
+  }
+
+  /** Sends the sampled reads recorded so far to Redis now (they are sent every `flushIntervalMs` anyway). */
+  flushHotKeys(): Promise<void> {
+    return this.#hot ? this.#hot.flush() : Promise.resolve();
+  }
+
+  /**
    * Write-through refresh: loads `key` with `loader` now and stores the result, as a miss would, without
    * reading L1 or L2 first. Meant for right after a committed write whose invalidation has moved the
    * generations (`invalidateTags(tags, { refresh })` starts it at that point), so that the next reader
@@ -379,6 +492,7 @@ export class Cache {
     this.#closed = true;
     this.#pending.close();
     this.#closing.abort(closedError());
+    await this.#hot?.close();
     // Aborted first so a loader that honours its signal stops; the rest still get to store their value
     // before the connections go. A refresh is bounded by its loader and the Redis timeout.
     await this.drainRefreshes();
@@ -397,6 +511,60 @@ export class Cache {
   }
 
   // ---- internals ----
+
+  /** One sampled read: recorded as hot (locally; sent to Redis on the next flush). */
+  #sample(key: string): void {
+    this.#sampleCountdown = this.#sampleEvery;
+    this.#hot?.note(key);
+  }
+
+  /**
+   * An L1 hit inside the entry's refresh-ahead window: reloads it in the background if it is hot
+   * (`minHits`), no load of the key is running, and fewer than `maxConcurrent` reloads are. Once per
+   * entry: the reload's result is a new entry with a window of its own.
+   */
+  #refreshAhead(
+    key: string,
+    loader: Loader<unknown>,
+    options: GetOrSetOptions | undefined,
+    e: L1Entry,
+  ): void {
+    const ahead = this.#ahead!;
+    if (e.hits < ahead.minHits || this.#inflight.has(key) || this.#aheadRunning >= ahead.maxConcurrent) {
+      e.hits++;
+      return;
+    }
+    e.refreshAfter = Number.POSITIVE_INFINITY;
+    this.#counters.refreshAheads++;
+    this.#aheadRunning++;
+    this.#startLoad(key, loader, options, e, 'ahead').then(
+      () => {
+        this.#aheadRunning--;
+      },
+      (error: unknown) => {
+        this.#aheadRunning--;
+        this.#logger.warn({ key: safeKey(key), err: errorSummary(error) }, 'cache: refresh-ahead failed');
+      },
+    );
+  }
+
+  /** One warm-up load, unless L1 holds `item.key` fresh or a load of it is running. */
+  async #warmOne(item: WarmItem, report: WarmReport): Promise<void> {
+    const key = item.key;
+    const e = this.#l1.entries?.peek(key);
+    if ((e !== undefined && e.expiresAt > this.#clock.now()) || this.#inflight.has(key)) {
+      report.present++;
+      return;
+    }
+    try {
+      await this.#startLoad(key, item.loader, item.options, undefined, 'background');
+      report.warmed++;
+      this.#counters.warmedKeys++;
+    } catch (error) {
+      report.failed++;
+      this.#logger.warn({ key: safeKey(key), err: errorSummary(error) }, 'cache: warm load failed');
+    }
+  }
 
   /** A read that L1 did not answer fresh: a stale value inside grace (refreshed once), a join, or a load. */
   #resolve(

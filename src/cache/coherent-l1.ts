@@ -8,6 +8,12 @@ import { encode } from './serializer.js';
 /** Epoch of entries stored while L1 is untrusted: never equal to a live epoch, so only usable as fallback. */
 const UNTRUSTED = -1;
 
+/** Where refresh-ahead starts in an entry's life: its last `fraction`, measured on `now`. */
+export interface RefreshAheadPoint {
+  fraction: number;
+  now: () => number;
+}
+
 /**
  * Where a read or load started: the coherence epoch and the invalidation log's sequence. Before its
  * result goes into L1, the invalidations applied since are checked against the entry's key and tags.
@@ -37,13 +43,20 @@ export class CoherentL1 {
   freshUntil = Number.POSITIVE_INFINITY;
   readonly #boundMs: number | undefined;
   readonly #log = new InvalidationLog();
+  readonly #ahead: RefreshAheadPoint | undefined;
 
   /**
    * `withBus`: other processes invalidate through a bus, so L1 is untrusted until it is subscribed.
    * `boundMs`: the staleness bound (undefined: none); with one, L1 serves nothing until the bus is heard.
    */
-  constructor(entries: MemoryStore | undefined, withBus: boolean, boundMs: number | undefined) {
+  constructor(
+    entries: MemoryStore | undefined,
+    withBus: boolean,
+    boundMs: number | undefined,
+    ahead?: RefreshAheadPoint,
+  ) {
     this.entries = entries;
+    this.#ahead = ahead;
     this.trusted = !withBus;
     this.#boundMs = boundMs;
     if (withBus && boundMs !== undefined) this.freshUntil = Number.NEGATIVE_INFINITY;
@@ -85,6 +98,11 @@ export class CoherentL1 {
     const entries = this.entries;
     if (!entries) return;
     entry.epoch = epoch;
+    const ahead = this.#ahead;
+    if (ahead !== undefined) {
+      // The last `fraction` of the life the entry has left now (all of its TTL when just loaded).
+      entry.refreshAfter = entry.expiresAt - (entry.expiresAt - ahead.now()) * ahead.fraction;
+    }
     if (entries.tracksBytes) entry.size = (bytes > 0 ? bytes : encode(entry.value).length) + 64;
     entries.set(key, entry);
   }

@@ -8,11 +8,16 @@ export type {
   InvalidateOptions,
   LeaseOptions,
   RedisLayerOptions,
+  RefreshAheadOptions,
   RefreshRequest,
+  WarmFromHistoryOptions,
   WarmItem,
+  WarmReport,
 } from './cache-options.js';
 export type { CacheResult, CacheSource } from './cache-result.js';
+export type { CacheWarmer } from './cache-warmers.js';
 export { CacheError, CacheErrorCode, type CacheErrorCodeValue } from './errors.js';
+export type { HotKey, HotKeyOptions } from './hot-keys.js';
 export type { Loader, LoaderContext } from './loader.js';
 export { createMemoryCache } from './memory-cache.js';
 export type { MemoryStoreOptions } from './memory-store.js';

@@ -13,6 +13,10 @@ export interface L1Entry {
   size: number;
   /** The value as a settled promise, made on the first hit and reused: L1 hits allocate nothing. */
   resolved?: Promise<unknown> | undefined;
+  /** L1 hits since stored: how hot the key is (refresh-ahead reloads only hot entries). */
+  hits: number;
+  /** From this time (clock ms) a hit may reload the entry before it expires; Infinity: never. */
+  refreshAfter: number;
 }
 
 export interface MemoryStoreOptions {

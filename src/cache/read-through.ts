@@ -16,9 +16,11 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /**
  * Whom a load serves: 'read' a miss (its outcome is the read's hit or miss), 'background' a refresh
- * inside grace (the read was served already), an object a write-through refresh (records if it stored).
+ * inside grace or a warm-up (no read waits on it), 'ahead' a refresh-ahead of a fresh entry (an L2 copy
+ * is taken only if it outlives that entry: another process refreshed it already), an object a
+ * write-through refresh (records if it stored).
  */
-export type LoadKind = 'read' | 'background' | { stored: boolean };
+export type LoadKind = 'read' | 'background' | 'ahead' | { stored: boolean };
 
 export interface ReadThroughOptions {
   l1: CoherentL1;
@@ -84,7 +86,7 @@ export class ReadThrough {
         const hit = prefetched !== undefined ? prefetched : await l2.get(key);
         if (hit !== FAILED && hit !== null) {
           const now = clock.now();
-          if (hit.entry.expiresAt > now) {
+          if (hit.entry.expiresAt > now && (kind !== 'ahead' || hit.entry.expiresAt > (l1?.expiresAt ?? 0))) {
             if (read) counters.l2Hits++;
             this.#o.l1.fill(key, hit, watch);
             return { value: hit.entry.value, stale: false, source: 'l2' };

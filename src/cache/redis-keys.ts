@@ -41,6 +41,14 @@ export class RedisKeys {
     return `${this.prefix}s:${tag}`;
   }
 
+  /**
+   * The sorted set of the keys read during hot-key window `window` (clock ms / window length), scored
+   * by sampled reads. In the namespace's slot, so one ZUNION reads every window on Redis Cluster too.
+   */
+  hotWindow(window: number): string {
+    return `${this.prefix}hot:${window}`;
+  }
+
   lease(key: string): string {
     return `${this.prefix}l:${key}`;
   }

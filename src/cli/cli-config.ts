@@ -16,6 +16,8 @@ export interface CliConfig {
   databaseAdaptivePool: boolean;
   /** OPUSCLIP_SLOW_QUERY_MS: `serve`'s slow-query threshold; false when `off`. */
   slowQueryMs: number | false;
+  /** OPUSCLIP_CACHE_WARM_MS: how long `serve` warms its cache at start; false when `off`. */
+  cacheWarmMs: number | false;
   /** DATABASE_REPLICA_URLS: PostgreSQL read replicas of DATABASE_URL (empty: none). */
   databaseReplicaUrls: string[];
   redisUrl: string | undefined;
@@ -91,6 +93,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: 'OPUSCLIP_SLOW_QUERY_MS',
     default: '200',
     meaning: '`serve` captures statements at least this slow, with their plan (`off`: none)',
+  },
+  {
+    name: 'OPUSCLIP_CACHE_WARM_MS',
+    default: '3000',
+    meaning:
+      '`serve` warms its cache at start for at most this long, from hot keys in Redis (`off`: no warming)',
   },
   {
     name: 'REDIS_URL',
@@ -277,6 +285,18 @@ export function loadConfig(
       details: { slowQueryMs: slowRaw },
     });
   }
+  const warmRaw = env.OPUSCLIP_CACHE_WARM_MS;
+  const cacheWarmMs =
+    warmRaw === undefined || warmRaw === '' ? 3_000 : warmRaw === 'off' ? false : Number(warmRaw);
+  if (
+    cacheWarmMs !== false &&
+    !(Number.isInteger(cacheWarmMs) && cacheWarmMs >= 0 && cacheWarmMs <= 600_000)
+  ) {
+    throw new ConfigError(
+      `Invalid OPUSCLIP_CACHE_WARM_MS "${warmRaw}": expected whole milliseconds from 0 to 600000, or off`,
+      { details: { cacheWarmMs: warmRaw } },
+    );
+  }
   const databaseReplicaUrls = replicaUrls(env.DATABASE_REPLICA_URLS, databaseUrl);
   const openaiBaseUrls = baseUrlList('OPENAI_BASE_URLS', env.OPENAI_BASE_URLS);
   const redisUrl = str('redis-url', 'REDIS_URL');
@@ -309,6 +329,7 @@ export function loadConfig(
     databasePipeline,
     databaseAdaptivePool,
     slowQueryMs,
+    cacheWarmMs,
     databaseReplicaUrls,
     redisUrl,
     assetsDir: str('assets-dir', 'OPUSCLIP_ASSETS_DIR') ?? './assets',

@@ -401,6 +401,24 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         setCounter(this, { kind: 'serialization' }, m.serializationErrors);
       },
     });
+    new Counter({
+      name: `${p}cache_warmed_keys_total`,
+      help: 'Keys loaded into the in-process cache by warming (the hot keys recorded in Redis, the popular videos)',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(cache.metrics().warmedKeys);
+      },
+    });
+    new Counter({
+      name: `${p}cache_refresh_ahead_total`,
+      help: 'Reloads of hot entries started before they expired (refresh-ahead)',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(cache.metrics().refreshAheads);
+      },
+    });
     new Gauge({
       name: `${p}cache_hit_ratio`,
       help: 'hits / (hits + misses) since the process started (0 to 1)',

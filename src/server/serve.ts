@@ -7,7 +7,7 @@ import { createServer, type OpusServer, type ServerOptions } from './create-serv
 import type { GatewayVendorName } from './gateway-vendors.js';
 import { within } from './server-lifecycle.js';
 import { asCoreLogger, createServerLogger } from './server-logger.js';
-import { openServiceCache } from './service-cache.js';
+import { openServiceCache, warmServiceCache } from './service-cache.js';
 
 /** Everything `opusclip serve` needs, explicit (the CLI reads env vars and flags and passes them here). */
 export interface ServeConfig {
@@ -55,6 +55,12 @@ export interface ServeConfig {
   migrate?: boolean;
   /** Namespace of the cache in Redis (default 'opusclip', the workers' namespace). */
   cacheNamespace?: string;
+  /**
+   * Before listening, warm the cache for at most this long (ms, default 3000; 0: no warm-up) with the hot
+   * keys recorded in Redis and the most popular videos (docs/cache.md, "Cache warming"). `false` also
+   * turns off recording hot keys and refresh-ahead.
+   */
+  cacheWarmMs?: number | false;
   /** Key prefix of the API budgets shared in Redis (default 'opusclip:budget', the workers' prefix). */
   budgetPrefix?: string;
   /** Deadline of each database or Redis call a request makes (default 3000 ms). */
@@ -180,6 +186,7 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       ...(config.gateway?.stabilityCreditsPerMonth === undefined
         ? {}
         : { budgets: { stabilityCreditsPerMonth: config.gateway.stabilityCreditsPerMonth } }),
+      tuning: config.cacheWarmMs !== false,
       logger: asCoreLogger(logger.child({ component: 'cache' })),
     });
     opened.unshift(() => bounded(() => cached.close(), remaining()));
@@ -206,9 +213,11 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
         })
       : undefined;
     if (gateway) opened.unshift(() => bounded(() => gateway.close(), remaining()));
+    // Built before the warm-up: the store registers how its cached reads are loaded again.
+    const store = new VideoStore(db, { cache: cached.cache });
     const server = await createServer({
       db,
-      store: new VideoStore(db, { cache: cached.cache }),
+      store,
       cache: cached.cache,
       httpMetrics: cached.httpMetrics,
       ...(redis ? { redis } : {}),
@@ -225,6 +234,11 @@ export async function serve(config: ServeConfig): Promise<RunningService> {
       ...(gateway ? { gateway } : {}),
     });
     opened.unshift(() => server.close());
+    // Bounded, so readiness waits at most this long; reads arriving later join the loads still running.
+    const warmMs = config.cacheWarmMs ?? 3_000;
+    if (warmMs !== false && warmMs > 0) {
+      await warmServiceCache(cached.cache, warmMs, asCoreLogger(logger.child({ component: 'cache' })));
+    }
     const url = await server.listen({ port: config.port ?? 8080, host: config.host ?? '127.0.0.1' });
     return {
       url,

@@ -1,4 +1,10 @@
-import { Cache, createRedisClient, type RedisClient, redisClientOptions } from '../cache/index.js';
+import {
+  Cache,
+  createRedisClient,
+  type RedisClient,
+  redisClientOptions,
+  type WarmReport,
+} from '../cache/index.js';
 import { type Logger, silentLogger } from '../core/index.js';
 import { ApiMetricsCollector, type ServiceMetrics } from '../http/index.js';
 import { type SharedBudgetOptions, sharedBudgets } from '../pipeline/pipeline-services.js';
@@ -14,6 +20,11 @@ export interface ServiceCacheOptions {
   budgetPrefix?: string;
   /** Limits of the shared budgets (default: each vendor's usual ones). */
   budgets?: SharedBudgetOptions;
+  /**
+   * Self-tuning of the cache (default true): hot keys recorded in Redis (with a Redis URL) for the next
+   * start's warm-up, and refresh-ahead of hot entries.
+   */
+  tuning?: boolean;
   logger?: Logger;
 }
 
@@ -66,10 +77,12 @@ export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCach
     // The cache counts and logs its own Redis failures; an unhandled 'error' event would print a stack.
     redis.on('error', () => {});
   }
+  const tuning = options.tuning ?? true;
   const cache = new Cache({
     namespace: options.namespace ?? 'opusclip',
     logger,
     ...(redis ? { redis: { client: redis } } : {}),
+    ...(tuning ? { hotKeys: true, refreshAhead: true } : {}),
   });
   const budgets = redis ? sharedBudgets(redis, options.budgetPrefix, options.budgets) : undefined;
   const httpMetrics = budgets
@@ -100,4 +113,23 @@ export function openServiceCache(options: ServiceCacheOptions = {}): ServiceCach
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Warms `cache` at start, all within `budgetMs`: waits for its invalidation bus (L1 serves nothing
+ * before), then loads the hot keys recorded in Redis and the popular videos (`warmFromHistory`). Never
+ * rejects: a failure or an exhausted budget leaves the rest to be loaded by reads. Undefined when the
+ * bus did not come up in time.
+ */
+export async function warmServiceCache(
+  cache: Cache,
+  budgetMs: number,
+  logger: Logger = silentLogger,
+): Promise<WarmReport | undefined> {
+  const started = performance.now();
+  if (budgetMs <= 0 || !(await cache.ready(budgetMs))) return undefined;
+  const timeBudgetMs = Math.max(0, budgetMs - (performance.now() - started));
+  const report = await cache.warmFromHistory({ timeBudgetMs });
+  logger.info({ ...report, ms: Math.round(performance.now() - started) }, 'cache warmed');
+  return report;
 }

@@ -19,6 +19,21 @@ export interface StoreCache {
    * `invalidateTags(tags, { refresh })` when present; it falls back to that itself and never rejects.
    */
   invalidateAndReplace?(tags: readonly string[], replace: StoreRefresh): Promise<unknown>;
+  /** How keys starting with `prefix` are loaded again when the cache warms up (the cache's `registerWarmer`). */
+  registerWarmer?(prefix: string, warmer: StoreWarmer): void;
+}
+
+/** Loads the store's cached reads again from a recorded key (see the cache's `CacheWarmer`). */
+export interface StoreWarmer {
+  itemFor(key: string): StoreWarmItem | undefined;
+  seedKeys?(limit: number, signal: AbortSignal): Promise<readonly string[]>;
+}
+
+/** A cached read of the store: its key, loader and entry options exactly as the read uses them. */
+export interface StoreWarmItem {
+  key: string;
+  loader: (context: { signal: AbortSignal }) => Promise<unknown>;
+  options: { tags: readonly string[]; ttlMs?: number };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/types.js';
-import type { StoreCache, StoreRefresh } from './cache-port.js';
+import type { StoreCache, StoreRefresh, StoreWarmer, StoreWarmItem } from './cache-port.js';
 import type { StoreSchema } from './schema.js';
 
 /** The cache key of one video, also the tag every write to that video invalidates. */
@@ -44,6 +44,20 @@ export class QueryCache {
   ): Promise<T> {
     if (this.#cache === undefined || q.inTransaction) return loader();
     return this.#cache.getOrSet(key, loader, { tags, ttlMs: this.#ttlMs });
+  }
+
+  /** The warm-up of a read `read(q, key, tags, loader)` would make: same key, tags and lifetime. */
+  warmItem(
+    key: string,
+    tags: readonly string[],
+    loader: (signal: AbortSignal) => Promise<unknown>,
+  ): StoreWarmItem {
+    return { key, loader: ({ signal }) => loader(signal), options: { tags, ttlMs: this.#ttlMs } };
+  }
+
+  /** Registers the warmer of the keys starting with `prefix`, when the cache warms up (else nothing). */
+  registerWarmer(prefix: string, warmer: StoreWarmer): void {
+    this.#cache?.registerWarmer?.(prefix, warmer);
   }
 
   /**

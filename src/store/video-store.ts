@@ -51,6 +51,15 @@ import {
 
 type Row = Record<string, unknown>;
 
+/** Key prefix of the cached popular lists (`videos:popular:<limit>`). */
+const POPULAR_PREFIX = 'videos:popular:';
+/** getPopularVideos's default limit. */
+const DEFAULT_POPULAR = 10;
+/** The largest `limit` a list read takes (validation's). */
+const MAX_LIMIT = 10_000;
+/** Most popular videos a warm-up loads as seeds. */
+const WARM_SEEDS = 100;
+
 /**
  * The video store: videos, their clips and their processing jobs on PostgreSQL, MariaDB/MySQL or SQLite.
  * Every method runs on the Queryable it was built with; `with(tx)` gives the same store on a transaction.
@@ -84,6 +93,35 @@ export class VideoStore {
         ? undefined
         : (id: string) => this.#loadVideo(q, id, undefined);
     this.#cache = new QueryCache(options.cache, options.cacheTtlMs ?? 60_000, reload);
+    if (!q.inTransaction) this.#registerWarmers();
+  }
+
+  /**
+   * Tells the cache how to load the store's hot reads again when it warms up: a video by id and the
+   * popular list, whose keys hold only a UUID or a number (so only those are ever recorded as hot), and
+   * as seeds the most viewed videos and the default popular list.
+   */
+  #registerWarmers(): void {
+    const cache = this.#cache;
+    const q = this.#q;
+    cache.registerWarmer('video:', {
+      itemFor: (key) => {
+        const id = key.slice('video:'.length);
+        if (!isUuid(id) || id !== id.toLowerCase()) return undefined;
+        return cache.warmItem(key, [key], (signal) => this.#loadVideo(q, id, signal));
+      },
+      seedKeys: async (limit, signal) =>
+        (await this.#loadPopular(Math.min(limit, WARM_SEEDS), signal)).map((v) => videoKey(v.id)),
+    });
+    cache.registerWarmer(POPULAR_PREFIX, {
+      itemFor: (key) => {
+        const text = key.slice(POPULAR_PREFIX.length);
+        const n = Number(text);
+        if (!/^[1-9][0-9]{0,4}$/.test(text) || n > MAX_LIMIT) return undefined;
+        return cache.warmItem(key, ['videos'], (signal) => this.#loadPopular(n, signal));
+      },
+      seedKeys: () => Promise.resolve([`${POPULAR_PREFIX}${DEFAULT_POPULAR}`]),
+    });
   }
 
   /** The Queryable this store runs on (a Database or a Transaction). */
@@ -256,12 +294,17 @@ export class VideoStore {
   }
 
   /** Videos with a known view count, most viewed first. */
-  async getPopularVideos(limit = 10, options: CallOptions = {}): Promise<Video[]> {
+  async getPopularVideos(limit = DEFAULT_POPULAR, options: CallOptions = {}): Promise<Video[]> {
     const n = validate.limit(limit);
-    return this.#cache.read(this.#q, `videos:popular:${n}`, ['videos'], async () => {
-      const res = await this.#run(this.#st.popularVideos, { limit: this.#st.limit(n) }, options.signal);
-      return res.rows.map(this.#st.map.video);
-    });
+    return this.#cache.read(this.#q, `${POPULAR_PREFIX}${n}`, ['videos'], () =>
+      this.#loadPopular(n, options.signal),
+    );
+  }
+
+  /** getPopularVideos's query on `q`. Also the loader of its warm-up. */
+  async #loadPopular(n: number, signal: AbortSignal | undefined): Promise<Video[]> {
+    const res = await this.#run(this.#st.popularVideos, { limit: this.#st.limit(n) }, signal);
+    return res.rows.map(this.#st.map.video);
   }
 
   /**

@@ -244,6 +244,8 @@ describe('memory cache (FakeClock)', () => {
       tags: [tag],
       epoch: 0,
       size: 1,
+      hits: 0,
+      refreshAfter: Number.POSITIVE_INFINITY,
     });
     store.set('a', entry('ta'));
     store.set('b', entry('tb'));

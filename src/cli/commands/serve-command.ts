@@ -48,6 +48,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
     ...(ctx.config.databaseAdaptivePool ? { databaseAdaptivePool: true } : {}),
     databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
+    cacheWarmMs: ctx.config.cacheWarmMs,
     ...(ctx.config.databaseReplicaUrls.length > 0
       ? { databaseReplicaUrls: ctx.config.databaseReplicaUrls }
       : {}),
