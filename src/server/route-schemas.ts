@@ -342,7 +342,13 @@ export const summarySchema = {
         },
         cache: {
           type: 'object',
-          properties: { hits: { type: 'integer' }, misses: { type: 'integer' }, hitRate: { type: 'number' } },
+          properties: {
+            hits: { type: 'integer' },
+            misses: { type: 'integer' },
+            hitRate: { type: 'number' },
+            warmedKeys: { type: 'integer', description: 'Keys loaded by the warm-up at start' },
+            refreshedAhead: { type: 'integer', description: 'Hot entries reloaded before they expired' },
+          },
         },
         http: {
           type: 'array',

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { createDatabase } from '../../src/db/index.js';
 import { type StoreSchema, VideoStore } from '../../src/store/index.js';
 import { connect } from '../cache/helpers.js';
+import { openChromium } from '../server/chromium.js';
 import { TEST_PG_URL, uniqueName } from '../support/env.js';
 import { ensureBuilt, runCli, startCli, stopProcess } from './cli-helpers.js';
 
@@ -135,6 +136,19 @@ describe('cache warming at `serve` start', { timeout: 180_000 }, () => {
       misses + 1,
       'a video nobody read before is still a miss',
     );
+    // The dashboard's self-tuning panel shows the warm-up.
+    const chrome = await openChromium();
+    try {
+      const page = await chrome.browser.newPage();
+      await page.goto(`${second.base}/?refreshMs=300`);
+      const warmed = page.locator('#cache-tiles .tile', { hasText: 'keys warmed at start' });
+      await warmed.waitFor();
+      const figure = Number(await warmed.locator('b').textContent());
+      assert.ok(figure >= hot.length, `keys warmed at start: ${figure}`);
+      await page.close();
+    } finally {
+      await chrome.close();
+    }
     const log = await second.stop();
     assert.match(log, /cache warmed/);
   });

@@ -268,6 +268,13 @@ function drawTuning(m) {
       ['acquire wait p99', `${fmt(pool.acquireWaitP99Ms)} ms`],
     ]);
   }
+  if (m.cache) {
+    tiles($('#cache-tiles'), [
+      ['cache hit rate', `${fmt(m.cache.hitRate * 100)}%`],
+      ['keys warmed at start', m.cache.warmedKeys ?? 0],
+      ['refreshed ahead', m.cache.refreshedAhead ?? 0],
+    ]);
+  }
   const rows = m.http.flatMap((s) =>
     (s.origins ?? []).map((o) =>
       el(

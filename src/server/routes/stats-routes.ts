@@ -50,7 +50,17 @@ export async function statsRoutes(app: FastifyInstance, ctx: RouteContext): Prom
           acquireWaitP99Ms: db.pool.acquireWaitP99Ms,
         },
       },
-      ...(cache ? { cache: { hits: cache.hits, misses: cache.misses, hitRate: cache.cacheHitRate } } : {}),
+      ...(cache
+        ? {
+            cache: {
+              hits: cache.hits,
+              misses: cache.misses,
+              hitRate: cache.cacheHitRate,
+              warmedKeys: cache.warmedKeys,
+              refreshedAhead: cache.refreshAheads,
+            },
+          }
+        : {}),
       http: http
         .filter((s) => s !== undefined)
         .map((s) => ({
