@@ -1,10 +1,17 @@
 export {
   type AcquireOptions,
+  type AdaptiveAlgorithm,
   AdaptiveConcurrency,
   type AdaptiveConcurrencyOptions,
   type AdaptiveConcurrencyStats,
   type ConcurrencyPermit,
 } from './adaptive-concurrency.js';
+export {
+  type GradientParams,
+  type GradientState,
+  type GradientWindow,
+  gradientStep,
+} from './gradient-step.js';
 export { type BackoffOptions, backoffDelay, parseDuration, parseRetryAfter } from './backoff.js';
 export { Budget, type BudgetOptions, type Cost, type Reservation, type ReserveOptions } from './budget.js';
 export {

@@ -12,6 +12,8 @@ interface Dependency {
   baseMs: number;
   running: number;
   answered: number;
+  /** When set, each call takes up to this much longer (ms, drawn from a seeded sequence). */
+  jitterMs?: number;
   /** When set, a call started while more than this many run is refused (a 429). */
   refuseAbove?: number;
   refused: number;
@@ -21,13 +23,19 @@ interface Dependency {
 function closedLoop(clock: FakeClock, limit: AdaptiveConcurrency, dep: Dependency, callers: number) {
   let stop = false;
   let peakRunning = 0;
+  let seed = 1;
+  const jitter = (): number => {
+    if (dep.jitterMs === undefined) return 0;
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return (seed / 2 ** 31) * dep.jitterMs;
+  };
   const loop = async (): Promise<void> => {
     while (!stop) {
       const permit = await limit.acquire();
       dep.running++;
       peakRunning = Math.max(peakRunning, dep.running);
       const refused = dep.refuseAbove !== undefined && dep.running > dep.refuseAbove;
-      const latency = dep.baseMs * Math.max(1, dep.running / dep.capacity);
+      const latency = (dep.baseMs + jitter()) * Math.max(1, dep.running / dep.capacity);
       await clock.sleep(refused ? 1 : latency);
       dep.running--;
       if (refused) {
@@ -64,7 +72,7 @@ function closedLoop(clock: FakeClock, limit: AdaptiveConcurrency, dep: Dependenc
 
 function setup(capacity: number, options: AdaptiveConcurrencyOptions = {}) {
   const clock = new FakeClock(0);
-  const limit = new AdaptiveConcurrency({ clock, ...options });
+  const limit = new AdaptiveConcurrency({ clock, algorithm: 'vegas', ...options });
   const dep: Dependency = { capacity, baseMs: 20, running: 0, answered: 0, refused: 0 };
   return { clock, limit, dep };
 }
@@ -206,5 +214,70 @@ describe('AdaptiveConcurrency (Vegas, with a periodic probe of the no-load laten
     assert.throws(() => new AdaptiveConcurrency({ minLimit: 0 }), /`minLimit` must be a positive number/);
     assert.throws(() => new AdaptiveConcurrency({ backoffRatio: 1.5 }), /`backoffRatio` must be above 0/);
     assert.throws(() => new AdaptiveConcurrency({ minLimit: 10, maxLimit: 5 }), /maxLimit is below minLimit/);
+  });
+});
+
+describe('AdaptiveConcurrency (gradient)', () => {
+  const gradient = (capacity: number, options: AdaptiveConcurrencyOptions = {}) =>
+    setup(capacity, { algorithm: 'gradient', ...options });
+
+  it('grows to near its maximum when the latency spreads (20-50 ms) but nothing queues', async () => {
+    const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
+    dep.jitterMs = 30;
+    const sim = closedLoop(clock, limit, dep, 256);
+    const limits = await sim.run(10_000);
+    await sim.stop();
+    console.log('spread', limits.join(' '), limit.stats());
+    assert.ok(limits.at(-1)! >= 180, `limit ${limits.join(' ')}`);
+  });
+
+  it('backs off when the latency doubles under load, and grows back once it falls again', async () => {
+    const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
+    const sim = closedLoop(clock, limit, dep, 256);
+    await sim.run(5_000);
+    const before = limit.limit;
+    dep.baseMs = 40;
+    const slow = await sim.run(3_000);
+    dep.baseMs = 20;
+    const back = await sim.run(5_000);
+    await sim.stop();
+    console.log('double', before, slow.join(' '), back.join(' '), limit.stats());
+  });
+
+  it('refusals for load (429) shrink the limit', async () => {
+    const { clock, limit, dep } = gradient(1_000, { initialLimit: 100 });
+    dep.refuseAbove = 30;
+    const sim = closedLoop(clock, limit, dep, 200);
+    await sim.run(5_000);
+    dep.refused = 0;
+    dep.answered = 0;
+    const limits = await sim.run(5_000);
+    await sim.stop();
+    console.log('429', limits.join(' '), dep.answered / 5, dep.refused / 5);
+  });
+
+  it('capacity-bound', async () => {
+    for (const [capacity, callers, initialLimit] of [
+      [10, 64, 20],
+      [40, 200, 5],
+      [10, 200, 100],
+    ] as const) {
+      const { clock, limit, dep } = gradient(capacity, { initialLimit });
+      const sim = closedLoop(clock, limit, dep, callers);
+      await sim.run(8_000);
+      dep.answered = 0;
+      const limits = await sim.run(5_000);
+      await sim.stop();
+      console.log('cap', capacity, limits.join(' '), dep.answered / 5);
+    }
+  });
+
+  it('does not grow while fewer than half the permits are in use', async () => {
+    const { clock, limit, dep } = gradient(1_000, { initialLimit: 20 });
+    const sim = closedLoop(clock, limit, dep, 5);
+    await sim.run(10_000);
+    await sim.stop();
+    assert.equal(limit.limit, 20);
+    assert.ok(limit.stats().longLatencyMs > 0);
   });
 });
