@@ -36,14 +36,20 @@ export interface GradientParams {
  * decays 5 % per window, so the limit recovers without waiting out the horizon. The limit does not move
  * while fewer than half its permits were in use (the long mean still does).
  */
-export function gradientStep(state: GradientState, window: GradientWindow, params: GradientParams): GradientState {
+export function gradientStep(
+  state: GradientState,
+  window: GradientWindow,
+  params: GradientParams,
+): GradientState {
   const tolerance = params.tolerance ?? 1.5;
   const smoothing = params.smoothing ?? 0.2;
   const horizon = params.longWindows ?? 600;
   const short = window.latencyMs;
   if (!(short > 0) || !Number.isFinite(short)) return state;
   let long =
-    state.longLatencyMs > 0 ? state.longLatencyMs + ((short - state.longLatencyMs) * 2) / (horizon + 1) : short;
+    state.longLatencyMs > 0
+      ? state.longLatencyMs + ((short - state.longLatencyMs) * 2) / (horizon + 1)
+      : short;
   if (long / short > 2) long *= 0.95;
   if (window.maxInFlight * 2 < state.limit) return { limit: state.limit, longLatencyMs: long };
   const gradient = Math.max(0.5, Math.min(1, (tolerance * long) / short));

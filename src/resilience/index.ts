@@ -6,12 +6,6 @@ export {
   type AdaptiveConcurrencyStats,
   type ConcurrencyPermit,
 } from './adaptive-concurrency.js';
-export {
-  type GradientParams,
-  type GradientState,
-  type GradientWindow,
-  gradientStep,
-} from './gradient-step.js';
 export { type BackoffOptions, backoffDelay, parseDuration, parseRetryAfter } from './backoff.js';
 export { Budget, type BudgetOptions, type Cost, type Reservation, type ReserveOptions } from './budget.js';
 export {
@@ -37,6 +31,12 @@ export {
   ResilienceError,
   ResilienceErrorCode,
 } from './errors.js';
+export {
+  type GradientParams,
+  type GradientState,
+  type GradientWindow,
+  gradientStep,
+} from './gradient-step.js';
 export { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
 export { RedisBudgetBackend, type RedisBudgetBackendOptions } from './redis-budget-backend.js';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';

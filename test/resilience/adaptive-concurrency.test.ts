@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from '../../src/resilience/index.js';
+import {
+  AdaptiveConcurrency,
+  type AdaptiveConcurrencyOptions,
+  gradientStep,
+} from '../../src/resilience/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 
 /**
@@ -225,10 +229,14 @@ describe('AdaptiveConcurrency (gradient)', () => {
     const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
     dep.jitterMs = 30;
     const sim = closedLoop(clock, limit, dep, 256);
-    const limits = await sim.run(10_000);
+    await sim.run(5_000);
+    dep.answered = 0;
+    const limits = await sim.run(5_000);
     await sim.stop();
-    console.log('spread', limits.join(' '), limit.stats());
-    assert.ok(limits.at(-1)! >= 180, `limit ${limits.join(' ')}`);
+    for (const l of limits) assert.ok(l >= 180, `limit ${l} (${limits.join(' ')})`);
+    // 180 or more calls at once of 35 ms on average.
+    assert.ok(dep.answered / 5 >= (180 * 1000) / 35, `${dep.answered / 5}/s`);
+    assert.equal(limit.stats().algorithm, 'gradient');
   });
 
   it('backs off when the latency doubles under load, and grows back once it falls again', async () => {
@@ -241,10 +249,12 @@ describe('AdaptiveConcurrency (gradient)', () => {
     dep.baseMs = 20;
     const back = await sim.run(5_000);
     await sim.stop();
-    console.log('double', before, slow.join(' '), back.join(' '), limit.stats());
+    assert.ok(before >= 190, `before: ${before}`);
+    assert.ok(Math.min(...slow) <= before * 0.6, `after the latency doubled: ${slow.join(' ')}`);
+    assert.ok(back.at(-1)! >= 190, `after it fell back: ${back.join(' ')}`);
   });
 
-  it('refusals for load (429) shrink the limit', async () => {
+  it('refusals for load (429) shrink the limit to what the dependency accepts', async () => {
     const { clock, limit, dep } = gradient(1_000, { initialLimit: 100 });
     dep.refuseAbove = 30;
     const sim = closedLoop(clock, limit, dep, 200);
@@ -253,10 +263,11 @@ describe('AdaptiveConcurrency (gradient)', () => {
     dep.answered = 0;
     const limits = await sim.run(5_000);
     await sim.stop();
-    console.log('429', limits.join(' '), dep.answered / 5, dep.refused / 5);
+    for (const l of limits) assert.ok(l <= 45, `limit ${l} (${limits.join(' ')})`);
+    assert.ok(dep.answered / 5 >= 1500 * 0.7, `${dep.answered / 5}/s answered, ${dep.refused / 5}/s refused`);
   });
 
-  it('capacity-bound', async () => {
+  it('keeps a dependency that queues busy', async () => {
     for (const [capacity, callers, initialLimit] of [
       [10, 64, 20],
       [40, 200, 5],
@@ -268,7 +279,10 @@ describe('AdaptiveConcurrency (gradient)', () => {
       dep.answered = 0;
       const limits = await sim.run(5_000);
       await sim.stop();
-      console.log('cap', capacity, limits.join(' '), dep.answered / 5);
+      const label = `capacity ${capacity}, ${callers} callers, from ${initialLimit}`;
+      for (const l of limits) assert.ok(l >= capacity, `${label}: limit ${l} (${limits.join(' ')})`);
+      const ideal = (capacity * 1000) / dep.baseMs;
+      assert.ok(dep.answered / 5 >= ideal * 0.95, `${label}: ${dep.answered / 5}/s of ${ideal}/s`);
     }
   });
 
@@ -278,6 +292,69 @@ describe('AdaptiveConcurrency (gradient)', () => {
     await sim.run(10_000);
     await sim.stop();
     assert.equal(limit.limit, 20);
-    assert.ok(limit.stats().longLatencyMs > 0);
+    assert.equal(limit.stats().longLatencyMs, 20);
+    assert.equal(limit.stats().probing, false);
+  });
+
+  it('refuses an unknown algorithm, naming the option', () => {
+    assert.throws(
+      () => new AdaptiveConcurrency({ algorithm: 'aimd' as 'vegas' }),
+      /`algorithm` must be "gradient" or "vegas"/,
+    );
+  });
+});
+
+describe('gradientStep', () => {
+  const params = { minLimit: 1, maxLimit: 200 };
+
+  it('grows by a fifth of the queue allowance while the latency is within 1.5× of its long mean', () => {
+    const next = gradientStep({ limit: 100, longLatencyMs: 40 }, { latencyMs: 59, maxInFlight: 100 }, params);
+    assert.equal(next.limit, 100 + 0.2 * Math.sqrt(100));
+    assert.ok(next.longLatencyMs > 40 && next.longLatencyMs < 40.1, `${next.longLatencyMs}`);
+    const small = gradientStep({ limit: 9, longLatencyMs: 40 }, { latencyMs: 40, maxInFlight: 9 }, params);
+    assert.equal(small.limit, 9 + 0.2 * 4); // the queue allowance is at least 4
+  });
+
+  it('backs off in proportion past the tolerance, at most by half per window before smoothing', () => {
+    const doubled = gradientStep(
+      { limit: 100, longLatencyMs: 40 },
+      { latencyMs: 80, maxInFlight: 100 },
+      params,
+    );
+    // gradient 1.5 × 40 / 80 = 0.75: 0.8 × 100 + 0.2 × (75 + 10)
+    assert.ok(Math.abs(doubled.limit - 97) < 0.1, `${doubled.limit}`);
+    const tenfold = gradientStep(
+      { limit: 100, longLatencyMs: 40 },
+      { latencyMs: 400, maxInFlight: 100 },
+      params,
+    );
+    assert.ok(Math.abs(tenfold.limit - 92) < 0.01, `${tenfold.limit}`); // gradient held at 0.5
+  });
+
+  it('the long mean decays faster once it is over twice the latency; the limit stays within its bounds', () => {
+    const next = gradientStep(
+      { limit: 200, longLatencyMs: 100 },
+      { latencyMs: 20, maxInFlight: 200 },
+      params,
+    );
+    assert.ok(next.longLatencyMs < 100 * 0.95, `${next.longLatencyMs}`);
+    assert.equal(next.limit, 200);
+    const low = gradientStep(
+      { limit: 1, longLatencyMs: 10 },
+      { latencyMs: 1_000, maxInFlight: 1 },
+      {
+        minLimit: 1,
+        maxLimit: 1,
+      },
+    );
+    assert.equal(low.limit, 1);
+  });
+
+  it('app-limited (under half the permits used): the limit holds, the long mean still moves; the first window sets it', () => {
+    const idle = gradientStep({ limit: 100, longLatencyMs: 40 }, { latencyMs: 10, maxInFlight: 10 }, params);
+    assert.equal(idle.limit, 100);
+    assert.ok(idle.longLatencyMs < 40);
+    const first = gradientStep({ limit: 20, longLatencyMs: 0 }, { latencyMs: 33, maxInFlight: 20 }, params);
+    assert.equal(first.longLatencyMs, 33);
   });
 });
