@@ -230,17 +230,17 @@ export class AdaptiveConcurrency {
     w.latencySum = 0;
     w.maxInFlight = 0;
     w.dropped = false;
-    if (wasDropped) this.#limit = Math.max(this.#min, this.#limit * this.#backoff);
-    else if (latency > 0 && this.algorithm === 'gradient') this.#gradient(latency, maxInFlight);
+    if (this.algorithm === 'gradient') this.#gradient(latency, maxInFlight, wasDropped);
+    else if (wasDropped) this.#limit = Math.max(this.#min, this.#limit * this.#backoff);
     else if (latency > 0) this.#update(latency, maxInFlight);
   }
 
   /** Gradient2: the new limit from a window's mean latency against its long-run mean (gradient-step.ts). */
-  #gradient(latencyMs: number, maxInFlight: number): void {
+  #gradient(latencyMs: number, maxInFlight: number, dropped: boolean): void {
     const next = gradientStep(
       { limit: this.#limit, longLatencyMs: this.#longLatency },
-      { latencyMs, maxInFlight },
-      { minLimit: this.#min, maxLimit: this.#max },
+      { latencyMs, maxInFlight, dropped },
+      { minLimit: this.#min, maxLimit: this.#max, backoffRatio: this.#backoff },
     );
     this.#limit = next.limit;
     this.#longLatency = next.longLatencyMs;

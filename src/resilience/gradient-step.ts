@@ -6,10 +6,12 @@ export interface GradientState {
   longLatencyMs: number;
 }
 
-/** One window of completed calls, none refused for load. */
+/** One window of completed calls. */
 export interface GradientWindow {
-  /** The window's mean latency (ms). */
+  /** The mean latency of the window's calls that completed (ms; 0 if none did). */
   latencyMs: number;
+  /** Whether the dependency refused a call of the window for load (429, 503, timeout). */
+  dropped?: boolean;
   /** The most permits in use at once during the window. */
   maxInFlight: number;
 }
@@ -17,6 +19,8 @@ export interface GradientWindow {
 export interface GradientParams {
   minLimit: number;
   maxLimit: number;
+  /** The limit's factor after a window with a refusal for load (default 0.9). */
+  backoffRatio?: number;
   /** How much the window's latency may exceed the long mean before the limit backs off (default 1.5). */
   tolerance?: number;
   /** The weight of a window's new limit against the current one (default 0.2). */
@@ -35,6 +39,15 @@ export interface GradientParams {
  * When the long mean is over twice the short one (latency came back down after a long overload) it
  * decays 5 % per window, so the limit recovers without waiting out the horizon. The limit does not move
  * while fewer than half its permits were in use (the long mean still does).
+ *
+ * Under a sustained queue the long mean follows the queued latency up, and the limit with it, until the
+ * dependency refuses. So a window with a refusal for load, besides multiplying the limit by
+ * `backoffRatio`, takes a quarter off the long mean (Gradient2 itself ignores refusals): the latency it
+ * had followed was a full queue's, and with it lowered the limit keeps backing off until the latency is
+ * back within `tolerance` of it. Simulated on the injected clock against a vendor with 16 workers, a
+ * queue of 32 and a 1 s pause after each 429, this took throughput from half to 90 % of what the workers
+ * serve, with half the 429s of a 10 % cut; a half cut did slightly better there but held the limit too
+ * low behind a rate limiter that refuses without the latency rising.
  */
 export function gradientStep(
   state: GradientState,
@@ -44,6 +57,12 @@ export function gradientStep(
   const tolerance = params.tolerance ?? 1.5;
   const smoothing = params.smoothing ?? 0.2;
   const horizon = params.longWindows ?? 600;
+  if (window.dropped === true) {
+    return {
+      limit: Math.max(params.minLimit, state.limit * (params.backoffRatio ?? 0.9)),
+      longLatencyMs: state.longLatencyMs * LONG_BACKOFF,
+    };
+  }
   const short = window.latencyMs;
   if (!(short > 0) || !Number.isFinite(short)) return state;
   let long =
@@ -58,3 +77,6 @@ export function gradientStep(
   const next = state.limit * (1 - smoothing) + target * smoothing;
   return { limit: Math.min(params.maxLimit, Math.max(params.minLimit, next)), longLatencyMs: long };
 }
+
+/** The long mean's factor after a window with a refusal for load. */
+const LONG_BACKOFF = 0.75;

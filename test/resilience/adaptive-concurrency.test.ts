@@ -350,6 +350,21 @@ describe('gradientStep', () => {
     assert.equal(low.limit, 1);
   });
 
+  it('a window with a refusal for load multiplies the limit by backoffRatio and takes a quarter off the long mean', () => {
+    const next = gradientStep(
+      { limit: 50, longLatencyMs: 100 },
+      { latencyMs: 110, maxInFlight: 50, dropped: true },
+      { ...params, backoffRatio: 0.8 },
+    );
+    assert.deepEqual(next, { limit: 40, longLatencyMs: 75 });
+    const floor = gradientStep(
+      { limit: 1, longLatencyMs: 10 },
+      { latencyMs: 0, maxInFlight: 1, dropped: true },
+      params,
+    );
+    assert.equal(floor.limit, 1);
+  });
+
   it('app-limited (under half the permits used): the limit holds, the long mean still moves; the first window sets it', () => {
     const idle = gradientStep({ limit: 100, longLatencyMs: 40 }, { latencyMs: 10, maxInFlight: 10 }, params);
     assert.equal(idle.limit, 100);
