@@ -94,6 +94,7 @@ export class AdaptiveConcurrency {
   #waited = 0;
   #noLoad = 0;
   #longLatency = 0;
+  #longWindows = 0;
   #nextProbeAt: number;
   /** While probing: the calls granted since it began (those report latency without a queue). */
   #probe: { epoch: number; granted: number; answered: number; lowest: number } | undefined;
@@ -238,12 +239,13 @@ export class AdaptiveConcurrency {
   /** Gradient2: the new limit from a window's mean latency against its long-run mean (gradient-step.ts). */
   #gradient(latencyMs: number, maxInFlight: number, dropped: boolean): void {
     const next = gradientStep(
-      { limit: this.#limit, longLatencyMs: this.#longLatency },
+      { limit: this.#limit, longLatencyMs: this.#longLatency, windows: this.#longWindows },
       { latencyMs, maxInFlight, dropped },
       { minLimit: this.#min, maxLimit: this.#max, backoffRatio: this.#backoff },
     );
     this.#limit = next.limit;
     this.#longLatency = next.longLatencyMs;
+    this.#longWindows = next.windows;
   }
 
   /** Vegas: the new limit from a window's mean latency against the no-load latency. */

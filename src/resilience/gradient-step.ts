@@ -4,6 +4,8 @@ export interface GradientState {
   limit: number;
   /** The long-horizon mean latency (ms; 0 before the first window). */
   longLatencyMs: number;
+  /** Windows the long mean has taken in (0 before the first). */
+  windows: number;
 }
 
 /** One window of completed calls. */
@@ -61,22 +63,27 @@ export function gradientStep(
     return {
       limit: Math.max(params.minLimit, state.limit * (params.backoffRatio ?? 0.9)),
       longLatencyMs: state.longLatencyMs * LONG_BACKOFF,
+      windows: state.windows,
     };
   }
   const short = window.latencyMs;
   if (!(short > 0) || !Number.isFinite(short)) return state;
-  let long =
-    state.longLatencyMs > 0
-      ? state.longLatencyMs + ((short - state.longLatencyMs) * 2) / (horizon + 1)
-      : short;
+  // The first windows are averaged plainly: the very first holds the calls that answered first, the
+  // quick ones, and alone would set the long mean too low for the whole horizon.
+  const windows = state.windows + 1;
+  const weight = windows <= WARMUP_WINDOWS ? 1 / windows : 2 / (horizon + 1);
+  let long = state.longLatencyMs + (short - state.longLatencyMs) * weight;
   if (long / short > 2) long *= 0.95;
-  if (window.maxInFlight * 2 < state.limit) return { limit: state.limit, longLatencyMs: long };
+  if (window.maxInFlight * 2 < state.limit) return { limit: state.limit, longLatencyMs: long, windows };
   const gradient = Math.max(0.5, Math.min(1, (tolerance * long) / short));
   const queue = Math.max(4, Math.sqrt(state.limit));
   const target = state.limit * gradient + queue;
   const next = state.limit * (1 - smoothing) + target * smoothing;
-  return { limit: Math.min(params.maxLimit, Math.max(params.minLimit, next)), longLatencyMs: long };
+  return { limit: Math.min(params.maxLimit, Math.max(params.minLimit, next)), longLatencyMs: long, windows };
 }
+
+/** Windows averaged plainly before the long mean becomes an exponential one. */
+const WARMUP_WINDOWS = 10;
 
 /** The long mean's factor after a window with a refusal for load. */
 const LONG_BACKOFF = 0.75;

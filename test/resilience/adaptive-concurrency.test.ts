@@ -16,8 +16,8 @@ interface Dependency {
   baseMs: number;
   running: number;
   answered: number;
-  /** When set, each call takes up to this much longer (ms, drawn from a seeded sequence). */
-  jitterMs?: number;
+  /** When set, each call takes this much longer (ms) for a uniform draw in (0, 1) from a seeded sequence. */
+  spread?: (uniform: number) => number;
   /** When set, a call started while more than this many run is refused (a 429). */
   refuseAbove?: number;
   refused: number;
@@ -29,9 +29,9 @@ function closedLoop(clock: FakeClock, limit: AdaptiveConcurrency, dep: Dependenc
   let peakRunning = 0;
   let seed = 1;
   const jitter = (): number => {
-    if (dep.jitterMs === undefined) return 0;
+    if (dep.spread === undefined) return 0;
     seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return (seed / 2 ** 31) * dep.jitterMs;
+    return dep.spread((seed + 1) / (2 ** 31 + 1));
   };
   const loop = async (): Promise<void> => {
     while (!stop) {
@@ -227,7 +227,7 @@ describe('AdaptiveConcurrency (gradient)', () => {
 
   it('grows to near its maximum when the latency spreads (20-50 ms) but nothing queues', async () => {
     const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
-    dep.jitterMs = 30;
+    dep.spread = (u) => u * 30;
     const sim = closedLoop(clock, limit, dep, 256);
     await sim.run(5_000);
     dep.answered = 0;
@@ -237,6 +237,16 @@ describe('AdaptiveConcurrency (gradient)', () => {
     // 180 or more calls at once of 35 ms on average.
     assert.ok(dep.answered / 5 >= (180 * 1000) / 35, `${dep.answered / 5}/s`);
     assert.equal(limit.stats().algorithm, 'gradient');
+  });
+
+  it("grows when the latency spreads as an LLM call's does (0.5 s + exponential, mean 2 s), nothing queueing", async () => {
+    const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
+    dep.baseMs = 500;
+    dep.spread = (u) => -Math.log(u) * 2_000;
+    const sim = closedLoop(clock, limit, dep, 256);
+    const limits = await sim.run(60_000);
+    await sim.stop();
+    assert.ok(limits.at(-1)! >= 150, `limit ${limits.filter((_, i) => i % 10 === 9).join(' ')}`);
   });
 
   it('backs off when the latency doubles under load, and grows back once it falls again', async () => {
@@ -308,23 +318,31 @@ describe('gradientStep', () => {
   const params = { minLimit: 1, maxLimit: 200 };
 
   it('grows by a fifth of the queue allowance while the latency is within 1.5× of its long mean', () => {
-    const next = gradientStep({ limit: 100, longLatencyMs: 40 }, { latencyMs: 59, maxInFlight: 100 }, params);
+    const next = gradientStep(
+      { limit: 100, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 59, maxInFlight: 100 },
+      params,
+    );
     assert.equal(next.limit, 100 + 0.2 * Math.sqrt(100));
     assert.ok(next.longLatencyMs > 40 && next.longLatencyMs < 40.1, `${next.longLatencyMs}`);
-    const small = gradientStep({ limit: 9, longLatencyMs: 40 }, { latencyMs: 40, maxInFlight: 9 }, params);
+    const small = gradientStep(
+      { limit: 9, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 40, maxInFlight: 9 },
+      params,
+    );
     assert.equal(small.limit, 9 + 0.2 * 4); // the queue allowance is at least 4
   });
 
   it('backs off in proportion past the tolerance, at most by half per window before smoothing', () => {
     const doubled = gradientStep(
-      { limit: 100, longLatencyMs: 40 },
+      { limit: 100, longLatencyMs: 40, windows: 50 },
       { latencyMs: 80, maxInFlight: 100 },
       params,
     );
     // gradient 1.5 × 40 / 80 = 0.75: 0.8 × 100 + 0.2 × (75 + 10)
     assert.ok(Math.abs(doubled.limit - 97) < 0.1, `${doubled.limit}`);
     const tenfold = gradientStep(
-      { limit: 100, longLatencyMs: 40 },
+      { limit: 100, longLatencyMs: 40, windows: 50 },
       { latencyMs: 400, maxInFlight: 100 },
       params,
     );
@@ -333,14 +351,14 @@ describe('gradientStep', () => {
 
   it('the long mean decays faster once it is over twice the latency; the limit stays within its bounds', () => {
     const next = gradientStep(
-      { limit: 200, longLatencyMs: 100 },
+      { limit: 200, longLatencyMs: 100, windows: 50 },
       { latencyMs: 20, maxInFlight: 200 },
       params,
     );
     assert.ok(next.longLatencyMs < 100 * 0.95, `${next.longLatencyMs}`);
     assert.equal(next.limit, 200);
     const low = gradientStep(
-      { limit: 1, longLatencyMs: 10 },
+      { limit: 1, longLatencyMs: 10, windows: 50 },
       { latencyMs: 1_000, maxInFlight: 1 },
       {
         minLimit: 1,
@@ -352,13 +370,13 @@ describe('gradientStep', () => {
 
   it('a window with a refusal for load multiplies the limit by backoffRatio and takes a quarter off the long mean', () => {
     const next = gradientStep(
-      { limit: 50, longLatencyMs: 100 },
+      { limit: 50, longLatencyMs: 100, windows: 50 },
       { latencyMs: 110, maxInFlight: 50, dropped: true },
       { ...params, backoffRatio: 0.8 },
     );
-    assert.deepEqual(next, { limit: 40, longLatencyMs: 75 });
+    assert.deepEqual(next, { limit: 40, longLatencyMs: 75, windows: 50 });
     const floor = gradientStep(
-      { limit: 1, longLatencyMs: 10 },
+      { limit: 1, longLatencyMs: 10, windows: 50 },
       { latencyMs: 0, maxInFlight: 1, dropped: true },
       params,
     );
@@ -366,10 +384,23 @@ describe('gradientStep', () => {
   });
 
   it('app-limited (under half the permits used): the limit holds, the long mean still moves; the first window sets it', () => {
-    const idle = gradientStep({ limit: 100, longLatencyMs: 40 }, { latencyMs: 10, maxInFlight: 10 }, params);
+    const idle = gradientStep(
+      { limit: 100, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 10, maxInFlight: 10 },
+      params,
+    );
     assert.equal(idle.limit, 100);
     assert.ok(idle.longLatencyMs < 40);
-    const first = gradientStep({ limit: 20, longLatencyMs: 0 }, { latencyMs: 33, maxInFlight: 20 }, params);
+    const first = gradientStep(
+      { limit: 20, longLatencyMs: 0, windows: 0 },
+      { latencyMs: 33, maxInFlight: 20 },
+      params,
+    );
     assert.equal(first.longLatencyMs, 33);
+    // The first ten windows are averaged plainly (the first holds the quickest calls), then 2 / 601.
+    const second = gradientStep(first, { latencyMs: 99, maxInFlight: 20 }, params);
+    assert.equal(second.longLatencyMs, 66);
+    const late = gradientStep({ ...second, windows: 10 }, { latencyMs: 667, maxInFlight: 20 }, params);
+    assert.ok(Math.abs(late.longLatencyMs - (66 + 601 * (2 / 601))) < 1e-9, `${late.longLatencyMs}`);
   });
 });
