@@ -1,12 +1,12 @@
 /**
  * Adaptive-concurrency cases of the tuning suite: many callers making OpenAI chat completions through
- * the project's `OpenAIClient` (retries, budget, breaker as by default), once with the static default
- * (no concurrency limit of the client's own: its connection pool's 100) and with `adaptiveConcurrency`
- * under each algorithm (`vegas`, `gradient`), taking turns in the same run. Against a sandbox that models an overloaded
- * vendor (`capacity`: a few workers, a short queue, 429 with Retry-After beyond it), and against the
- * sandbox without that limit, to show what the adaptive limit costs when the vendor does not queue
- * (with the latency jittered, and steady at the same mean). The sandbox runs in a process of its own;
- * this one only drives the load.
+ * the project's `OpenAIClient` (retries, budget, breaker as by default) three ways, taking turns in the
+ * same run: with `adaptiveConcurrency: false` (no concurrency limit of the client's own: its connection
+ * pool's 100), with `{ algorithm: 'vegas' }`, and with the client's default (adaptive concurrency on,
+ * gradient). Against a sandbox that models an overloaded vendor (`capacity`: a few workers, a short
+ * queue, 429 with Retry-After beyond it), and against the sandbox without that limit, to show what the
+ * adaptive limit costs when the vendor does not queue (with the latency jittered, and steady at the same
+ * mean). The sandbox runs in a process of its own; this one only drives the load.
  */
 import { fileURLToPath } from 'node:url';
 import { OpenAIClient } from '../src/apis/index.js';
@@ -52,7 +52,8 @@ class Side {
   constructor(
     readonly label: string,
     baseUrl: string,
-    algorithm: AdaptiveAlgorithm | undefined,
+    /** `false`: no limit of the client's own; an algorithm: that one; `default`: no option given. */
+    adaptive: false | AdaptiveAlgorithm | 'default',
   ) {
     this.client = new OpenAIClient({
       apiKey: 'bench-vendor-key',
@@ -60,7 +61,9 @@ class Side {
       // The account's own budget set out of reach, as the sandbox's: only overload refuses calls.
       requestsPerMinute: 1e9,
       tokensPerMinute: 1e12,
-      ...(algorithm ? { adaptiveConcurrency: { algorithm } } : {}),
+      ...(adaptive === 'default'
+        ? {}
+        : { adaptiveConcurrency: adaptive === false ? false : { algorithm: adaptive } }),
     });
   }
 
@@ -123,9 +126,9 @@ async function measure(
   const config = { latency, openai: OPENAI_LIMITS, ...(capacity ? { capacity } : {}) };
   const sandbox = await startChild(SANDBOX_SCRIPT, [JSON.stringify(config)]);
   const baseUrl = `${sandbox.url}/openai/v1`;
-  const fixed = new Side('static default', baseUrl, undefined);
+  const fixed = new Side('static', baseUrl, false);
   const vegas = new Side('vegas', baseUrl, 'vegas');
-  const gradient = new Side('gradient', baseUrl, 'gradient');
+  const gradient = new Side('default (gradient)', baseUrl, 'default');
   const sides = [fixed, vegas, gradient];
   try {
     log(`  ${name}: warm-up`);
@@ -138,17 +141,17 @@ async function measure(
     }
     const b = fixed.summary();
     const out: BenchResult[] = [];
-    for (const [side, suffix] of [
-      [vegas, ''],
-      [gradient, '-gradient'],
+    for (const [side, suffix, subject] of [
+      [vegas, '', "adaptiveConcurrency: { algorithm: 'vegas' }"],
+      [gradient, '-gradient', 'its default (adaptive concurrency on: gradient, from 100 permits)'],
     ] as const) {
       const s = side.summary();
       out.push(
         result({
           case: `${name}${suffix}`,
           target: 'sandbox',
-          subject: `OpenAIClient chat.completions.create with adaptiveConcurrency: { algorithm: '${side.label}' }`,
-          baseline: 'the same client with the static default (adaptive off, pool of 100 connections)',
+          subject: `OpenAIClient chat.completions.create with ${subject}`,
+          baseline: 'the same client with adaptiveConcurrency: false (pool of 100 connections)',
           unit: 'completed calls/s',
           value: s.completedPerSec,
           baselineValue: b.completedPerSec,
@@ -156,7 +159,7 @@ async function measure(
           baselineP99Ms: b.p99Ms,
           params: {
             callers: CALLERS,
-            algorithm: side.label,
+            adaptive: side.label,
             latencyMs:
               latency.jitterMs > 0
                 ? `${latency.fixedMs}-${latency.fixedMs + latency.jitterMs}`

@@ -288,7 +288,7 @@ export class AdaptiveConcurrency {
 }
 
 /** The algorithm without an `algorithm` option. */
-const DEFAULT_ALGORITHM: AdaptiveAlgorithm = 'vegas';
+const DEFAULT_ALGORITHM: AdaptiveAlgorithm = 'gradient';
 
 /** Calls a window holds at least before the limit moves. */
 const WINDOW_CALLS = 10;
