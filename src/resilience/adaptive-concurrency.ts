@@ -54,7 +54,10 @@ export interface AdaptiveConcurrencyStats {
   waiting: number;
   /** Callers that had to wait for a permit, since creation. */
   waited: number;
-  /** The dependency's latency without a queue (ms; 0 before any call): the lowest since the last probe. */
+  /**
+   * The dependency's latency without a queue (ms; 0 before any call): the lowest since the last probe
+   * (Vegas), the lowest seen (gradient, where it only sets a window's least duration).
+   */
   noLoadLatencyMs: number;
   /** Whether a probe (the limit at a quarter for a few calls) is under way (Vegas). */
   probing: boolean;
