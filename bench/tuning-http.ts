@@ -1,16 +1,17 @@
 /**
  * Adaptive-concurrency cases of the tuning suite: many callers making OpenAI chat completions through
- * the project's `OpenAIClient` (retries, budget, breaker as by default), once with the static default
- * (no concurrency limit of the client's own: its connection pool's 100) and once with
- * `adaptiveConcurrency: true`, alternating in the same run. Against a sandbox that models an overloaded
- * vendor (`capacity`: a few workers, a short queue, 429 with Retry-After beyond it), and against the
- * sandbox without that limit, to show what the adaptive limit costs when the vendor does not queue
- * (with the latency jittered, and steady at the same mean). The sandbox runs in a process of its own;
- * this one only drives the load.
+ * the project's `OpenAIClient` (retries, budget, breaker as by default) three ways, taking turns in the
+ * same run: with `adaptiveConcurrency: false` (no concurrency limit of the client's own: its connection
+ * pool's 100), with `{ algorithm: 'vegas' }`, and with the client's default (adaptive concurrency on,
+ * gradient). Against a sandbox that models an overloaded vendor (`capacity`: a few workers, a short
+ * queue, 429 with Retry-After beyond it), and against the sandbox without that limit, to show what the
+ * adaptive limit costs when the vendor does not queue (with the latency jittered, and steady at the same
+ * mean). The sandbox runs in a process of its own; this one only drives the load.
  */
 import { fileURLToPath } from 'node:url';
 import { OpenAIClient } from '../src/apis/index.js';
 import { HttpErrorCode } from '../src/http/index.js';
+import type { AdaptiveAlgorithm } from '../src/resilience/index.js';
 import { type BenchResult, log, median, result, runLoad } from './lib/harness.js';
 import { startChild, stopChild } from './tuning-gateway.js';
 
@@ -51,7 +52,8 @@ class Side {
   constructor(
     readonly label: string,
     baseUrl: string,
-    adaptive: boolean,
+    /** `false`: no limit of the client's own; an algorithm: that one; `default`: no option given. */
+    adaptive: false | AdaptiveAlgorithm | 'default',
   ) {
     this.client = new OpenAIClient({
       apiKey: 'bench-vendor-key',
@@ -59,7 +61,9 @@ class Side {
       // The account's own budget set out of reach, as the sandbox's: only overload refuses calls.
       requestsPerMinute: 1e9,
       tokensPerMinute: 1e12,
-      ...(adaptive ? { adaptiveConcurrency: true } : {}),
+      ...(adaptive === 'default'
+        ? {}
+        : { adaptiveConcurrency: adaptive === false ? false : { algorithm: adaptive } }),
     });
   }
 
@@ -118,65 +122,77 @@ async function measure(
   latency: typeof LATENCY,
   capacity: typeof CAPACITY | undefined,
   options: { seconds: number; rounds: number; warmupSeconds: number },
-): Promise<BenchResult> {
+): Promise<BenchResult[]> {
   const config = { latency, openai: OPENAI_LIMITS, ...(capacity ? { capacity } : {}) };
   const sandbox = await startChild(SANDBOX_SCRIPT, [JSON.stringify(config)]);
   const baseUrl = `${sandbox.url}/openai/v1`;
-  const fixed = new Side('static default', baseUrl, false);
-  const adaptive = new Side('adaptive', baseUrl, true);
+  const fixed = new Side('static', baseUrl, false);
+  const vegas = new Side('vegas', baseUrl, 'vegas');
+  const gradient = new Side('default (gradient)', baseUrl, 'default');
+  const sides = [fixed, vegas, gradient];
   try {
     log(`  ${name}: warm-up`);
-    await fixed.round(options.warmupSeconds, false);
-    await adaptive.round(options.warmupSeconds, false);
+    for (const side of sides) await side.round(options.warmupSeconds, false);
     for (let r = 0; r < options.rounds; r++) {
       log(`  ${name} round ${r + 1}/${options.rounds}`);
-      // Alternate which goes first; each round ends with every call settled, the vendor's queue empty.
-      const order = r % 2 === 0 ? [fixed, adaptive] : [adaptive, fixed];
+      // Each takes its turn first; each round ends with every call settled, the vendor's queue empty.
+      const order = sides.map((_, k) => sides[(k + r) % sides.length]!);
       for (const side of order) await side.round(options.seconds, true);
     }
-    const s = adaptive.summary();
     const b = fixed.summary();
-    return result({
-      case: name,
-      target: 'sandbox',
-      subject: 'OpenAIClient chat.completions.create with adaptiveConcurrency: true',
-      baseline: 'the same client with the static default (adaptive off, pool of 100 connections)',
-      unit: 'completed calls/s',
-      value: s.completedPerSec,
-      baselineValue: b.completedPerSec,
-      p99Ms: s.p99Ms,
-      baselineP99Ms: b.p99Ms,
-      params: {
-        callers: CALLERS,
-        latencyMs:
-          latency.jitterMs > 0 ? `${latency.fixedMs}-${latency.fixedMs + latency.jitterMs}` : latency.fixedMs,
-        capacity: capacity ?? 'none',
-        retries: 'client default (3, Retry-After honoured)',
-        seconds: options.seconds,
-        rounds: options.rounds,
-        processes: 'load, sandbox: one each',
-      },
-      extra: {
-        // Higher is better, as for `ratio`: the static default's p99 over the adaptive one's.
-        p99Ratio: Math.round((b.p99Ms / s.p99Ms) * 1000) / 1000,
-        rateLimited: s.rateLimited,
-        baselineRateLimited: b.rateLimited,
-        failed: s.failed,
-        baselineFailed: b.failed,
-        adaptiveLimit: await adaptive.limit(),
-        // What the vendor's workers can serve at most: concurrent ÷ mean latency.
-        ...(capacity
-          ? {
-              vendorCeiling: Math.round(
-                (capacity.concurrent * 1000) / (latency.fixedMs + latency.jitterMs / 2),
-              ),
-            }
-          : {}),
-      },
-    });
+    const out: BenchResult[] = [];
+    for (const [side, suffix, subject] of [
+      [vegas, '', "adaptiveConcurrency: { algorithm: 'vegas' }"],
+      [gradient, '-gradient', 'its default (adaptive concurrency on: gradient, from 100 permits)'],
+    ] as const) {
+      const s = side.summary();
+      out.push(
+        result({
+          case: `${name}${suffix}`,
+          target: 'sandbox',
+          subject: `OpenAIClient chat.completions.create with ${subject}`,
+          baseline: 'the same client with adaptiveConcurrency: false (pool of 100 connections)',
+          unit: 'completed calls/s',
+          value: s.completedPerSec,
+          baselineValue: b.completedPerSec,
+          p99Ms: s.p99Ms,
+          baselineP99Ms: b.p99Ms,
+          params: {
+            callers: CALLERS,
+            adaptive: side.label,
+            latencyMs:
+              latency.jitterMs > 0
+                ? `${latency.fixedMs}-${latency.fixedMs + latency.jitterMs}`
+                : latency.fixedMs,
+            capacity: capacity ?? 'none',
+            retries: 'client default (3, Retry-After honoured)',
+            seconds: options.seconds,
+            rounds: options.rounds,
+            processes: 'load, sandbox: one each',
+          },
+          extra: {
+            // Higher is better, as for `ratio`: the static default's p99 over the adaptive one's.
+            p99Ratio: Math.round((b.p99Ms / s.p99Ms) * 1000) / 1000,
+            rateLimited: s.rateLimited,
+            baselineRateLimited: b.rateLimited,
+            failed: s.failed,
+            baselineFailed: b.failed,
+            adaptiveLimit: await side.limit(),
+            // What the vendor's workers can serve at most: concurrent ÷ mean latency.
+            ...(capacity
+              ? {
+                  vendorCeiling: Math.round(
+                    (capacity.concurrent * 1000) / (latency.fixedMs + latency.jitterMs / 2),
+                  ),
+                }
+              : {}),
+          },
+        }),
+      );
+    }
+    return out;
   } finally {
-    await fixed.client.close();
-    await adaptive.client.close();
+    for (const side of sides) await side.client.close();
     await stopChild(sandbox.child);
   }
 }
@@ -186,8 +202,8 @@ export async function adaptiveHttpCases(options: { quick: boolean }): Promise<Be
     ? { seconds: 1.5, rounds: 3, warmupSeconds: 1 }
     : { seconds: 5, rounds: 5, warmupSeconds: 3 };
   return [
-    await measure('adaptive-http', LATENCY, CAPACITY, timing),
-    await measure('adaptive-http-unlimited', LATENCY, undefined, timing),
-    await measure('adaptive-http-steady', STEADY_LATENCY, undefined, timing),
+    ...(await measure('adaptive-http', LATENCY, CAPACITY, timing)),
+    ...(await measure('adaptive-http-unlimited', LATENCY, undefined, timing)),
+    ...(await measure('adaptive-http-steady', STEADY_LATENCY, undefined, timing)),
   ];
 }

@@ -60,7 +60,7 @@ export function vendorHttpClient(
       endpointBreaker: base.endpointBreaker,
       allowH2: base.allowH2,
       maxConcurrentStreams: base.maxConcurrentStreams,
-      adaptiveConcurrency: base.adaptiveConcurrency,
+      adaptiveConcurrency: base.adaptiveConcurrency ?? VENDOR_ADAPTIVE_CONCURRENCY,
       tls: base.tls,
       classifyError,
     }),
@@ -69,3 +69,10 @@ export function vendorHttpClient(
     ...(base.baseUrls === undefined ? { baseUrl } : { baseUrls: base.baseUrls }),
   });
 }
+
+/**
+ * A vendor client's concurrency limit when its options say nothing: on, with the gradient algorithm,
+ * starting at the connection pool's default size, so it only ever holds calls back on evidence (the
+ * latency rising past its long mean, or 429/503s). docs/http.md "Adaptive concurrency" has the figures.
+ */
+const VENDOR_ADAPTIVE_CONCURRENCY = { initialLimit: 100 } as const;

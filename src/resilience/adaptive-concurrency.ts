@@ -1,9 +1,19 @@
 import { abortReason, type Clock, InvalidArgumentError, systemClock } from '../core/index.js';
 import { ConcurrencyLimitedError } from './errors.js';
+import { gradientStep } from './gradient-step.js';
+
+/** How the limit reads latency: against its long mean (`gradient`) or against the lowest seen (`vegas`). */
+export type AdaptiveAlgorithm = 'gradient' | 'vegas';
 
 export interface AdaptiveConcurrencyOptions {
   /** Shown in errors and metrics. */
   name?: string;
+  /**
+   * `gradient` (default): Netflix's Gradient2, the window's mean latency against its own long-run mean,
+   * so a latency that merely spreads does not hold the limit down. `vegas`: against the lowest latency
+   * seen, re-measured by a probe every `probeIntervalMs`.
+   */
+  algorithm?: AdaptiveAlgorithm;
   /** The limit before any measurement (default 20). */
   initialLimit?: number;
   /** Never below this (default 1). */
@@ -15,7 +25,7 @@ export interface AdaptiveConcurrencyOptions {
   /**
    * How often the no-load latency is measured afresh (ms, default 10,000): for a few calls the limit
    * drops to a quarter, so the dependency's queue drains and its latency without one shows; a
-   * dependency that became slower for good is then not read as queueing for ever.
+   * dependency that became slower for good is then not read as queueing for ever. Vegas only.
    */
   probeIntervalMs?: number;
   clock?: Clock;
@@ -38,15 +48,21 @@ export interface ConcurrencyPermit {
 }
 
 export interface AdaptiveConcurrencyStats {
+  algorithm: AdaptiveAlgorithm;
   limit: number;
   inFlight: number;
   waiting: number;
   /** Callers that had to wait for a permit, since creation. */
   waited: number;
-  /** The dependency's latency without a queue (ms; 0 before any call): the lowest since the last probe. */
+  /**
+   * The dependency's latency without a queue (ms; 0 before any call): the lowest since the last probe
+   * (Vegas), the lowest seen (gradient, where it only sets a window's least duration).
+   */
   noLoadLatencyMs: number;
-  /** Whether a probe (the limit at a quarter for a few calls) is under way. */
+  /** Whether a probe (the limit at a quarter for a few calls) is under way (Vegas). */
   probing: boolean;
+  /** Gradient: the long-run mean latency the window's latency is compared with (ms; 0 under Vegas). */
+  longLatencyMs: number;
 }
 
 interface Waiter {
@@ -57,17 +73,20 @@ interface Waiter {
 }
 
 /**
- * A concurrency limit that finds its own value, after TCP Vegas as Netflix's concurrency-limits applies
- * it. Each completed call's latency, against the lowest latency seen (the dependency with no queue),
- * estimates how many of the calls in flight are queued at the dependency: `limit × (1 − noLoad / latency)`.
- * Fewer than α (3·log₁₀ limit) queued: the limit grows; more than β (6·log₁₀ limit): it shrinks; a refusal
- * for load (429, 503, timeout) multiplies it by `backoffRatio`. So the limit settles where the dependency
- * is busy but its queue short: more concurrency would only add latency. It does not grow while fewer
+ * A concurrency limit that finds its own value, after Netflix's concurrency-limits. With `gradient`
+ * (gradient-step.ts) each window's mean latency is compared with its long-run mean: the limit grows while
+ * the latency stays within 1.5× of it and shrinks as it rises past. With `vegas`, described next, it is
+ * compared with the lowest latency seen (the dependency with no queue), which estimates how many of the
+ * calls in flight are queued at the dependency: `limit × (1 − noLoad / latency)`. Fewer than α
+ * (3·log₁₀ limit) queued: the limit grows; more than β (6·log₁₀ limit): it shrinks. With either, a
+ * refusal for load (429, 503, timeout) multiplies it by `backoffRatio`. So the limit settles where the
+ * dependency is busy but its queue short: more concurrency would only add latency. It does not grow while fewer
  * than half the permits are in use, so an idle period does not inflate it. Callers over the limit wait
  * in order.
  */
 export class AdaptiveConcurrency {
   readonly name: string;
+  readonly algorithm: AdaptiveAlgorithm;
   readonly #clock: Clock;
   readonly #min: number;
   readonly #max: number;
@@ -77,6 +96,8 @@ export class AdaptiveConcurrency {
   #inFlight = 0;
   #waited = 0;
   #noLoad = 0;
+  #longLatency = 0;
+  #longWindows = 0;
   #nextProbeAt: number;
   /** While probing: the calls granted since it began (those report latency without a queue). */
   #probe: { epoch: number; granted: number; answered: number; lowest: number } | undefined;
@@ -88,6 +109,11 @@ export class AdaptiveConcurrency {
   constructor(options: AdaptiveConcurrencyOptions = {}) {
     this.name = options.name ?? 'adaptive';
     this.#clock = options.clock ?? systemClock;
+    const algorithm = options.algorithm ?? DEFAULT_ALGORITHM;
+    if (algorithm !== 'gradient' && algorithm !== 'vegas') {
+      throw new InvalidArgumentError('AdaptiveConcurrency: `algorithm` must be "gradient" or "vegas"');
+    }
+    this.algorithm = algorithm;
     this.#min = positive(options.minLimit ?? 1, 'minLimit');
     this.#max = positive(options.maxLimit ?? 200, 'maxLimit');
     if (this.#max < this.#min) throw new InvalidArgumentError(`${this.name}: maxLimit is below minLimit`);
@@ -111,12 +137,14 @@ export class AdaptiveConcurrency {
 
   stats(): AdaptiveConcurrencyStats {
     return {
+      algorithm: this.algorithm,
       limit: this.limit,
       inFlight: this.#inFlight,
       waiting: this.#queue.length,
       waited: this.#waited,
       noLoadLatencyMs: this.#noLoad,
       probing: this.#probe !== undefined,
+      longLatencyMs: this.#longLatency,
     };
   }
 
@@ -206,8 +234,21 @@ export class AdaptiveConcurrency {
     w.latencySum = 0;
     w.maxInFlight = 0;
     w.dropped = false;
-    if (wasDropped) this.#limit = Math.max(this.#min, this.#limit * this.#backoff);
+    if (this.algorithm === 'gradient') this.#gradient(latency, maxInFlight, wasDropped);
+    else if (wasDropped) this.#limit = Math.max(this.#min, this.#limit * this.#backoff);
     else if (latency > 0) this.#update(latency, maxInFlight);
+  }
+
+  /** Gradient2: the new limit from a window's mean latency against its long-run mean (gradient-step.ts). */
+  #gradient(latencyMs: number, maxInFlight: number, dropped: boolean): void {
+    const next = gradientStep(
+      { limit: this.#limit, longLatencyMs: this.#longLatency, windows: this.#longWindows },
+      { latencyMs, maxInFlight, dropped },
+      { minLimit: this.#min, maxLimit: this.#max, backoffRatio: this.#backoff },
+    );
+    this.#limit = next.limit;
+    this.#longLatency = next.longLatencyMs;
+    this.#longWindows = next.windows;
   }
 
   /** Vegas: the new limit from a window's mean latency against the no-load latency. */
@@ -258,6 +299,9 @@ export function vegasStep(limit: number, noLoadMs: number, latencyMs: number): n
   if (queued > 6 * log) return limit - log;
   return limit;
 }
+
+/** The algorithm without an `algorithm` option. */
+const DEFAULT_ALGORITHM: AdaptiveAlgorithm = 'gradient';
 
 /** Calls a window holds at least before the limit moves. */
 const WINDOW_CALLS = 10;

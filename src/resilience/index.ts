@@ -1,5 +1,6 @@
 export {
   type AcquireOptions,
+  type AdaptiveAlgorithm,
   AdaptiveConcurrency,
   type AdaptiveConcurrencyOptions,
   type AdaptiveConcurrencyStats,
@@ -30,6 +31,12 @@ export {
   ResilienceError,
   ResilienceErrorCode,
 } from './errors.js';
+export {
+  type GradientParams,
+  type GradientState,
+  type GradientWindow,
+  gradientStep,
+} from './gradient-step.js';
 export { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
 export { RedisBudgetBackend, type RedisBudgetBackendOptions } from './redis-budget-backend.js';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';

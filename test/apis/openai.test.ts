@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   ApiErrorCode,
   type ClipCandidate,
+  createApiClients,
   OpenAIClient,
   type OpenAIClientOptions,
   validateHighlights,
@@ -134,6 +135,51 @@ describe('OpenAIClient against the sandbox', () => {
     const bad = await ai.batchGenerateCaptions(['x', 'y'], { count: 0 });
     assert.equal(bad.length, 2);
     assert.ok(bad.every((r) => !r.ok && r.error.code === 'ERR_INVALID_ARGUMENT'));
+  });
+
+  // The vendor clients' adaptive concurrency default (docs/http.md, "Adaptive concurrency").
+  const concurrency = async (c: { getApiMetrics: OpenAIClient['getApiMetrics'] }) =>
+    Object.values((await c.getApiMetrics()).origins)[0]?.concurrency;
+
+  it('has adaptive concurrency on by default: gradient, from 100 permits; false turns it off; options replace it', async () => {
+    const on = client();
+    await on.generateText('Say hello.', { maxTokens: 16 });
+    const stats = await concurrency(on);
+    assert.equal(stats?.algorithm, 'gradient');
+    assert.equal(stats?.limit, 100);
+    assert.equal(stats?.inFlight, 0);
+
+    const off = client({ adaptiveConcurrency: false });
+    await off.generateText('Say hello.', { maxTokens: 16 });
+    assert.equal(await concurrency(off), undefined);
+
+    const vegas = client({ adaptiveConcurrency: { algorithm: 'vegas', initialLimit: 7 } });
+    await vegas.generateText('Say hello.', { maxTokens: 16 });
+    assert.deepEqual(
+      [(await concurrency(vegas))?.algorithm, (await concurrency(vegas))?.limit],
+      ['vegas', 7],
+    );
+  });
+
+  it('createApiClients passes the adaptive concurrency default on, and an explicit false through', async () => {
+    const on = createApiClients({
+      openai: { apiKey: KEYS.openai },
+      baseUrls: { openai: sandbox.baseUrls.openai },
+    });
+    const off = createApiClients({
+      openai: { apiKey: KEYS.openai },
+      http: { adaptiveConcurrency: false },
+      baseUrls: { openai: sandbox.baseUrls.openai },
+    });
+    try {
+      await on.openai!.generateText('Say hello.', { maxTokens: 16 });
+      await off.openai!.generateText('Say hello.', { maxTokens: 16 });
+      assert.equal((await concurrency(on.openai!))?.limit, 100);
+      assert.equal(await concurrency(off.openai!), undefined);
+    } finally {
+      await on.close();
+      await off.close();
+    }
   });
 });
 

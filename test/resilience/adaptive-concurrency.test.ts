@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from '../../src/resilience/index.js';
+import {
+  AdaptiveConcurrency,
+  type AdaptiveConcurrencyOptions,
+  gradientStep,
+} from '../../src/resilience/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 
 /**
@@ -12,6 +16,8 @@ interface Dependency {
   baseMs: number;
   running: number;
   answered: number;
+  /** When set, each call takes this much longer (ms) for a uniform draw in (0, 1) from a seeded sequence. */
+  spread?: (uniform: number) => number;
   /** When set, a call started while more than this many run is refused (a 429). */
   refuseAbove?: number;
   refused: number;
@@ -21,13 +27,19 @@ interface Dependency {
 function closedLoop(clock: FakeClock, limit: AdaptiveConcurrency, dep: Dependency, callers: number) {
   let stop = false;
   let peakRunning = 0;
+  let seed = 1;
+  const jitter = (): number => {
+    if (dep.spread === undefined) return 0;
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return dep.spread((seed + 1) / (2 ** 31 + 1));
+  };
   const loop = async (): Promise<void> => {
     while (!stop) {
       const permit = await limit.acquire();
       dep.running++;
       peakRunning = Math.max(peakRunning, dep.running);
       const refused = dep.refuseAbove !== undefined && dep.running > dep.refuseAbove;
-      const latency = dep.baseMs * Math.max(1, dep.running / dep.capacity);
+      const latency = (dep.baseMs + jitter()) * Math.max(1, dep.running / dep.capacity);
       await clock.sleep(refused ? 1 : latency);
       dep.running--;
       if (refused) {
@@ -64,7 +76,7 @@ function closedLoop(clock: FakeClock, limit: AdaptiveConcurrency, dep: Dependenc
 
 function setup(capacity: number, options: AdaptiveConcurrencyOptions = {}) {
   const clock = new FakeClock(0);
-  const limit = new AdaptiveConcurrency({ clock, ...options });
+  const limit = new AdaptiveConcurrency({ clock, algorithm: 'vegas', ...options });
   const dep: Dependency = { capacity, baseMs: 20, running: 0, answered: 0, refused: 0 };
   return { clock, limit, dep };
 }
@@ -206,5 +218,189 @@ describe('AdaptiveConcurrency (Vegas, with a periodic probe of the no-load laten
     assert.throws(() => new AdaptiveConcurrency({ minLimit: 0 }), /`minLimit` must be a positive number/);
     assert.throws(() => new AdaptiveConcurrency({ backoffRatio: 1.5 }), /`backoffRatio` must be above 0/);
     assert.throws(() => new AdaptiveConcurrency({ minLimit: 10, maxLimit: 5 }), /maxLimit is below minLimit/);
+  });
+});
+
+describe('AdaptiveConcurrency (gradient)', () => {
+  const gradient = (capacity: number, options: AdaptiveConcurrencyOptions = {}) =>
+    setup(capacity, { algorithm: 'gradient', ...options });
+
+  it('grows to near its maximum when the latency spreads (20-50 ms) but nothing queues', async () => {
+    const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
+    dep.spread = (u) => u * 30;
+    const sim = closedLoop(clock, limit, dep, 256);
+    await sim.run(5_000);
+    dep.answered = 0;
+    const limits = await sim.run(5_000);
+    await sim.stop();
+    for (const l of limits) assert.ok(l >= 180, `limit ${l} (${limits.join(' ')})`);
+    // 180 or more calls at once of 35 ms on average.
+    assert.ok(dep.answered / 5 >= (180 * 1000) / 35, `${dep.answered / 5}/s`);
+    assert.equal(limit.stats().algorithm, 'gradient');
+  });
+
+  it("grows when the latency spreads as an LLM call's does (0.5 s + exponential, mean 2 s), nothing queueing", async () => {
+    const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
+    dep.baseMs = 500;
+    dep.spread = (u) => -Math.log(u) * 2_000;
+    const sim = closedLoop(clock, limit, dep, 256);
+    const limits = await sim.run(60_000);
+    await sim.stop();
+    assert.ok(limits.at(-1)! >= 150, `limit ${limits.filter((_, i) => i % 10 === 9).join(' ')}`);
+  });
+
+  it('backs off when the latency doubles under load, and grows back once it falls again', async () => {
+    const { clock, limit, dep } = gradient(100_000, { initialLimit: 20, maxLimit: 200 });
+    const sim = closedLoop(clock, limit, dep, 256);
+    await sim.run(5_000);
+    const before = limit.limit;
+    dep.baseMs = 40;
+    const slow = await sim.run(3_000);
+    dep.baseMs = 20;
+    const back = await sim.run(5_000);
+    await sim.stop();
+    assert.ok(before >= 190, `before: ${before}`);
+    assert.ok(Math.min(...slow) <= before * 0.6, `after the latency doubled: ${slow.join(' ')}`);
+    assert.ok(back.at(-1)! >= 190, `after it fell back: ${back.join(' ')}`);
+  });
+
+  it('refusals for load (429) shrink the limit to what the dependency accepts', async () => {
+    const { clock, limit, dep } = gradient(1_000, { initialLimit: 100 });
+    dep.refuseAbove = 30;
+    const sim = closedLoop(clock, limit, dep, 200);
+    await sim.run(5_000);
+    dep.refused = 0;
+    dep.answered = 0;
+    const limits = await sim.run(5_000);
+    await sim.stop();
+    for (const l of limits) assert.ok(l <= 45, `limit ${l} (${limits.join(' ')})`);
+    assert.ok(dep.answered / 5 >= 1500 * 0.7, `${dep.answered / 5}/s answered, ${dep.refused / 5}/s refused`);
+  });
+
+  it('keeps a dependency that queues busy', async () => {
+    for (const [capacity, callers, initialLimit] of [
+      [10, 64, 20],
+      [40, 200, 5],
+      [10, 200, 100],
+    ] as const) {
+      const { clock, limit, dep } = gradient(capacity, { initialLimit });
+      const sim = closedLoop(clock, limit, dep, callers);
+      await sim.run(8_000);
+      dep.answered = 0;
+      const limits = await sim.run(5_000);
+      await sim.stop();
+      const label = `capacity ${capacity}, ${callers} callers, from ${initialLimit}`;
+      for (const l of limits) assert.ok(l >= capacity, `${label}: limit ${l} (${limits.join(' ')})`);
+      const ideal = (capacity * 1000) / dep.baseMs;
+      assert.ok(dep.answered / 5 >= ideal * 0.95, `${label}: ${dep.answered / 5}/s of ${ideal}/s`);
+    }
+  });
+
+  it('does not grow while fewer than half the permits are in use', async () => {
+    const { clock, limit, dep } = gradient(1_000, { initialLimit: 20 });
+    const sim = closedLoop(clock, limit, dep, 5);
+    await sim.run(10_000);
+    await sim.stop();
+    assert.equal(limit.limit, 20);
+    assert.equal(limit.stats().longLatencyMs, 20);
+    assert.equal(limit.stats().probing, false);
+  });
+
+  it('refuses an unknown algorithm, naming the option', () => {
+    assert.throws(
+      () => new AdaptiveConcurrency({ algorithm: 'aimd' as 'vegas' }),
+      /`algorithm` must be "gradient" or "vegas"/,
+    );
+  });
+});
+
+describe('gradientStep', () => {
+  const params = { minLimit: 1, maxLimit: 200 };
+
+  it('grows by a fifth of the queue allowance while the latency is within 1.5× of its long mean', () => {
+    const next = gradientStep(
+      { limit: 100, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 59, maxInFlight: 100 },
+      params,
+    );
+    assert.equal(next.limit, 100 + 0.2 * Math.sqrt(100));
+    assert.ok(next.longLatencyMs > 40 && next.longLatencyMs < 40.1, `${next.longLatencyMs}`);
+    const small = gradientStep(
+      { limit: 9, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 40, maxInFlight: 9 },
+      params,
+    );
+    assert.equal(small.limit, 9 + 0.2 * 4); // the queue allowance is at least 4
+  });
+
+  it('backs off in proportion past the tolerance, at most by half per window before smoothing', () => {
+    const doubled = gradientStep(
+      { limit: 100, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 80, maxInFlight: 100 },
+      params,
+    );
+    // gradient 1.5 × 40 / 80 = 0.75: 0.8 × 100 + 0.2 × (75 + 10)
+    assert.ok(Math.abs(doubled.limit - 97) < 0.1, `${doubled.limit}`);
+    const tenfold = gradientStep(
+      { limit: 100, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 400, maxInFlight: 100 },
+      params,
+    );
+    assert.ok(Math.abs(tenfold.limit - 92) < 0.01, `${tenfold.limit}`); // gradient held at 0.5
+  });
+
+  it('the long mean decays faster once it is over twice the latency; the limit stays within its bounds', () => {
+    const next = gradientStep(
+      { limit: 200, longLatencyMs: 100, windows: 50 },
+      { latencyMs: 20, maxInFlight: 200 },
+      params,
+    );
+    assert.ok(next.longLatencyMs < 100 * 0.95, `${next.longLatencyMs}`);
+    assert.equal(next.limit, 200);
+    const low = gradientStep(
+      { limit: 1, longLatencyMs: 10, windows: 50 },
+      { latencyMs: 1_000, maxInFlight: 1 },
+      {
+        minLimit: 1,
+        maxLimit: 1,
+      },
+    );
+    assert.equal(low.limit, 1);
+  });
+
+  it('a window with a refusal for load multiplies the limit by backoffRatio and takes a quarter off the long mean', () => {
+    const next = gradientStep(
+      { limit: 50, longLatencyMs: 100, windows: 50 },
+      { latencyMs: 110, maxInFlight: 50, dropped: true },
+      { ...params, backoffRatio: 0.8 },
+    );
+    assert.deepEqual(next, { limit: 40, longLatencyMs: 75, windows: 50 });
+    const floor = gradientStep(
+      { limit: 1, longLatencyMs: 10, windows: 50 },
+      { latencyMs: 0, maxInFlight: 1, dropped: true },
+      params,
+    );
+    assert.equal(floor.limit, 1);
+  });
+
+  it('app-limited (under half the permits used): the limit holds, the long mean still moves; the first window sets it', () => {
+    const idle = gradientStep(
+      { limit: 100, longLatencyMs: 40, windows: 50 },
+      { latencyMs: 10, maxInFlight: 10 },
+      params,
+    );
+    assert.equal(idle.limit, 100);
+    assert.ok(idle.longLatencyMs < 40);
+    const first = gradientStep(
+      { limit: 20, longLatencyMs: 0, windows: 0 },
+      { latencyMs: 33, maxInFlight: 20 },
+      params,
+    );
+    assert.equal(first.longLatencyMs, 33);
+    // The first ten windows are averaged plainly (the first holds the quickest calls), then 2 / 601.
+    const second = gradientStep(first, { latencyMs: 99, maxInFlight: 20 }, params);
+    assert.equal(second.longLatencyMs, 66);
+    const late = gradientStep({ ...second, windows: 10 }, { latencyMs: 667, maxInFlight: 20 }, params);
+    assert.ok(Math.abs(late.longLatencyMs - (66 + 601 * (2 / 601))) < 1e-9, `${late.longLatencyMs}`);
   });
 });
