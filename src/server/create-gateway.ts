@@ -1,7 +1,7 @@
 import { type Dispatcher, Pool } from 'undici';
 import { type Clock, type Logger, silentLogger, systemClock } from '../core/index.js';
 import { type CachedResponse, HttpClient, MemoryResponseCache, type ResponseCache } from '../http/index.js';
-import { Budget, CircuitBreaker } from '../resilience/index.js';
+import { type AdaptiveConcurrencyOptions, Budget, CircuitBreaker } from '../resilience/index.js';
 import { type GatewayStreamTarget, gatewayStreamTarget } from './gateway-stream.js';
 import {
   GATEWAY_ROOT_URLS,
@@ -49,6 +49,12 @@ export interface GatewayOptions {
   bodyLimit?: number;
   /** Connections to each vendor (default 100). */
   maxConnections?: number;
+  /**
+   * An adaptive concurrency limit per vendor origin (docs/http.md, "Adaptive concurrency"): the default
+   * starts at `maxConnections` with the gradient algorithm, so it holds calls back only when the vendor's
+   * latency rises or it refuses for load; `false` leaves the connection count as the only limit.
+   */
+  adaptiveConcurrency?: boolean | AdaptiveConcurrencyOptions;
   logger?: Logger;
   clock?: Clock;
   /** Replaces each vendor's connection pool (tests). */
@@ -113,6 +119,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       deadlineMs: options.deadlineMs ?? 120_000,
       maxRetries: options.maxRetries ?? 2,
       maxConnections: options.maxConnections ?? 100,
+      adaptiveConcurrency: options.adaptiveConcurrency ?? { initialLimit: options.maxConnections ?? 100 },
       costOf: (method, operation) => rules.cost(method, operation, undefined),
       ...(rules.actualCost ? { actualCost: rules.actualCost } : {}),
       classifyError: rules.classifyError,

@@ -41,6 +41,9 @@ describe('dashboard: the self-tuning panel in headless Chromium', () => {
     assert.equal(cells[0], 'gateway-openai');
     assert.equal(cells[1], new URL(fx.sandbox.url).origin);
     assert.equal(cells[2], 'CLOSED');
+    // The gateway's adaptive limit (on by default, from its 100 connections): in flight / limit.
+    assert.match(cells[3] ?? '', /^0 \/ \d+$/);
+    assert.ok(Number(cells[3]!.split(' / ')[1]) >= 50, cells[3]);
     assert.equal(cells[5], '3');
     assert.equal(cells[6], '0');
     // Vendors configured but not called are listed with no attempts.
