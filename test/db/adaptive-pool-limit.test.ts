@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AdaptivePoolLimit, adaptivePoolSettings } from '../../src/db/adaptive-pool-limit.js';
-import { ConnectionPool, type PoolableConnection, type Slot } from '../../src/db/connection-pool.js';
+import type { ConnectionPool, Slot } from '../../src/db/connection-pool.js';
 import { createDatabase } from '../../src/db/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { type FakeConn, makePool } from './fake-pool.js';
 
 const settings = (memoryMs = 1000, floorMs = 10_000) => ({ initial: undefined, memoryMs, floorMs });
 
@@ -97,40 +98,14 @@ describe('AdaptivePoolLimit', () => {
   });
 });
 
-class FakeConn implements PoolableConnection {
-  broken = false;
-  closed = false;
-  async ping(): Promise<void> {}
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
-
 describe('ConnectionPool with an adaptive limit', () => {
-  function makePool(clock: FakeClock, max = 16) {
-    const made: FakeConn[] = [];
-    const pool = new ConnectionPool<FakeConn>(
-      {
-        create: async () => {
-          const c = new FakeConn();
-          made.push(c);
-          return c;
-        },
-      },
-      {
-        min: 0,
-        max,
-        acquireTimeoutMs: 60_000,
-        idleTimeoutMs: 60_000,
-        maxLifetimeMs: 600_000,
-        lifetimeJitterMs: 0,
-        validateAfterIdleMs: 60_000,
-        clock,
-        adaptive: settings(1000),
-      },
-    );
-    return { pool, made };
-  }
+  const adaptivePool = (clock: FakeClock, max = 16) =>
+    makePool(clock, {
+      max,
+      acquireTimeoutMs: 60_000,
+      validateAfterIdleMs: 60_000,
+      adaptive: settings(1000),
+    });
 
   /** `callers` loops of `rounds` acquisitions, each held `holdMs`; resolves with the largest pool seen. */
   async function burst(
@@ -159,7 +134,7 @@ describe('ConnectionPool with an adaptive limit', () => {
 
   it('starts at one connection, grows under a burst, and closes what it no longer needs', async () => {
     const clock = new FakeClock(0);
-    const { pool, made } = makePool(clock);
+    const { pool, made } = adaptivePool(clock);
     assert.equal(pool.limit, 1);
     assert.equal(pool.lendable(), true);
     const largest = await burst(clock, pool, 40, 20, 2);
@@ -181,7 +156,7 @@ describe('ConnectionPool with an adaptive limit', () => {
 
   it('keeps the remembered peak open for the next burst instead of connecting one wait at a time', async () => {
     const clock = new FakeClock(0);
-    const { pool, made } = makePool(clock);
+    const { pool, made } = adaptivePool(clock);
     await burst(clock, pool, 40, 20, 2);
     const open = pool.stats().total;
     await clock.advance(300);
@@ -195,7 +170,7 @@ describe('ConnectionPool with an adaptive limit', () => {
 
   it('backs off when holds get slower, parking then closing connections above the new limit', async () => {
     const clock = new FakeClock(0);
-    const { pool, made } = makePool(clock, 16);
+    const { pool, made } = adaptivePool(clock, 16);
     await burst(clock, pool, 40, 20, 2);
     assert.equal(pool.limit, 16);
     // The same demand, each hold 20 times longer: the database queues what it is given.
@@ -212,7 +187,7 @@ describe('ConnectionPool with an adaptive limit', () => {
 
   it('grows when callers wait while every connection is held by work that does not finish', async () => {
     const clock = new FakeClock(0);
-    const { pool } = makePool(clock, 4);
+    const { pool } = adaptivePool(clock, 4);
     // A transaction holds the only connection and waits for a second one (another's lock, say).
     const first = await pool.acquire('tx:outer');
     const second = pool.acquire('tx:inner');

@@ -1,51 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConnectionPool, type PoolableConnection } from '../../src/db/connection-pool.js';
 import { FakeClock } from '../../src/testing/index.js';
-
-class FakeConn implements PoolableConnection {
-  static next = 0;
-  readonly id = FakeConn.next++;
-  broken = false;
-  closed = false;
-  pings = 0;
-  failPing = false;
-  async ping(): Promise<void> {
-    this.pings++;
-    if (this.failPing) throw new Error('gone');
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
-
-function makePool(
-  clock: FakeClock,
-  overrides: Partial<ConstructorParameters<typeof ConnectionPool>[1]> = {},
-) {
-  const made: FakeConn[] = [];
-  const pool = new ConnectionPool<FakeConn>(
-    {
-      create: async () => {
-        const c = new FakeConn();
-        made.push(c);
-        return c;
-      },
-    },
-    {
-      min: 0,
-      max: 2,
-      acquireTimeoutMs: 1000,
-      idleTimeoutMs: 60_000,
-      maxLifetimeMs: 600_000,
-      lifetimeJitterMs: 0,
-      validateAfterIdleMs: 5000,
-      clock,
-      ...overrides,
-    },
-  );
-  return { pool, made };
-}
+import { makePool } from './fake-pool.js';
 
 describe('ConnectionPool', () => {
   it('names the holders in the exhaustion error', async () => {

@@ -7,7 +7,7 @@ import { presentedKey } from '../api-key-auth.js';
 import type { Gateway, GatewayVendor } from '../create-gateway.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
 import { GatewayCallerLimit } from '../gateway-caller-limit.js';
-import { forwardStream, type StreamRefusal } from '../gateway-stream.js';
+import { forwardStream } from '../gateway-stream.js';
 import { isGatewayVendor } from '../gateway-vendors.js';
 import { gatewaySchemas } from '../route-schemas.js';
 
@@ -149,7 +149,9 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
         },
         copyHeaders,
       );
-      return refusal ? streamRefused(reply, vendor, refusal, gateway.clock.now()) : reply;
+      return refusal
+        ? refuse(reply, vendor, refusal.kind, untilRetry(refusal.retryAt, gateway.clock.now()))
+        : reply;
     }
     const credits = vendor.rules.credits?.(method, target.path, body) ?? 0;
     let hold: Reservation | undefined;
@@ -208,47 +210,6 @@ export async function gatewayRoutes(app: FastifyInstance, options: GatewayRouteO
       bodyLimit: gateway.bodyLimit,
       handler,
     });
-  }
-}
-
-/** The gateway's refusal of a streamed call, in the vendor's error shape (as `relayError`'s). */
-function streamRefused(
-  reply: FastifyReply,
-  vendor: GatewayVendor,
-  refusal: StreamRefusal,
-  now: number,
-): FastifyReply {
-  const untilRetry = refusal.retryAt === undefined ? undefined : refusal.retryAt - now;
-  const name = vendor.rules.name;
-  switch (refusal.kind) {
-    case 'budget':
-      return vendorError(
-        reply,
-        vendor,
-        429,
-        ServerErrorCode.GatewayBudgetExhausted,
-        `The ${name} account's budget has no room for this call now`,
-        untilRetry ?? 1000,
-      );
-    case 'breaker':
-      return vendorError(
-        reply,
-        vendor,
-        503,
-        ServerErrorCode.GatewayUpstream,
-        `${name} is failing; the gateway is not sending to it for now`,
-        untilRetry ?? 5000,
-      );
-    case 'aborted':
-      return vendorError(
-        reply,
-        vendor,
-        499,
-        ServerErrorCode.GatewayUpstream,
-        'The caller closed the request',
-      );
-    default:
-      return vendorError(reply, vendor, 502, ServerErrorCode.GatewayUpstream, `${name} could not be reached`);
   }
 }
 
@@ -321,7 +282,6 @@ function copyHeaders(reply: FastifyReply, headers: Record<string, string | strin
 
 /** A failed forward: the vendor's own answer when it gave one, else the gateway's refusal in its shape. */
 function relayError(reply: FastifyReply, vendor: GatewayVendor, error: HttpError, now: number): FastifyReply {
-  const untilRetry = error.retryAt === undefined ? undefined : error.retryAt - now;
   if (error.status !== undefined && error.code !== HttpErrorCode.ResponseTooLarge) {
     // The vendor answered: its status and body (secrets blanked; rebuilt when the excerpt may be cut).
     reply.status(error.status);
@@ -333,36 +293,70 @@ function relayError(reply: FastifyReply, vendor: GatewayVendor, error: HttpError
       vendor.rules.errorBody(error.status, 'upstream_error', `${vendor.rules.name} answered ${error.status}`),
     );
   }
-  switch (error.code) {
+  return refuse(reply, vendor, refusalKind(error.code), untilRetry(error.retryAt, now), error.code);
+}
+
+/** Why the gateway answers for the vendor: its own refusal, or a call that got no usable answer. */
+type RefusalKind = 'budget' | 'breaker' | 'timeout' | 'aborted' | 'unreachable';
+
+function refusalKind(code: string): RefusalKind {
+  switch (code) {
     case HttpErrorCode.QuotaExhausted:
     case HttpErrorCode.RateLimited:
+      return 'budget';
+    case HttpErrorCode.CircuitOpen:
+    case HttpErrorCode.QueueFull:
+      return 'breaker';
+    case HttpErrorCode.Timeout:
+      return 'timeout';
+    case HttpErrorCode.Aborted:
+      return 'aborted';
+    default:
+      return 'unreachable';
+  }
+}
+
+function untilRetry(retryAt: number | undefined, now: number): number | undefined {
+  return retryAt === undefined ? undefined : retryAt - now;
+}
+
+/** The gateway's refusal of a call (forwarded or streamed), in the vendor's error shape. */
+function refuse(
+  reply: FastifyReply,
+  vendor: GatewayVendor,
+  kind: RefusalKind,
+  untilRetryMs: number | undefined,
+  errorCode?: string,
+): FastifyReply {
+  const name = vendor.rules.name;
+  switch (kind) {
+    case 'budget':
       return vendorError(
         reply,
         vendor,
         429,
         ServerErrorCode.GatewayBudgetExhausted,
-        `The ${vendor.rules.name} account's budget has no room for this call now`,
-        untilRetry ?? 1000,
+        `The ${name} account's budget has no room for this call now`,
+        untilRetryMs ?? 1000,
       );
-    case HttpErrorCode.CircuitOpen:
-    case HttpErrorCode.QueueFull:
+    case 'breaker':
       return vendorError(
         reply,
         vendor,
         503,
         ServerErrorCode.GatewayUpstream,
-        `${vendor.rules.name} is failing; the gateway is not sending to it for now`,
-        untilRetry ?? 5000,
+        `${name} is failing; the gateway is not sending to it for now`,
+        untilRetryMs ?? 5000,
       );
-    case HttpErrorCode.Timeout:
+    case 'timeout':
       return vendorError(
         reply,
         vendor,
         504,
         ServerErrorCode.GatewayUpstream,
-        `${vendor.rules.name} did not answer in time`,
+        `${name} did not answer in time`,
       );
-    case HttpErrorCode.Aborted:
+    case 'aborted':
       // The caller went away: nobody reads this answer.
       return vendorError(
         reply,
@@ -371,13 +365,15 @@ function relayError(reply: FastifyReply, vendor: GatewayVendor, error: HttpError
         ServerErrorCode.GatewayUpstream,
         'The caller closed the request',
       );
-    default:
+    case 'unreachable':
       return vendorError(
         reply,
         vendor,
         502,
         ServerErrorCode.GatewayUpstream,
-        `${vendor.rules.name} could not be reached or answered unusably (${error.code})`,
+        errorCode === undefined
+          ? `${name} could not be reached`
+          : `${name} could not be reached or answered unusably (${errorCode})`,
       );
   }
 }
