@@ -251,8 +251,10 @@ const EXIT_CODES_HELP = `Exit status:
   130  stopped by SIGINT or SIGTERM before the end (or forced out ${DEFAULT_SHUTDOWN_BOUND_MS / 1000} s after the first signal)`;
 
 function configHelp(): string {
+  const nameWidth = Math.max(...CONFIG_VARIABLES.map((v) => v.name.length));
+  const flagWidth = Math.max(...CONFIG_VARIABLES.map((v) => (v.flag ?? '').length));
   const vars = CONFIG_VARIABLES.map(
-    (v) => `  ${v.name.padEnd(21)} ${(v.flag ?? '').padEnd(15)} ${v.meaning}`,
+    (v) => `  ${v.name.padEnd(nameWidth)}  ${(v.flag ?? '').padEnd(flagWidth)}  ${v.meaning}`,
   );
   return ['Configuration (environment variable, flag; flags win):', ...vars].join('\n');
 }

@@ -98,6 +98,23 @@ describe('opusclip --help, -h, --version: printed, exit 0, nothing else happens'
     for (const c of COMMANDS) assert.match(run.stdout, new RegExp(`^  ${c} `, 'm'), c);
   });
 
+  it("the configuration table's columns line up, whatever the variable's length", async () => {
+    const run = await runCli(['serve', '--help'], { cwd });
+    assert.equal(run.code, 0, run.stderr);
+    const table = run.stdout
+      .split('Configuration (environment variable, flag; flags win):\n')[1]!
+      .split('\n\n')[0]!;
+    const rows = table.split('\n');
+    assert.ok(rows.length >= 20, table);
+    // Each row: the variable, the flag (or blanks) and the meaning, which starts at one column for all.
+    const starts = new Set(rows.map((r) => /^ {2}\S+ +(?:--\S+ +)?/.exec(r)![0].length));
+    assert.equal(starts.size, 1, table);
+    assert.ok(
+      rows.some((r) => r.includes('OPUSCLIP_STABILITY_CREDITS_PER_MONTH  ')),
+      table,
+    );
+  });
+
   it('--version and -V print the package version', async () => {
     const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
