@@ -122,7 +122,9 @@ async function runOnce(
     url,
     pipeline: false,
     acquireTimeoutMs: 60_000,
-    ...(size === 'adaptive' ? { min: 1, max: ADAPTIVE_MAX, adaptivePool: true } : { min: size, max: size }),
+    ...(size === 'adaptive'
+      ? { min: 1, max: ADAPTIVE_MAX, adaptivePool: true }
+      : { min: size, max: size, adaptivePool: false }),
   });
   try {
     return await drive(db, target, table, phases);

@@ -12,7 +12,7 @@ export interface CliConfig {
   databaseUrl: string;
   /** OPUSCLIP_DB_PIPELINE: `on` (the database's default), `off`, or `all` (writes pipelined too). */
   databasePipeline: DatabaseConfig['pipeline'];
-  /** OPUSCLIP_DB_POOL: `adaptive` sizes the pool from measured demand (createDatabase's `adaptivePool`). */
+  /** OPUSCLIP_DB_POOL: `static` turns off createDatabase's `adaptivePool` (on by default). */
   databaseAdaptivePool: boolean;
   /** OPUSCLIP_SLOW_QUERY_MS: `serve`'s slow-query threshold; false when `off`. */
   slowQueryMs: number | false;
@@ -86,8 +86,9 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: 'OPUSCLIP_DB_POOL',
-    default: 'static',
-    meaning: '`adaptive` sizes the database pool between its min and max from measured demand',
+    default: 'adaptive',
+    meaning:
+      "`static` opens up to the pool's max whenever callers wait instead of sizing it by measured throughput",
   },
   {
     name: 'OPUSCLIP_SLOW_QUERY_MS',
@@ -276,7 +277,7 @@ export function loadConfig(
       details: { databaseAdaptivePool: poolRaw },
     });
   }
-  const databaseAdaptivePool = poolRaw === 'adaptive';
+  const databaseAdaptivePool = poolRaw !== 'static';
   const slowRaw = env.OPUSCLIP_SLOW_QUERY_MS;
   const slowQueryMs =
     slowRaw === undefined || slowRaw === '' ? 200 : slowRaw === 'off' ? false : Number(slowRaw);

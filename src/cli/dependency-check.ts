@@ -209,7 +209,7 @@ export async function connectDatabase<DB>(
     return await createDatabase<DB>({
       url,
       ...(config.databasePipeline === undefined ? {} : { pipeline: config.databasePipeline }),
-      ...(config.databaseAdaptivePool ? { adaptivePool: true } : {}),
+      ...(config.databaseAdaptivePool === false ? { adaptivePool: false } : {}),
       ...(config.databaseReplicaUrls?.length ? { replicas: config.databaseReplicaUrls } : {}),
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       closeTimeoutMs: 2_000,

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../core/errors.js';
-import { vegasStep } from '../resilience/adaptive-concurrency.js';
 
 /** What `createDatabase({ adaptivePool })` sets; see docs/database.md, "Adaptive pool size". */
 export interface AdaptivePoolOptions {
@@ -11,18 +10,12 @@ export interface AdaptivePoolOptions {
    * period stayed below the limit.
    */
   memoryMs?: number;
-  /**
-   * How long a statement latency counts as the database's latency without a queue (ms, default 30 000).
-   * A database that became slower for good (not from load) holds the limit down for at most this long.
-   */
-  floorMs?: number;
 }
 
 /** The settings of an `adaptivePool` option, checked. */
 export interface AdaptivePoolSettings {
   initial: number | undefined;
   memoryMs: number;
-  floorMs: number;
 }
 
 /**
@@ -45,13 +38,19 @@ export function adaptivePoolSettings(option: true | AdaptivePoolOptions): Adapti
   };
   check('initial', o.initial, true);
   check('memoryMs', o.memoryMs, false);
-  check('floorMs', o.floorMs, false);
-  return { initial: o.initial, memoryMs: o.memoryMs ?? 30_000, floorMs: o.floorMs ?? 30_000 };
+  return { initial: o.initial, memoryMs: o.memoryMs ?? 30_000 };
 }
 
-/** Connection holds a window gathers at least before the limit moves. */
-const WINDOW_HOLDS = 10;
-/** Buckets of the remembered demand and latency floor (each period is split into this many). */
+/** Holds a window gathers at least, and per connection of the limit (so each window sees every one several times). */
+const WINDOW_HOLDS = 16;
+const HOLDS_PER_CONNECTION = 8;
+/** A probe's throughput must beat the level it came from by this fraction to be kept (up), or stay within it (down). */
+const GAIN = 0.03;
+/** How long a direction stays closed after a probe in it was undone (ms). */
+const COOLDOWN_MS = 1_000;
+/** A level's measurement older than this is not compared with (the workload may have changed; ms). */
+const STALE_MS = 2_000;
+/** Buckets of the remembered demand (each period is split into this many). */
 const BUCKETS = 4;
 
 interface Bucket {
@@ -59,18 +58,27 @@ interface Bucket {
   at: number;
   /** The highest demand (connections in use plus callers waiting) seen in it. */
   peak: number;
-  /** The lowest window mean latency seen in it (ms; Infinity: none). */
-  floor: number;
+}
+
+/** A limit and the throughput measured at it while callers waited (statements per ms). */
+interface Level {
+  limit: number;
+  throughput: number;
+  at: number;
 }
 
 /**
- * The pool's size limit, between `min` and `max`, from measured demand. Connection hold times (one
- * statement, or one transaction) are gathered in windows; at the end of each window the Vegas step of
- * AdaptiveConcurrency (`vegasStep`) compares their mean with the lowest window mean of the last
- * `floorMs` (the database without a queue): statements queueing inside the database shrink the limit;
- * a short queue grows it, but only if callers waited for a connection in that window (demand above the
- * limit). A whole `memoryMs` whose demand stayed below the limit brings it down to that demand.
- * `warm` is the connections worth keeping open: the peak demand of the last `memoryMs`, within the limit.
+ * The pool's size limit, between `min` and `max`, found by measuring what each size delivers. While
+ * callers wait for a connection (demand above the limit) the pool is saturated, and Little's law gives
+ * its throughput from two things it sees: connections in use over mean hold time (one statement, or one
+ * transaction). The limit climbs by probes: it tries a larger size and keeps it if the throughput rose
+ * by at least 3 %, otherwise it goes back and does not try upward for a second; it also tries smaller
+ * sizes and keeps them while the throughput holds, so it settles at the smallest size that serves the
+ * most. A database that is saturated (its cores busy, statements queueing inside it) answers more
+ * connections with proportionally longer holds, so no larger size is kept; one where statements wait
+ * on something else (I/O, sleep, a remote call) keeps gaining, and the limit goes to `max`.
+ * A whole `memoryMs` whose demand stayed below the limit brings it down to that demand. `warm` is the
+ * connections worth keeping open: the peak demand of the last `memoryMs`, within the limit.
  *
  * Pure bookkeeping on the times it is given: the pool feeds it and obeys it.
  */
@@ -78,11 +86,20 @@ export class AdaptivePoolLimit {
   readonly #min: number;
   readonly #max: number;
   readonly #memoryMs: number;
-  readonly #floorMs: number;
   #limit: number;
   readonly #demand: Bucket[] = [];
-  readonly #floors: Bucket[] = [];
-  readonly #window = { holds: 0, sum: 0, waited: false, startedAt: 0 };
+  /** The current window: holds, their total time, connections in use summed at each release, waits. */
+  readonly #window = { holds: 0, sum: 0, inUse: 0, waited: false };
+  /** Holds still to come that were lent under the previous limit (not measured: they belong to neither). */
+  #skip = 0;
+  /** The level being measured against: the one a probe started from, or the settled one. */
+  #base: Level | undefined;
+  /** The direction of the probe under way, or undefined when settled at `#base`. */
+  #probe: 'up' | 'down' | undefined;
+  /** The growth factor of the next upward probe: doubling while doubling paid, then a quarter. */
+  #factor = 2;
+  #upAfter = 0;
+  #downAfter = 0;
   /** When the limit was last lowered for low use (or created): a lowering needs a full period after it. */
   #quietSince: number;
 
@@ -90,21 +107,13 @@ export class AdaptivePoolLimit {
     this.#min = Math.max(1, min);
     this.#max = Math.max(this.#min, max);
     this.#memoryMs = settings.memoryMs;
-    this.#floorMs = settings.floorMs;
     this.#limit = clamp(settings.initial ?? this.#min, this.#min, this.#max);
     this.#quietSince = now;
   }
 
   /** Connections the pool may have open now. */
   get limit(): number {
-    return Math.floor(this.#limit);
-  }
-
-  /** The database's latency without a queue as measured now (ms; 0 before any window). */
-  floorMs(now: number): number {
-    let floor = Number.POSITIVE_INFINITY;
-    for (const b of this.#floors) if (now - b.at < this.#floorMs && b.floor < floor) floor = b.floor;
-    return Number.isFinite(floor) ? floor : 0;
+    return this.#limit;
   }
 
   /** A caller had to wait for a connection: demand is above the limit. */
@@ -115,7 +124,7 @@ export class AdaptivePoolLimit {
 
   /** Connections in use plus callers waiting, now. */
   demand(demand: number, now: number): void {
-    const b = this.#bucket(this.#demand, now, this.#memoryMs);
+    const b = this.#bucket(now);
     if (demand > b.peak) b.peak = demand;
   }
 
@@ -124,39 +133,44 @@ export class AdaptivePoolLimit {
     return Math.min(this.limit, this.#highest(now));
   }
 
-  /** One connection hold ended after `holdMs` (a statement or a transaction). */
-  held(holdMs: number, now: number): void {
+  /** One connection hold ended after `holdMs`; `inUse` connections were lent at that moment, this one included. */
+  held(holdMs: number, now: number, inUse: number): void {
     if (!(holdMs >= 0) || !Number.isFinite(holdMs)) return;
+    if (this.#skip > 0) {
+      this.#skip--;
+      return;
+    }
     const w = this.#window;
-    if (w.holds === 0) w.startedAt = now;
     w.holds++;
     w.sum += holdMs;
-    const floor = this.floorMs(now);
-    // At least one floor latency long, so a window answers to what the last change did.
-    if (w.holds < WINDOW_HOLDS || now - w.startedAt < floor) return;
-    const mean = w.sum / w.holds;
-    const waited = w.waited;
+    w.inUse += inUse;
+    if (w.holds < Math.max(WINDOW_HOLDS, HOLDS_PER_CONNECTION * this.#limit)) return;
+    const { holds, sum, waited } = w;
+    const busy = w.inUse / holds;
     w.holds = 0;
     w.sum = 0;
+    w.inUse = 0;
     w.waited = false;
-    const b = this.#bucket(this.#floors, now, this.#floorMs);
-    if (mean < b.floor) b.floor = mean;
-    const noLoad = Math.min(floor || mean, mean);
+    // Without waiting callers the throughput is the demand's, not what this size can deliver.
+    if (!waited) return;
+    const mean = sum / holds;
     // A hold of under a microsecond is a clock that did not move (a fake clock, a cached connection):
-    // no latency to compare; waits alone then grow the limit.
-    const next = mean > 0.001 ? vegasStep(this.#limit, noLoad, mean) : this.#limit + (waited ? 1 : 0);
-    if (next < this.#limit) this.#set(next);
-    else if (next > this.#limit && waited) this.#set(next);
+    // nothing to measure; the waits alone then grow the limit.
+    if (!(mean > 0.001)) {
+      this.#set(this.#limit + 1);
+      return;
+    }
+    this.#measured(busy / mean, now);
   }
 
   /**
    * Callers waited while no connection came back for a while: every connection is held by work that
    * is not finishing (long transactions, or one waiting for another's lock). No window will close to
-   * say anything, so the limit grows by one; without this, work that needs two connections at once
-   * would wait for its acquire timeout.
+   * say anything, so the limit doubles (ten long transactions get their connections within a second);
+   * without this, work that needs two connections at once would wait for its acquire timeout.
    */
   stalled(): void {
-    this.#set(this.#limit + 1);
+    this.#settle(this.#limit * 2);
   }
 
   /** Called now and then (the pool's tick): lowers the limit after a whole period of low demand. */
@@ -164,9 +178,61 @@ export class AdaptivePoolLimit {
     if (now - this.#quietSince < this.#memoryMs) return;
     const peak = this.#highest(now);
     if (peak < this.limit) {
-      this.#set(Math.max(peak, this.#min));
+      this.#settle(Math.max(peak, this.#min));
       this.#quietSince = now;
     }
+  }
+
+  /** One saturated window's throughput at the current limit: keep or undo a probe, or start one. */
+  #measured(throughput: number, now: number): void {
+    const base = this.#base;
+    if (this.#probe !== undefined && base !== undefined && now - base.at <= STALE_MS) {
+      const gain = throughput / base.throughput;
+      const kept = this.#probe === 'up' ? gain >= 1 + GAIN : gain >= 1 - GAIN;
+      if (!kept) {
+        if (this.#probe === 'up') {
+          this.#upAfter = now + COOLDOWN_MS;
+          this.#factor = 1.25;
+        } else this.#downAfter = now + COOLDOWN_MS;
+        this.#probe = undefined;
+        this.#change(base.limit);
+        this.#base = undefined;
+        return;
+      }
+      if (this.#probe === 'up' && gain < 1.5) this.#factor = 1.25;
+    }
+    this.#base = { limit: this.#limit, throughput, at: now };
+    // Keep going the way that paid; otherwise try up, then down, each when not closed.
+    const way = this.#probe ?? (now >= this.#upAfter ? 'up' : 'down');
+    if (way === 'up' && this.#limit < this.#max && now >= this.#upAfter) {
+      this.#probe = 'up';
+      this.#change(Math.max(this.#limit + 1, Math.round(this.#limit * this.#factor)));
+    } else if (this.#limit > this.#min && now >= this.#downAfter) {
+      this.#probe = 'down';
+      this.#change(Math.min(this.#limit - 1, Math.round(this.#limit * 0.75)));
+    } else {
+      this.#probe = undefined;
+    }
+  }
+
+  /** Moves to `next` as a new settled level (a stall, a low-use shrink): nothing to compare with. */
+  #settle(next: number): void {
+    this.#probe = undefined;
+    this.#base = undefined;
+    this.#factor = 2;
+    this.#change(next);
+  }
+
+  #change(next: number): void {
+    const limit = clamp(next, this.#min, this.#max);
+    if (limit === this.#limit) return;
+    this.#skip = this.#limit;
+    this.#limit = limit;
+    const w = this.#window;
+    w.holds = 0;
+    w.sum = 0;
+    w.inUse = 0;
+    w.waited = false;
   }
 
   #set(next: number): void {
@@ -179,12 +245,13 @@ export class AdaptivePoolLimit {
     return peak;
   }
 
-  /** The current bucket of a ring covering `periodMs`, starting a new one (and dropping old ones) as time passes. */
-  #bucket(ring: Bucket[], now: number, periodMs: number): Bucket {
-    const width = periodMs / BUCKETS;
+  /** The current demand bucket, starting a new one (and dropping old ones) as time passes. */
+  #bucket(now: number): Bucket {
+    const ring = this.#demand;
+    const width = this.#memoryMs / BUCKETS;
     const last = ring.at(-1);
     if (last !== undefined && now - last.at < width) return last;
-    const fresh: Bucket = { at: now, peak: 0, floor: Number.POSITIVE_INFINITY };
+    const fresh: Bucket = { at: now, peak: 0 };
     ring.push(fresh);
     while (ring.length > BUCKETS + 1) ring.shift();
     return fresh;
@@ -192,5 +259,5 @@ export class AdaptivePoolLimit {
 }
 
 function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
+  return Math.min(max, Math.max(min, Math.round(value)));
 }

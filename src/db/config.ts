@@ -14,9 +14,10 @@ export interface PoolOptions {
   /** Upper bound of open connections (default 10; always 1 for SQLite, which has one writer). */
   max?: number;
   /**
-   * Size the pool between `min` and `max` from measured demand (acquire waits, statement latency,
-   * use) instead of letting it open up to `max`. Off by default; `true` = the defaults of
-   * AdaptivePoolOptions. See docs/database.md, "Adaptive pool size".
+   * Size the pool between `min` and `max` from measurements (the throughput each size delivers while
+   * callers wait, and the recent peak use) instead of letting it open up to `max`. On by default: `false`
+   * turns it off, `true` or no value means the defaults of AdaptivePoolOptions. See docs/database.md,
+   * "Adaptive pool size".
    */
   adaptivePool?: boolean | AdaptivePoolOptions;
   /** How long a caller waits for a connection before ERR_DB_POOL_EXHAUSTED (default 10 000). */

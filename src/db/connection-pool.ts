@@ -242,7 +242,8 @@ export class ConnectionPool<C extends PoolableConnection> {
     const now = this.#opts.clock.now();
     slot.lastUsedAt = now;
     this.#released++;
-    if (this.#limiter !== undefined && measured) this.#limiter.held(now - slot.heldSince, now);
+    if (this.#limiter !== undefined && measured)
+      this.#limiter.held(now - slot.heldSince, now, this.#busy.size + 1);
     if (discard || slot.conn.broken || now >= slot.expiresAt || this.#closed) {
       if (slot.conn.broken) this.#evicted++;
       this.#destroy(slot);

@@ -227,11 +227,11 @@ async function openDatabase<DB>(
     validateAfterIdleMs: cfg.validateAfterIdleMs ?? 5_000,
     clock,
     // SQLite has one connection: nothing to size.
-    ...(cfg.adaptivePool === undefined || cfg.adaptivePool === false || parsed.dialect === 'sqlite'
+    ...(cfg.adaptivePool === false || parsed.dialect === 'sqlite'
       ? {}
       : {
           adaptive: {
-            ...adaptivePoolSettings(cfg.adaptivePool),
+            ...adaptivePoolSettings(cfg.adaptivePool ?? true),
             // The pipeline's connections and one for a transaction are always within the limit.
             least: Math.min(poolMax, (plan?.sharedConnections ?? 0) + 1),
           },

@@ -291,7 +291,7 @@ export class AdaptiveConcurrency {
  * dependency are estimated as `limit × (1 − noLoad / latency)`; at most log₁₀ limit queued: +6·log, fewer
  * than 3·log: +log, more than 6·log: −log (log at least 1), otherwise unchanged.
  */
-export function vegasStep(limit: number, noLoadMs: number, latencyMs: number): number {
+function vegasStep(limit: number, noLoadMs: number, latencyMs: number): number {
   const log = Math.max(1, Math.log10(limit));
   const queued = limit * (1 - noLoadMs / latencyMs);
   if (queued <= log) return limit + 6 * log;

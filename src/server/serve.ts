@@ -16,7 +16,7 @@ export interface ServeConfig {
   databaseSchema?: string;
   /** createDatabase's `pipeline` (default: the dialect's; docs/database.md, "Pipelined statements"). */
   databasePipeline?: DatabaseConfig['pipeline'];
-  /** createDatabase's `adaptivePool` (default off; docs/database.md, "Adaptive pool size"). */
+  /** createDatabase's `adaptivePool` (default on; docs/database.md, "Adaptive pool size"). */
   databaseAdaptivePool?: DatabaseConfig['adaptivePool'];
   /** PostgreSQL read replicas of `databaseUrl` (docs/database.md, "Read replicas"). */
   databaseReplicaUrls?: readonly string[];

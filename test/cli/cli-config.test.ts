@@ -65,8 +65,8 @@ describe('CLI configuration', () => {
     }
   });
 
-  it('OPUSCLIP_DB_POOL: static by default, adaptive turns on adaptivePool', () => {
-    assert.equal(loadConfig({}, {}).databaseAdaptivePool, false);
+  it('OPUSCLIP_DB_POOL: adaptive by default, static turns adaptivePool off', () => {
+    assert.equal(loadConfig({}, {}).databaseAdaptivePool, true);
     assert.equal(loadConfig({}, { OPUSCLIP_DB_POOL: 'static' }).databaseAdaptivePool, false);
     assert.equal(loadConfig({}, { OPUSCLIP_DB_POOL: 'adaptive' }).databaseAdaptivePool, true);
     for (const bad of ['on', 'Adaptive', 'dynamic']) {

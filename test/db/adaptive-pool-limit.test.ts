@@ -6,57 +6,86 @@ import { createDatabase } from '../../src/db/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { type FakeConn, makePool } from './fake-pool.js';
 
-const settings = (memoryMs = 1000, floorMs = 10_000) => ({ initial: undefined, memoryMs, floorMs });
+const settings = (memoryMs = 1000) => ({ initial: undefined, memoryMs });
 
-/** `windows` windows of 10 holds of `holdMs` each, one every `holdMs`, with callers waiting or not. */
-function feed(
+/**
+ * Saturated use of a database that runs `cores` statements at once, each for `serviceMs`: with L
+ * connections lent, each hold takes serviceMs × max(1, L / cores), so throughput rises with L up to
+ * `cores` and stays flat after. Feeds `ms` of releases (callers waiting, unless `waited` is false) and
+ * returns the time reached and every limit seen.
+ */
+function saturate(
   limit: AdaptivePoolLimit,
   from: number,
-  windows: number,
-  holdMs: number,
-  waited: boolean,
-): number {
+  ms: number,
+  db: { serviceMs: number; cores: number },
+  waited = true,
+): { now: number; seen: number[] } {
   let now = from;
-  for (let w = 0; w < windows; w++) {
-    for (let i = 0; i < 10; i++) {
-      now += holdMs;
-      if (waited) limit.waited(limit.limit + 5, now);
-      limit.held(holdMs, now);
+  const seen: number[] = [];
+  while (now < from + ms) {
+    const lent = limit.limit;
+    const hold = db.serviceMs * Math.max(1, lent / db.cores);
+    // Every connection busy, each given back once per hold: one release every hold / lent.
+    for (let i = 0; i < lent; i++) {
+      now += hold / lent;
+      if (waited) limit.waited(lent + 5, now);
+      limit.held(hold, now, lent);
     }
+    seen.push(limit.limit);
   }
-  return now;
+  return { now, seen };
 }
 
 describe('AdaptivePoolLimit', () => {
-  it('grows while callers wait and latency stays at its floor, up to max', () => {
+  it('grows while more connections bring more throughput, up to max', () => {
     const limit = new AdaptivePoolLimit(1, 64, settings(), 0);
     assert.equal(limit.limit, 1);
-    feed(limit, 0, 3, 2, true);
-    assert.ok(limit.limit > 10, `grew to ${limit.limit}`);
-    feed(limit, 100, 30, 2, true);
+    // Statements that wait on something other than the database's CPU (I/O, a sleep): no saturation.
+    const { seen } = saturate(limit, 0, 2_000, { serviceMs: 2, cores: Number.POSITIVE_INFINITY });
     assert.equal(limit.limit, 64);
-    assert.equal(limit.floorMs(200), 2);
+    // Doubling while doubling paid: 1, 2, 4, 8, 16, 32, 64.
+    assert.deepEqual([...new Set(seen)].slice(0, 7), [1, 2, 4, 8, 16, 32, 64]);
   });
 
-  it('does not grow when nobody waits, however low the latency', () => {
+  it('settles at the size where throughput stops rising, and keeps trying either side', () => {
+    const limit = new AdaptivePoolLimit(1, 64, settings(), 0);
+    const cores = 8;
+    const { now } = saturate(limit, 0, 1_000, { serviceMs: 2, cores });
+    const { seen } = saturate(limit, now, 5_000, { serviceMs: 2, cores });
+    // At 8 the database is saturated: 10 gains nothing and 6 loses a quarter, so both probes are undone.
+    assert.ok(Math.min(...seen) >= 6 && Math.max(...seen) <= 10, `limits ${[...new Set(seen)]}`);
+    assert.ok(seen.includes(8));
+    // Not one probe sticks: the limit is back at 8 after each.
+    assert.equal(seen.filter((l) => l === 8).length > seen.length / 2, true);
+  });
+
+  it('does not grow when nobody waits, however fast the database', () => {
     const limit = new AdaptivePoolLimit(2, 64, settings(), 0);
-    feed(limit, 0, 20, 2, false);
+    saturate(limit, 0, 2_000, { serviceMs: 2, cores: Number.POSITIVE_INFINITY }, false);
     assert.equal(limit.limit, 2);
   });
 
-  it('backs off when latency rises above its floor (statements queue in the database)', () => {
+  it("backs off to the database's capacity from above, and climbs again when it gets more", () => {
     const limit = new AdaptivePoolLimit(1, 64, { ...settings(), initial: 64 }, 0);
-    let now = feed(limit, 0, 1, 2, true);
-    assert.equal(limit.limit, 64);
-    now = feed(limit, now, 40, 20, true);
-    // 20 ms against a 2 ms floor: 90 % of the statements in flight are queued; the limit comes down
-    // until about 6·log₁₀(limit) are.
-    assert.ok(limit.limit <= 8, `came down to ${limit.limit}`);
-    assert.ok(limit.limit >= 1);
-    // Once the slow latency is all the floor window remembers, it is the new floor and waits grow it again.
-    const settled = limit.limit;
-    feed(limit, now + 10_000, 10, 20, true);
-    assert.ok(limit.limit > settled, `grew again from ${settled} to ${limit.limit}`);
+    // Four statements at a time: each connection beyond four only lengthens every hold.
+    const { now } = saturate(limit, 0, 8_000, { serviceMs: 2, cores: 4 });
+    assert.ok(limit.limit >= 3 && limit.limit <= 5, `came down to ${limit.limit}`);
+    // The database now runs 32 at once: upward probes pay again.
+    saturate(limit, now, 4_000, { serviceMs: 2, cores: 32 });
+    assert.ok(limit.limit >= 24, `grew again to ${limit.limit}`);
+  });
+
+  it('a probe whose starting level is too old to compare with goes on from where it is', () => {
+    const limit = new AdaptivePoolLimit(1, 64, settings(60_000), 0);
+    // One window at 1 (16 holds of 2 ms) measures it and starts the probe to 2; then the burst ends.
+    const { now } = saturate(limit, 0, 32, { serviceMs: 2, cores: 1 });
+    assert.equal(limit.limit, 2);
+    // 10 s later, on a database that runs one statement at a time (2 gains nothing over 1): the window
+    // lent under the old limit is skipped, the next measures 2 and, with nothing recent to compare it
+    // with (the workload may have changed), keeps it and probes on to 4 instead of undoing it.
+    saturate(limit, now + 10_000, 64, { serviceMs: 2, cores: 1 });
+    assert.equal(limit.limit, 4);
   });
 
   it('keeps the recent peak demand warm, and lowers the limit after a whole quiet period', () => {
@@ -81,12 +110,11 @@ describe('AdaptivePoolLimit', () => {
       /`adaptivePool.initial` must be a positive integer/,
     );
     assert.throws(() => adaptivePoolSettings({ memoryMs: -1 }), /`adaptivePool.memoryMs`/);
-    assert.throws(() => adaptivePoolSettings({ floorMs: Number.NaN }), /`adaptivePool.floorMs`/);
     assert.throws(
       () => adaptivePoolSettings('on' as unknown as true),
       (e: Error & { code: string }) => e.code === 'ERR_INVALID_ARGUMENT',
     );
-    assert.deepEqual(adaptivePoolSettings(true), { initial: undefined, memoryMs: 30_000, floorMs: 30_000 });
+    assert.deepEqual(adaptivePoolSettings(true), { initial: undefined, memoryMs: 30_000 });
   });
 
   it('createDatabase rejects a malformed adaptivePool before connecting', async () => {
@@ -107,14 +135,18 @@ describe('ConnectionPool with an adaptive limit', () => {
       adaptive: settings(1000),
     });
 
-  /** `callers` loops of `rounds` acquisitions, each held `holdMs`; resolves with the largest pool seen. */
+  /**
+   * `callers` loops of `rounds` acquisitions, each held `holdMs` (or `holdMs(connections in use)`);
+   * resolves with the largest pool seen.
+   */
   async function burst(
     clock: FakeClock,
     pool: ConnectionPool<FakeConn>,
     callers: number,
     rounds: number,
-    holdMs: number,
+    holdMs: number | ((inUse: number) => number),
   ): Promise<number> {
+    const hold = typeof holdMs === 'number' ? () => holdMs : holdMs;
     let largest = 0;
     let done = 0;
     for (let c = 0; c < callers; c++) {
@@ -122,13 +154,13 @@ describe('ConnectionPool with an adaptive limit', () => {
         for (let r = 0; r < rounds; r++) {
           const slot: Slot<FakeConn> = await pool.acquire(`caller-${c}`);
           largest = Math.max(largest, pool.size);
-          await clock.sleep(holdMs);
+          await clock.sleep(hold(pool.stats().inUse));
           pool.release(slot);
         }
         done++;
       })();
     }
-    while (done < callers) await clock.advance(holdMs);
+    while (done < callers) await clock.advance(1);
     return largest;
   }
 
@@ -168,15 +200,16 @@ describe('ConnectionPool with an adaptive limit', () => {
     await pool.close();
   });
 
-  it('backs off when holds get slower, parking then closing connections above the new limit', async () => {
+  it('backs off when more connections only lengthen every hold, parking then closing those above the new limit', async () => {
     const clock = new FakeClock(0);
     const { pool, made } = adaptivePool(clock, 16);
     await burst(clock, pool, 40, 20, 2);
     assert.equal(pool.limit, 16);
-    // The same demand, each hold 20 times longer: the database queues what it is given.
-    await burst(clock, pool, 40, 6, 40);
+    // The same demand on a database that now runs 3 statements at a time: each connection lent beyond
+    // 3 only makes every hold longer, so smaller sizes deliver as much.
+    await burst(clock, pool, 40, 60, (inUse) => 4 * Math.max(1, inUse / 3));
     const limit = pool.limit;
-    assert.ok(limit <= 8, `came down to ${limit}`);
+    assert.ok(limit <= 6, `came down to ${limit}`);
     // Connections above the limit are parked, not lent, and close after five seconds unused.
     assert.ok(pool.stats().inUse <= limit);
     await clock.advance(5100);

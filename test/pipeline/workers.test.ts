@@ -107,13 +107,13 @@ describe('distributed pipeline: CLI worker processes', { timeout: 120_000 }, () 
     await rm(assetsDir, { recursive: true, force: true });
   });
 
-  const startWorker = (sandbox: Sandbox, args: string[] = []): CliProcess => {
+  const startWorker = (sandbox: Sandbox, args: string[] = [], logLevel = 'silent'): CliProcess => {
     const w = spawnCli(['worker', ...args], {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       OPUSCLIP_SANDBOX_URL: sandbox.url,
       OPUSCLIP_ASSETS_DIR: assetsDir,
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: logLevel,
     });
     workers.push(w);
     return w;
@@ -236,7 +236,7 @@ describe('distributed pipeline: CLI worker processes', { timeout: 120_000 }, () 
       assert.ok(video);
       assert.notEqual(video.status, 'completed', 'killed before it finished');
 
-      const second = startWorker(sandbox, ['--concurrency', '1', '--stalled-interval', '1500']);
+      const second = startWorker(sandbox, ['--concurrency', '1', '--stalled-interval', '1500'], 'warn');
       const state = await waitFor(
         'the job to finish on the second worker',
         30_000,
@@ -244,7 +244,12 @@ describe('distributed pipeline: CLI worker processes', { timeout: 120_000 }, () 
           const job = await queue.getJob(jobId);
           return job?.state === 'completed' || job?.state === 'failed' ? job.state : undefined;
         },
-        () => second.output(),
+        async () => {
+          const job = await queue.getJob(jobId);
+          const row = await store.findVideoByUrl(canonicalUrl(id!));
+          const stages = row ? [...(await store.getStages(row.id)).keys()].join(',') : '-';
+          return `job ${JSON.stringify(job)}; video ${row?.status}, stages ${stages}; counts ${JSON.stringify(await queue.counts())}; ${sandbox.requests.all().length} sandbox requests; worker output:\n${second.output()}`;
+        },
       );
       assert.equal(state, 'completed');
       const clips = await assertClipsOnce(id!);

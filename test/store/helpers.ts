@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { OpusError } from '../../src/core/index.js';
-import type { Database } from '../../src/db/index.js';
+import type { Database, DatabaseConfig } from '../../src/db/index.js';
 import { type StoreSchema, setupStore, VideoStore } from '../../src/store/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 import type { TestTarget } from '../support/databases.js';
@@ -15,8 +15,11 @@ export interface StoreFixture {
 
 let counter = 0;
 
-export async function openStore(target: TestTarget): Promise<StoreFixture> {
-  const db = await target.open<StoreSchema>({ max: 8 });
+export async function openStore(
+  target: TestTarget,
+  options: Omit<DatabaseConfig, 'url' | 'schema'> = {},
+): Promise<StoreFixture> {
+  const db = await target.open<StoreSchema>({ max: 8, ...options });
   await setupStore(db);
   const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 123));
   const store = new VideoStore(db, { clock });

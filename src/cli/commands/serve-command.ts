@@ -46,7 +46,7 @@ export async function runServe(ctx: CommandContext): Promise<number> {
     ...(gateway ? { gateway } : {}),
     databaseUrl: ctx.config.databaseUrl,
     ...(ctx.config.databasePipeline === undefined ? {} : { databasePipeline: ctx.config.databasePipeline }),
-    ...(ctx.config.databaseAdaptivePool ? { databaseAdaptivePool: true } : {}),
+    databaseAdaptivePool: ctx.config.databaseAdaptivePool,
     databaseSlowQueries: ctx.config.slowQueryMs === false ? false : { thresholdMs: ctx.config.slowQueryMs },
     cacheWarmMs: ctx.config.cacheWarmMs,
     ...(ctx.config.databaseReplicaUrls.length > 0
