@@ -44,8 +44,13 @@ export function adaptivePoolSettings(option: true | AdaptivePoolOptions): Adapti
 /** Holds a window gathers at least, and per connection of the limit (so each window sees every one several times). */
 const WINDOW_HOLDS = 16;
 const HOLDS_PER_CONNECTION = 8;
-/** A probe's throughput must beat the level it came from by this fraction to be kept (up), or stay within it (down). */
-const GAIN = 0.03;
+/**
+ * A larger size is kept if it delivers at least this fraction more than the level it came from, a
+ * smaller one if it delivers no more than this fraction less. Windows of a loaded machine differ by a
+ * few percent for the same size, so a gain within that band is noise; the band leans both ways toward
+ * fewer connections, and without a clear gain the limit drifts down rather than up.
+ */
+const GAIN = 0.05;
 /** How long a direction stays closed after a probe in it was undone (ms). */
 const COOLDOWN_MS = 1_000;
 /** A level's measurement older than this is not compared with (the workload may have changed; ms). */
@@ -72,7 +77,7 @@ interface Level {
  * callers wait for a connection (demand above the limit) the pool is saturated, and Little's law gives
  * its throughput from two things it sees: connections in use over mean hold time (one statement, or one
  * transaction). The limit climbs by probes: it tries a larger size and keeps it if the throughput rose
- * by at least 3 %, otherwise it goes back and does not try upward for a second; it also tries smaller
+ * by at least 5 %, otherwise it goes back and does not try upward for a second; it also tries smaller
  * sizes and keeps them while the throughput holds, so it settles at the smallest size that serves the
  * most. A database that is saturated (its cores busy, statements queueing inside it) answers more
  * connections with proportionally longer holds, so no larger size is kept; one where statements wait
