@@ -76,10 +76,10 @@ interface Level {
  * The pool's size limit, between `min` and `max`, found by measuring what each size delivers. While
  * callers wait for a connection (demand above the limit) the pool is saturated, and Little's law gives
  * its throughput from two things it sees: connections in use over mean hold time (one statement, or one
- * transaction). The limit climbs by probes: it tries a larger size and keeps it if the throughput rose
- * by at least 5 %, otherwise it goes back and does not try upward for a second; it also tries smaller
- * sizes and keeps them while the throughput holds, so it settles at the smallest size that serves the
- * most. A database that is saturated (its cores busy, statements queueing inside it) answers more
+ * transaction). The limit climbs by probes: it tries twice the size and keeps it if the throughput
+ * rose by at least 5 %, otherwise it goes back and does not try upward for a second (steps as large as
+ * doubling, so that a real gain stands out of the windows' noise); it also tries a quarter fewer and
+ * keeps them while the throughput holds, so it settles at the smallest size that serves the most. A database that is saturated (its cores busy, statements queueing inside it) answers more
  * connections with proportionally longer holds, so no larger size is kept; one where statements wait
  * on something else (I/O, sleep, a remote call) keeps gaining, and the limit goes to `max`.
  * A whole `memoryMs` whose demand stayed below the limit brings it down to that demand. `warm` is the
@@ -101,8 +101,6 @@ export class AdaptivePoolLimit {
   #base: Level | undefined;
   /** The direction of the probe under way, or undefined when settled at `#base`. */
   #probe: 'up' | 'down' | undefined;
-  /** The growth factor of the next upward probe: doubling while doubling paid, then a quarter. */
-  #factor = 2;
   #upAfter = 0;
   #downAfter = 0;
   /** When the limit was last lowered for low use (or created): a lowering needs a full period after it. */
@@ -195,23 +193,20 @@ export class AdaptivePoolLimit {
       const gain = throughput / base.throughput;
       const kept = this.#probe === 'up' ? gain >= 1 + GAIN : gain >= 1 - GAIN;
       if (!kept) {
-        if (this.#probe === 'up') {
-          this.#upAfter = now + COOLDOWN_MS;
-          this.#factor = 1.25;
-        } else this.#downAfter = now + COOLDOWN_MS;
+        if (this.#probe === 'up') this.#upAfter = now + COOLDOWN_MS;
+        else this.#downAfter = now + COOLDOWN_MS;
         this.#probe = undefined;
         this.#change(base.limit);
         this.#base = undefined;
         return;
       }
-      if (this.#probe === 'up' && gain < 1.5) this.#factor = 1.25;
     }
     this.#base = { limit: this.#limit, throughput, at: now };
     // Keep going the way that paid; otherwise try up, then down, each when not closed.
     const way = this.#probe ?? (now >= this.#upAfter ? 'up' : 'down');
     if (way === 'up' && this.#limit < this.#max && now >= this.#upAfter) {
       this.#probe = 'up';
-      this.#change(Math.max(this.#limit + 1, Math.round(this.#limit * this.#factor)));
+      this.#change(this.#limit * 2);
     } else if (this.#limit > this.#min && now >= this.#downAfter) {
       this.#probe = 'down';
       this.#change(Math.min(this.#limit - 1, Math.round(this.#limit * 0.75)));
@@ -224,7 +219,6 @@ export class AdaptivePoolLimit {
   #settle(next: number): void {
     this.#probe = undefined;
     this.#base = undefined;
-    this.#factor = 2;
     this.#change(next);
   }
 
