@@ -79,9 +79,10 @@ interface Level {
  * transaction). The limit climbs by probes: it tries twice the size and keeps it if the throughput
  * rose by at least 5 %, otherwise it goes back and does not try upward for a second (steps as large as
  * doubling, so that a real gain stands out of the windows' noise); it also tries a quarter fewer and
- * keeps them while the throughput holds, so it settles at the smallest size that serves the most. A database that is saturated (its cores busy, statements queueing inside it) answers more
- * connections with proportionally longer holds, so no larger size is kept; one where statements wait
- * on something else (I/O, sleep, a remote call) keeps gaining, and the limit goes to `max`.
+ * keeps them while the throughput holds, so it settles at the smallest size that serves the most. A
+ * database that is saturated (its cores busy, statements queueing inside it) answers more connections
+ * with proportionally longer holds, so no larger size is kept; one where statements wait on something
+ * else (I/O, sleep, a remote call) keeps gaining, and the limit goes to `max`.
  * A whole `memoryMs` whose demand stayed below the limit brings it down to that demand. `warm` is the
  * connections worth keeping open: the peak demand of the last `memoryMs`, within the limit.
  *
@@ -150,10 +151,7 @@ export class AdaptivePoolLimit {
     if (w.holds < Math.max(WINDOW_HOLDS, HOLDS_PER_CONNECTION * this.#limit)) return;
     const { holds, sum, waited } = w;
     const busy = w.inUse / holds;
-    w.holds = 0;
-    w.sum = 0;
-    w.inUse = 0;
-    w.waited = false;
+    this.#newWindow();
     // Without waiting callers the throughput is the demand's, not what this size can deliver.
     if (!waited) return;
     const mean = sum / holds;
@@ -227,6 +225,10 @@ export class AdaptivePoolLimit {
     if (limit === this.#limit) return;
     this.#skip = this.#limit;
     this.#limit = limit;
+    this.#newWindow();
+  }
+
+  #newWindow(): void {
     const w = this.#window;
     w.holds = 0;
     w.sum = 0;

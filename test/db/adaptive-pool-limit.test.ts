@@ -241,4 +241,19 @@ describe('ConnectionPool with an adaptive limit', () => {
     pool.release(got);
     await pool.close();
   });
+
+  it('ten long transactions get their ten connections within a second: the limit doubles per stalled tick', async () => {
+    const clock = new FakeClock(0);
+    const { pool } = adaptivePool(clock, 10);
+    const held: Slot<FakeConn>[] = [];
+    for (let i = 0; i < 10; i++) void pool.acquire(`tx:${i}`).then((s) => held.push(s));
+    await clock.advance(0);
+    assert.equal(held.length, 1);
+    // No connection comes back: 1, 2, 4, 8, then max (10), one step per 250 ms tick.
+    await clock.advance(1_000);
+    assert.equal(held.length, 10);
+    assert.equal(pool.limit, 10);
+    for (const slot of held) pool.release(slot);
+    await pool.close();
+  });
 });
